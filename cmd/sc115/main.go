@@ -1,0 +1,50 @@
+// Command sc115 is the one binary of the sc115 telephony service for German
+// 115 service centers: serve, check-config and version. It reads the config,
+// builds each package with its section, wires their interfaces and runs;
+// business logic lives in the packages.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	if len(args) == 0 {
+		usage()
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serveCmd(args[1:])
+	case "check-config":
+		return checkConfigCmd(args[1:])
+	case "version", "--version", "-v":
+		fmt.Println("sc115", version)
+		return 0
+	case "help", "-h", "--help":
+		usage()
+		return 0
+	default:
+		fmt.Fprintf(os.Stderr, "sc115: unknown command %q\n\n", args[0])
+		usage()
+		return 2
+	}
+}
+
+func usage() {
+	fmt.Fprint(os.Stderr, `usage: sc115 <command> [flags]
+
+commands:
+  serve          run the service (sc115 serve --help for flags)
+  check-config   validate a config file: sc115 check-config FILE
+  version        print the version
+`)
+}

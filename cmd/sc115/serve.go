@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/sc115/sc115/acd"
+	"github.com/sc115/sc115/cdr"
+	"github.com/sc115/sc115/queue"
+	"github.com/sc115/sc115/sip"
+	"github.com/sc115/sc115/sip/media"
+)
+
+// service is one running sc115: every package built and wired.
+type service struct {
+	cfg     Config
+	log     zerolog.Logger
+	store   *queue.Store
+	media   *media.Engine
+	cdrs    *cdr.Writer
+	engine  *acd.Engine
+	sip     *sip.Server
+	http    *http.Server
+	httpLn  net.Listener
+	cancel  context.CancelFunc
+	sipDone chan error
+}
+
+func newLogger(c LogConfig, w io.Writer) zerolog.Logger {
+	if c.Format == "console" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}
+	}
+	lvl, err := zerolog.ParseLevel(c.Level)
+	if err != nil || c.Level == "" {
+		lvl = zerolog.InfoLevel
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
+}
+
+// start builds and starts every part; on error it undoes what it started.
+func start(cfg Config, log zerolog.Logger) (s *service, err error) {
+	s = &service{cfg: cfg, log: log, sipDone: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	// sipgo logs through log/slog: route it into zerolog, warnings and up.
+	slog.SetDefault(slog.New(zerolog.NewSlogHandler(log.Level(max(log.GetLevel(), zerolog.WarnLevel)).With().Str("component", "sipgo").Logger())))
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	ctx := context.Background()
+	if s.store, err = queue.Open(ctx, cfg.Queue); err != nil {
+		return nil, err
+	}
+	sipIP, _, _ := net.SplitHostPort(cfg.SIP.Listen)
+	if s.media, err = media.NewEngine(cfg.Media, sipIP, reg, log.With().Str("component", "media").Logger()); err != nil {
+		return nil, err
+	}
+	for i, m := range cfg.ACD.Municipalities {
+		if m.Greeting != "" && s.media.Prompt(m.Greeting) == nil {
+			return nil, fmt.Errorf("acd.municipalities[%d].greeting: prompt %q not found in %s", i, m.Greeting, cfg.Media.PromptsDir)
+		}
+	}
+	if s.cdrs, err = cdr.NewWriter(cfg.CDR.Dir, cfg.Instance); err != nil {
+		return nil, err
+	}
+	dialer := &agentDialer{}
+	s.engine = acd.NewEngine(cfg.ACD, acd.Deps{
+		Instance: cfg.Instance, Store: s.store, Dialer: dialer, CDRs: s.cdrs, Privacy: cdr.NewPrivacy(cfg.CDR),
+		Log: log, Registry: reg,
+		Greeting: func(m *acd.Municipality) string {
+			if m.Greeting != "" {
+				return m.Greeting
+			}
+			return cfg.Media.DefaultGreeting
+		},
+	})
+	s.sip, err = sip.NewServer(cfg.SIP, sip.Options{
+		Credentials: credentials(cfg.ACD.Agents, cfg.SIP.Realm), Presence: s.engine, Media: s.media,
+		Inbound: func(c *sip.InboundCall) { s.engine.HandleCall(c) }, Log: log.With().Str("component", "sip").Logger(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	dialer.srv = s.sip
+
+	if s.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
+		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTP.Listen, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	acd.Health(mux, s.engine, s.store.Ping)
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = s.http.Serve(s.httpLn) }()
+
+	sipCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	go func() { s.sipDone <- s.sip.Serve(sipCtx) }()
+	return s, nil
+}
+
+// banner says where everything listens.
+func (s *service) banner() string {
+	store := "embedded (in-process Redis protocol at " + s.store.Addr() + ")"
+	if !s.store.Embedded() {
+		store = "redis " + s.store.Addr()
+	}
+	return fmt.Sprintf("sc115 %s instance %q\n  SIP   udp+tcp %s\n  HTTP  http://%s  (/metrics /healthz /readyz)\n  RTP   udp %s ports %s\n  store %s\n  CDRs  %s\n",
+		version, s.cfg.Instance, s.sip.Addr(), s.httpLn.Addr(), s.sip.Addr().Addr(), s.cfg.Media.RTPPorts, store, s.cfg.CDR.Dir)
+}
+
+// shutdown drains calls (SIGTERM) or cuts them at once (cut), then stops.
+func (s *service) shutdown(cut bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	if cut {
+		cancel()
+	}
+	s.engine.Drain(ctx)
+	cancel()
+	s.close()
+}
+
+func (s *service) close() {
+	if s.cancel != nil {
+		s.cancel()
+		<-s.sipDone
+	}
+	if s.http != nil {
+		_ = s.http.Close()
+	}
+	if s.media != nil {
+		s.media.Close()
+	}
+	if s.cdrs != nil {
+		if err := s.cdrs.Close(); err != nil {
+			s.log.Error().Err(err).Msg("cdr close")
+		}
+	}
+	if s.store != nil {
+		s.store.Close()
+	}
+}
+
+func serveCmd(args []string) int {
+	f, err := parseServeFlags(args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(os.Stderr, "sc115 serve:", err)
+		return 2
+	}
+	lc, err := loadConfig(f.config)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	f.apply(&lc.Config)
+	if err := lc.validate(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for _, w := range lc.warnings() {
+		fmt.Fprintln(os.Stderr, "warning:", w)
+	}
+	log := newLogger(lc.Log, os.Stderr)
+	s, err := start(lc.Config, log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sc115 serve:", err)
+		return 1
+	}
+	fmt.Print(s.banner())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case sig := <-sigs:
+		cut := sig == syscall.SIGINT
+		log.Info().Str("signal", sig.String()).Bool("cut_calls", cut).Msg("shutting down")
+		go func() { <-sigs; log.Warn().Msg("second signal: exiting now"); os.Exit(1) }()
+		s.shutdown(cut)
+	case err := <-s.sipDone:
+		s.sipDone <- err
+		log.Error().Err(err).Msg("sip server stopped")
+		s.close()
+		return 1
+	}
+	log.Info().Msg("stopped")
+	return 0
+}

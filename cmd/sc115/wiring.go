@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/sc115/sc115/acd"
+	"github.com/sc115/sc115/sip"
+)
+
+// agentDialer adapts sip.Server to acd.AgentDialer: acd and sip do not
+// import each other, main translates between their types.
+type agentDialer struct{ srv *sip.Server }
+
+func (d agentDialer) Offer(ctx context.Context, o acd.Offer) (acd.AgentLeg, error) {
+	ac, err := d.srv.Dial(ctx, sip.OfferRequest{
+		SIPUser: o.SIPUser, DisplayName: o.DisplayName, CallerUser: o.CallerNumber,
+		Headers: map[string]string{"X-115-Municipality": o.MunicipalityKey, "X-115-Call-ID": o.CallID},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ac, nil
+}
+
+func (d agentDialer) Bridge(c acd.CallerLeg, a acd.AgentLeg) error {
+	in, ok1 := c.(*sip.InboundCall)
+	out, ok2 := a.(*sip.AgentCall)
+	if !ok1 || !ok2 {
+		return fmt.Errorf("bridge: unexpected leg types %T, %T", c, a)
+	}
+	return d.srv.Bridge(in, out)
+}
+
+// credentials builds the registrar's user table from the agents, hashing
+// plain passwords to HA1 at load so only HA1 is kept in memory.
+func credentials(agents []acd.Agent, realm string) map[string]sip.Credential {
+	out := make(map[string]sip.Credential, len(agents))
+	for _, a := range agents {
+		ha1 := a.HA1
+		if ha1 == "" {
+			ha1 = sip.HA1(a.SIPUser, realm, a.Password)
+		}
+		out[a.SIPUser] = sip.Credential{AgentID: a.ID, HA1: ha1}
+	}
+	return out
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Regenerates the shipped German prompts (8 kHz mono 16-bit WAV) with espeak-ng
+# and the hold track with sox. Needs: apt-get install espeak-ng sox.
+# Replace any file with a studio recording of the same format to customise.
+set -euo pipefail
+cd "$(dirname "$0")/de"
+say() { espeak-ng -v de -s 150 "$2" -w "/tmp/$1.wav" && sox "/tmp/$1.wav" -r 8000 -c 1 -b 16 -e signed-integer "$1.wav"; }
+say greeting "Willkommen beim Servicecenter 115, Ihrer Behördennummer. Bitte haben Sie einen Moment Geduld, der nächste freie Platz ist für Sie reserviert."
+for m in Hannover Burgdorf Lehrte Garbsen Wunstorf; do
+  l=$(echo "$m" | tr 'A-Z' 'a-z')
+  say "greeting-$l" "Willkommen beim Servicecenter 115 für $m. Bitte haben Sie einen Moment Geduld, der nächste freie Platz ist für Sie reserviert."
+done
+say unknown-origin "Ihre Region ist leider noch nicht an das Servicecenter 115 angeschlossen."
+# Hold track: a soft C-Am-F-G arpeggio, 16 s, synthesised (no rights involved).
+parts=(); i=0
+for chord in "261.63 329.63 392.00 523.25" "220.00 261.63 329.63 440.00" "174.61 220.00 261.63 349.23" "196.00 246.94 293.66 392.00"; do
+  for _ in 1 2; do for f in $chord; do
+    i=$((i+1)); sox -n -r 8000 -c 1 -b 16 "/tmp/n$i.wav" synth 0.5 sine "$f" fade q 0.02 0.5 0.3 vol 0.25; parts+=("/tmp/n$i.wav")
+  done; done
+done
+sox "${parts[@]}" hold.wav

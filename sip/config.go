@@ -1,0 +1,75 @@
+package sip
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/sc115/sc115/internal/cfgerr"
+)
+
+// Config is the sip section of the sc115 configuration.
+type Config struct {
+	// Listen is the host:port for UDP and TCP; the --sip-listen flag overrides it.
+	Listen string `yaml:"listen"`
+	// Realm is the digest realm agents authenticate in.
+	Realm string `yaml:"realm"`
+	// Trunks are the peers allowed to send calls in.
+	Trunks []Trunk `yaml:"trunks"`
+	// CalledNumberFrom lists where the dialed number is taken from, in order:
+	// request_uri, to, p_called_party_id.
+	CalledNumberFrom []string `yaml:"called_number_from"`
+	// NonceTTL is how long a digest nonce is accepted.
+	NonceTTL time.Duration `yaml:"nonce_ttl"`
+	// MinExpires and MaxExpires bound REGISTER expiry.
+	MinExpires time.Duration `yaml:"min_expires"`
+	MaxExpires time.Duration `yaml:"max_expires"`
+	// NonceKey signs nonces; empty means a random key per start.
+	NonceKey string `yaml:"nonce_key"`
+}
+
+// Trunk is a PBX or 115 platform allowed to forward calls.
+type Trunk struct {
+	Name  string   `yaml:"name"`
+	Allow []string `yaml:"allow"` // source CIDRs
+}
+
+// Defaults returns the sip defaults.
+func Defaults() Config {
+	return Config{Listen: "127.0.0.1:5060", Realm: "sc115", CalledNumberFrom: []string{"request_uri", "to", "p_called_party_id"},
+		NonceTTL: 5 * time.Minute, MinExpires: 60 * time.Second, MaxExpires: time.Hour}
+}
+
+// Validate checks the section.
+func (c *Config) Validate() error {
+	if _, err := netip.ParseAddrPort(c.Listen); err != nil {
+		return cfgerr.New("sip.listen", "want IP:port, got %q", c.Listen)
+	}
+	if c.Realm == "" {
+		return cfgerr.New("sip.realm", "must be set")
+	}
+	if len(c.Trunks) == 0 {
+		return cfgerr.New("sip.trunks", "at least one trunk is needed")
+	}
+	for i, t := range c.Trunks {
+		if len(t.Allow) == 0 {
+			return cfgerr.New(fmt.Sprintf("sip.trunks[%d].allow", i), "at least one CIDR is needed")
+		}
+		for j, a := range t.Allow {
+			if _, err := netip.ParsePrefix(a); err != nil {
+				return cfgerr.New(fmt.Sprintf("sip.trunks[%d].allow[%d]", i, j), "%q is not a CIDR", a)
+			}
+		}
+	}
+	for i, s := range c.CalledNumberFrom {
+		switch s {
+		case "request_uri", "to", "p_called_party_id":
+		default:
+			return cfgerr.New(fmt.Sprintf("sip.called_number_from[%d]", i), "%q is not one of request_uri, to, p_called_party_id", s)
+		}
+	}
+	if c.MinExpires <= 0 || c.MaxExpires < c.MinExpires {
+		return cfgerr.New("sip.min_expires", "need 0 < min_expires ≤ max_expires")
+	}
+	return nil
+}

@@ -1,0 +1,202 @@
+package sip
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/sc115/sc115/sip/media"
+)
+
+// InboundCall is a call from the trunk: the caller's leg of the B2BUA.
+// acd drives it through the methods of its CallerLeg interface.
+type InboundCall struct {
+	s     *Server
+	req   *sip.Request
+	dss   *sipgo.DialogServerSession
+	offer *audioOffer
+
+	mu       sync.Mutex
+	sess     *media.Session
+	sdp      []byte
+	answered bool
+}
+
+func newInboundCall(s *Server, req *sip.Request, dss *sipgo.DialogServerSession, offer *audioOffer) *InboundCall {
+	return &InboundCall{s: s, req: req, dss: dss, offer: offer}
+}
+
+// CallID is the trunk's Call-ID, used as sc115's call id.
+func (c *InboundCall) CallID() string { return callID(c.req) }
+
+// DialedNumbers returns the called-number candidates in configured order.
+func (c *InboundCall) DialedNumbers() []string {
+	var out []string
+	for _, src := range c.s.cfg.CalledNumberFrom {
+		var user string
+		switch src {
+		case "request_uri":
+			user = c.req.Recipient.User
+		case "to":
+			if to := c.req.To(); to != nil {
+				user = to.Address.User
+			}
+		case "p_called_party_id":
+			if h := c.req.GetHeader("P-Called-Party-ID"); h != nil {
+				user = addressUser(h.Value())
+			}
+		}
+		if user, _, _ = strings.Cut(user, ";"); user != "" {
+			out = append(out, user)
+		}
+	}
+	return out
+}
+
+// addressUser extracts the user part of a name-addr or addr-spec value.
+func addressUser(v string) string {
+	var u sip.Uri
+	var p sip.HeaderParams
+	if _, err := sip.ParseAddressValue(v, &u, &p); err != nil {
+		return ""
+	}
+	return u.User
+}
+
+// Caller returns the caller's number (P-Asserted-Identity, else From) and
+// whether it is withheld (Privacy: id/user/header, or anonymous From).
+func (c *InboundCall) Caller() (string, bool) {
+	number := ""
+	if h := c.req.GetHeader("P-Asserted-Identity"); h != nil {
+		number = addressUser(h.Value())
+	}
+	if number == "" {
+		if f := c.req.From(); f != nil {
+			number = f.Address.User
+		}
+	}
+	withheld := strings.EqualFold(number, "anonymous")
+	if h := c.req.GetHeader("Privacy"); h != nil {
+		for _, v := range strings.Split(h.Value(), ";") {
+			switch strings.ToLower(strings.TrimSpace(v)) {
+			case "id", "user", "header":
+				withheld = true
+			}
+		}
+	}
+	return sanitizeNumber(number), withheld
+}
+
+// sanitizeNumber keeps a leading + and digits: a caller number is copied
+// into headers of other legs, so nothing else may pass (no CR/LF injection).
+func sanitizeNumber(n string) string {
+	var b strings.Builder
+	for i, r := range n {
+		if (r >= '0' && r <= '9') || (r == '+' && i == 0) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// Reject answers the INVITE with a final error response.
+func (c *InboundCall) Reject(code int, reason string) {
+	if err := c.dss.Respond(code, reason, nil); err != nil {
+		c.s.log.Debug().Err(err).Str("call_id", c.CallID()).Msg("reject")
+	}
+}
+
+// Answer allocates the RTP session, sends 200 OK with the SDP answer and
+// waits for the ACK (sipgo retransmits the 200 meanwhile).
+func (c *InboundCall) Answer(ctx context.Context) error {
+	sess, err := c.s.media.NewSession()
+	if err != nil {
+		c.Reject(503, "Service Unavailable")
+		return err
+	}
+	params, body := answerSDP(sess.Local(), c.offer)
+	sess.SetParams(params)
+	c.mu.Lock()
+	c.sess, c.sdp = sess, body
+	c.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := c.dss.RespondSDP(body); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.answered = true
+	c.mu.Unlock()
+	return nil
+}
+
+// Play sends the named prompts once, then hold audio if hold is set.
+func (c *InboundCall) Play(names []string, hold bool) {
+	var intro []*media.Prompt
+	for _, n := range names {
+		if p := c.s.media.Prompt(n); p != nil {
+			intro = append(intro, p)
+		}
+	}
+	var loop *media.Prompt
+	if hold {
+		loop = c.s.media.HoldTrack()
+	}
+	if sess := c.session(); sess != nil {
+		sess.Play(intro, loop)
+	}
+}
+
+func (c *InboundCall) session() *media.Session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sess
+}
+
+// Hangup sends BYE after answer, or 480 before.
+func (c *InboundCall) Hangup() {
+	c.mu.Lock()
+	answered := c.answered
+	c.mu.Unlock()
+	if !answered {
+		c.Reject(480, "Temporarily Unavailable")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.dss.Bye(ctx); err != nil {
+		c.s.log.Debug().Err(err).Str("call_id", c.CallID()).Msg("bye to caller")
+	}
+}
+
+// Ended is closed when the dialog ends: BYE, CANCEL, or our own hangup.
+func (c *InboundCall) Ended() <-chan struct{} { return c.dss.Context().Done() }
+
+// Media is the caller leg's RTP session (nil before Answer).
+func (c *InboundCall) Media() *media.Session { return c.session() }
+
+func (c *InboundCall) onAck(req *sip.Request, tx sip.ServerTransaction) { _ = c.dss.ReadAck(req, tx) }
+
+func (c *InboundCall) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	if err := c.dss.ReadBye(req, tx); err != nil {
+		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+	}
+}
+
+func (c *InboundCall) localSDP() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sdp
+}
+
+func (c *InboundCall) close() {
+	if sess := c.session(); sess != nil {
+		sess.Close()
+	}
+	_ = c.dss.Close()
+}

@@ -1,0 +1,63 @@
+package media
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sc115/sc115/internal/cfgerr"
+)
+
+// Config is the media section of the sc115 configuration.
+type Config struct {
+	// RTPPorts is the UDP port range for RTP, e.g. "20000-29999".
+	RTPPorts string `yaml:"rtp_ports"`
+	// IP is the local address RTP sockets bind to and that SDP advertises.
+	// Empty means the host of the SIP listen address.
+	IP string `yaml:"ip"`
+	// PromptsDir holds the WAV prompts (8 kHz mono 16-bit PCM).
+	PromptsDir string `yaml:"prompts_dir"`
+	// HoldTrack is the WAV file, relative to PromptsDir, played while queued.
+	HoldTrack string `yaml:"hold_track"`
+	// DefaultGreeting is the WAV file, relative to PromptsDir, greeting callers
+	// of a municipality that has no greeting of its own.
+	DefaultGreeting string `yaml:"default_greeting"`
+}
+
+// Defaults returns the media defaults used when the config leaves fields empty.
+func Defaults() Config {
+	return Config{RTPPorts: "20000-29999", PromptsDir: "prompts/de", HoldTrack: "hold.wav", DefaultGreeting: "greeting.wav"}
+}
+
+// Validate checks the section; errors are *cfgerr.FieldError with a YAML path.
+func (c *Config) Validate() error {
+	if _, _, err := ParsePortRange(c.RTPPorts); err != nil {
+		return cfgerr.New("media.rtp_ports", "%v", err)
+	}
+	return nil
+}
+
+// ParsePortRange parses "LOW-HIGH" into an even-aligned inclusive range with
+// room for at least one RTP/RTCP pair.
+func ParsePortRange(s string) (low, high int, err error) {
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		return 0, 0, fmt.Errorf("want LOW-HIGH, got %q", s)
+	}
+	low, err1 := strconv.Atoi(strings.TrimSpace(a))
+	high, err2 := strconv.Atoi(strings.TrimSpace(b))
+	if err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("want LOW-HIGH with numbers, got %q", s)
+	}
+	if low < 1024 || high > 65535 || high-low < 1 {
+		return 0, 0, fmt.Errorf("range %q must lie within 1024-65535 and hold at least two ports", s)
+	}
+	return low, high, nil
+}
+
+// FrameDuration is the packetisation time sc115 uses for G.711: 20 ms.
+const FrameDuration = 20 * time.Millisecond
+
+// FrameSamples is the number of 8 kHz samples (and G.711 bytes) in one frame.
+const FrameSamples = 160

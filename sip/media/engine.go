@@ -1,0 +1,82 @@
+package media
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"path/filepath"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+)
+
+// Engine creates RTP sessions and owns what they share: the port range, the
+// media clock, the loaded prompts and the metrics.
+type Engine struct {
+	ip      net.IP
+	ports   *portAllocator
+	clock   *clock
+	m       *metrics
+	log     zerolog.Logger
+	prompts map[string]*Prompt
+	hold    *Prompt
+	stop    chan struct{}
+}
+
+// NewEngine validates cfg, loads every WAV in cfg.PromptsDir (encoded once
+// into both laws) and starts the media clock. ip is the address RTP binds to.
+func NewEngine(cfg Config, ip string, reg prometheus.Registerer, log zerolog.Logger) (*Engine, error) {
+	low, high, err := ParsePortRange(cfg.RTPPorts)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.IP != "" {
+		ip = cfg.IP
+	}
+	addr := net.ParseIP(ip)
+	if addr == nil || addr.IsUnspecified() {
+		return nil, fmt.Errorf("media ip %q must be a concrete address (SDP advertises it)", ip)
+	}
+	e := &Engine{ip: addr, ports: newPortAllocator(addr, low, high), m: newMetrics(reg), log: log, prompts: map[string]*Prompt{}, stop: make(chan struct{})}
+	files, _ := filepath.Glob(filepath.Join(cfg.PromptsDir, "*.wav"))
+	for _, f := range files {
+		p, err := LoadWAV(f)
+		if err != nil {
+			return nil, err
+		}
+		e.prompts[p.Name] = p
+	}
+	for _, name := range []string{cfg.HoldTrack, cfg.DefaultGreeting} {
+		if _, ok := e.prompts[name]; !ok {
+			return nil, fmt.Errorf("prompt %q not found in %s", name, cfg.PromptsDir)
+		}
+	}
+	e.hold = e.prompts[cfg.HoldTrack]
+	e.clock = newClock(e.m, e.stop)
+	return e, nil
+}
+
+// Prompt returns a loaded prompt by file name, or nil.
+func (e *Engine) Prompt(name string) *Prompt { return e.prompts[name] }
+
+// HoldTrack is the track queued callers hear.
+func (e *Engine) HoldTrack() *Prompt { return e.hold }
+
+// Close stops the media clock. Sessions must be closed by their owners.
+func (e *Engine) Close() { close(e.stop) }
+
+// NewSession binds a new RTP socket on a free even port and starts reading.
+func (e *Engine) NewSession() (*Session, error) {
+	conn, err := e.ports.listen()
+	if err != nil {
+		return nil, err
+	}
+	ap := conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	s := &Session{eng: e, conn: conn, local: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), done: make(chan struct{})}
+	s.out.ssrc = randUint32()
+	s.out.seq = uint16(randUint32())
+	s.out.ts = randUint32()
+	e.m.sessions.Inc()
+	go s.readLoop()
+	return s, nil
+}

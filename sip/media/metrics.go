@@ -1,0 +1,35 @@
+package media
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the media engine's Prometheus series.
+type metrics struct {
+	sessions      prometheus.Gauge
+	packetsIn     prometheus.Counter
+	packetsOut    prometheus.Counter
+	relayDrops    prometheus.Counter
+	framesSkipped prometheus.Counter
+	lateness      prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		sessions:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "sc115_media_sessions", Help: "Open RTP sessions (one per call leg)."}),
+		packetsIn:     prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_packets_in_total", Help: "RTP packets received."}),
+		packetsOut:    prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_packets_out_total", Help: "RTP packets sent."}),
+		relayDrops:    prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_relay_drops_total", Help: "Received packets not relayed (unknown payload type, no peer address, write error)."}),
+		framesSkipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_clock_frames_skipped_total", Help: "Generated frames skipped because the media clock woke late."}),
+		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sc115_media_clock_lateness_seconds", Help: "How late the media clock woke for a 20 ms tick.",
+			Buckets: []float64{.001, .002, .005, .01, .02, .04, .08}}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.sessions, m.packetsIn, m.packetsOut, m.relayDrops, m.framesSkipped, m.lateness)
+	}
+	return m
+}
+
+func (m *metrics) observeLateness(d time.Duration) { m.lateness.Observe(d.Seconds()) }

@@ -1,0 +1,49 @@
+package media
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"sync/atomic"
+)
+
+// portAllocator hands out even RTP ports from a range. It walks the range
+// from a random start with an atomic cursor, so allocation takes no lock and
+// a released port is reused only after the cursor has gone round the whole
+// range: late packets of a closed call rarely reach the next one.
+type portAllocator struct {
+	ip     net.IP
+	low    int // first even port
+	pairs  int // number of even ports in the range
+	cursor atomic.Uint64
+}
+
+func newPortAllocator(ip net.IP, low, high int) *portAllocator {
+	if low%2 == 1 {
+		low++
+	}
+	pairs := (high - low + 1) / 2
+	a := &portAllocator{ip: ip, low: low, pairs: pairs}
+	a.cursor.Store(uint64(rand.IntN(max(pairs, 1))))
+	return a
+}
+
+// listen binds a UDP socket on the next free even port.
+func (a *portAllocator) listen() (*net.UDPConn, error) {
+	if a.pairs <= 0 {
+		return nil, errors.New("rtp port range holds no even port")
+	}
+	for try := 0; try < a.pairs; try++ {
+		n := a.cursor.Add(1)
+		port := a.low + 2*int(n%uint64(a.pairs))
+		conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: a.ip, Port: port})
+		if err == nil {
+			// Bursts from many callers sharing one socket buffer: give room.
+			_ = conn.SetReadBuffer(256 << 10)
+			_ = conn.SetWriteBuffer(256 << 10)
+			return conn, nil
+		}
+	}
+	return nil, fmt.Errorf("no free RTP port in %d-%d", a.low, a.low+2*a.pairs-1)
+}

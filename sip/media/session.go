@@ -1,0 +1,247 @@
+package media
+
+import (
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// Params are what SDP negotiation decided for one leg.
+type Params struct {
+	Remote netip.AddrPort // where the peer said it receives; latched on first packet
+	Codec  Codec          // the law this leg speaks
+	PT     uint8          // payload type number for Codec on this leg
+	DTMFPT uint8          // telephone-event payload type, 0 if none
+}
+
+// Session is one call leg's RTP: one socket, one outgoing stream whose
+// SSRC/sequence/timestamp stay continuous whatever feeds it (prompts, hold
+// audio, or the bridged peer), and a reader that relays to the peer.
+type Session struct {
+	eng   *Engine
+	conn  *net.UDPConn
+	local netip.AddrPort
+
+	params  atomic.Pointer[Params]
+	remote  atomic.Pointer[net.UDPAddr]
+	latched atomic.Bool
+
+	peer   atomic.Pointer[Session]
+	player atomic.Pointer[player]
+	shard  *clockShard // set while a player runs; guarded by out.mu
+
+	out struct {
+		mu      sync.Mutex
+		ssrc    uint32
+		seq     uint16
+		ts      uint32
+		sent    bool
+		srcSSRC uint32 // SSRC of the relayed source we follow, 0 = generated
+		seqOff  uint16
+		tsOff   uint32
+		marker  bool
+		buf     [1500]byte
+	}
+
+	rxPackets atomic.Uint64
+	txPackets atomic.Uint64
+	lastRx    atomic.Int64
+	closeOnce sync.Once
+	done      chan struct{}
+}
+
+func randUint32() uint32 { return rand.Uint32() }
+
+// Local is the address the session receives on (for SDP).
+func (s *Session) Local() netip.AddrPort { return s.local }
+
+// SetParams sets the negotiated codec and remote address.
+func (s *Session) SetParams(p Params) {
+	s.params.Store(&p)
+	if !s.latched.Load() && p.Remote.IsValid() && !p.Remote.Addr().IsUnspecified() {
+		s.remote.Store(net.UDPAddrFromAddrPort(p.Remote))
+	}
+}
+
+// Received is the number of RTP packets received on this leg.
+func (s *Session) Received() uint64 { return s.rxPackets.Load() }
+
+// Sent is the number of RTP packets sent on this leg.
+func (s *Session) Sent() uint64 { return s.txPackets.Load() }
+
+// LastReceived is when the last RTP packet arrived (zero if none).
+func (s *Session) LastReceived() time.Time {
+	n := s.lastRx.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// Play sends each intro prompt once, then loops loop (nil: silence),
+// replacing whatever the leg sent before. It unbridges nothing: call Unbridge.
+func (s *Session) Play(intro []*Prompt, loop *Prompt) {
+	s.player.Store(&player{intro: intro, loop: loop})
+	s.out.mu.Lock()
+	if s.shard == nil {
+		s.shard = s.eng.clock.pick()
+		s.shard.add(s)
+	}
+	s.out.mu.Unlock()
+}
+
+// StopPlaying ends generated audio on this leg.
+func (s *Session) StopPlaying() {
+	s.player.Store(nil)
+	s.out.mu.Lock()
+	if s.shard != nil {
+		s.shard.remove(s)
+		s.shard = nil
+	}
+	s.out.mu.Unlock()
+}
+
+// Bridge relays media both ways between a and b, stopping their players.
+// Each leg's outgoing stream continues with its own SSRC; the marker bit
+// flags the switch.
+func Bridge(a, b *Session) {
+	a.StopPlaying()
+	b.StopPlaying()
+	a.peer.Store(b)
+	b.peer.Store(a)
+}
+
+// Close releases the socket and stops everything on the leg.
+func (s *Session) Close() {
+	s.closeOnce.Do(func() {
+		s.StopPlaying()
+		if p := s.peer.Swap(nil); p != nil {
+			p.peer.CompareAndSwap(s, nil)
+		}
+		close(s.done)
+		_ = s.conn.Close()
+		s.eng.m.sessions.Dec()
+	})
+}
+
+// sendGenerated is called by the clock shard every 20 ms.
+func (s *Session) sendGenerated(skip int) {
+	pl := s.player.Load()
+	p := s.params.Load()
+	if pl == nil || p == nil {
+		return
+	}
+	frame := pl.next(p.Codec, skip)
+	s.out.mu.Lock()
+	defer s.out.mu.Unlock()
+	if s.out.srcSSRC != 0 || !s.out.sent {
+		s.out.marker = true
+		s.out.srcSSRC = 0
+	}
+	s.out.seq++
+	s.out.ts += uint32(FrameSamples * (skip + 1))
+	s.writeLocked(p.PT, frame)
+}
+
+// relayFrom sends a packet that arrived on the peer leg out of this leg,
+// mapping payload types, transcoding if the laws differ, and rewriting
+// SSRC/sequence/timestamp so this leg's stream stays continuous.
+func (s *Session) relayFrom(src *Params, h *rtp.Header, payload []byte, scratch []byte) bool {
+	p := s.params.Load()
+	if p == nil {
+		return false
+	}
+	var pt uint8
+	switch {
+	case h.PayloadType == src.PT:
+		pt = p.PT
+		payload = transcodeInto(scratch, payload, src.Codec, p.Codec)
+	case src.DTMFPT != 0 && h.PayloadType == src.DTMFPT && p.DTMFPT != 0:
+		pt = p.DTMFPT
+	default:
+		return false
+	}
+	s.out.mu.Lock()
+	defer s.out.mu.Unlock()
+	if s.out.srcSSRC != h.SSRC || !s.out.sent {
+		// New source: continue our numbering from where we are.
+		s.out.seqOff = s.out.seq + 1 - h.SequenceNumber
+		s.out.tsOff = s.out.ts + FrameSamples - h.Timestamp
+		s.out.srcSSRC = h.SSRC
+		s.out.marker = true
+	}
+	s.out.seq = h.SequenceNumber + s.out.seqOff
+	s.out.ts = h.Timestamp + s.out.tsOff
+	if h.Marker {
+		s.out.marker = true
+	}
+	return s.writeLocked(pt, payload)
+}
+
+// writeLocked marshals header and payload into the leg's buffer and sends.
+func (s *Session) writeLocked(pt uint8, payload []byte) bool {
+	dst := s.remote.Load()
+	if dst == nil {
+		return false
+	}
+	h := rtp.Header{Version: 2, Marker: s.out.marker, PayloadType: pt, SequenceNumber: s.out.seq, Timestamp: s.out.ts, SSRC: s.out.ssrc}
+	n, err := h.MarshalTo(s.out.buf[:])
+	if err != nil {
+		return false
+	}
+	n += copy(s.out.buf[n:], payload)
+	s.out.marker = false
+	s.out.sent = true
+	if _, err := s.conn.WriteToUDP(s.out.buf[:n], dst); err != nil {
+		return false
+	}
+	s.txPackets.Add(1)
+	s.eng.m.packetsOut.Inc()
+	return true
+}
+
+// readLoop receives RTP, latches the remote address (symmetric RTP) and
+// relays to the bridged peer.
+func (s *Session) readLoop() {
+	buf := make([]byte, 1500)
+	scratch := make([]byte, 1500)
+	var h rtp.Header
+	for {
+		n, from, err := s.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			select {
+			case <-s.done:
+				return
+			default:
+			}
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				continue
+			}
+			return
+		}
+		hl, err := h.Unmarshal(buf[:n])
+		if err != nil || h.Version != 2 {
+			continue // not RTP: ignore quietly, never panic on network input
+		}
+		s.rxPackets.Add(1)
+		s.lastRx.Store(time.Now().UnixNano())
+		s.eng.m.packetsIn.Inc()
+		if !s.latched.Load() {
+			s.remote.Store(net.UDPAddrFromAddrPort(netip.AddrPortFrom(from.Addr().Unmap(), from.Port())))
+			s.latched.Store(true)
+		}
+		peer := s.peer.Load()
+		src := s.params.Load()
+		if peer == nil || src == nil {
+			continue
+		}
+		if !peer.relayFrom(src, &h, buf[hl:n], scratch) {
+			s.eng.m.relayDrops.Inc()
+		}
+	}
+}

@@ -1,0 +1,149 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/sc115/sc115/sip/media"
+)
+
+// OfferRequest describes an INVITE toward an agent.
+type OfferRequest struct {
+	SIPUser     string            // registered user to ring
+	DisplayName string            // shown on the phone, e.g. "115 Burgdorf"
+	CallerUser  string            // caller number for the From user ("anonymous" if withheld)
+	Headers     map[string]string // extra headers, e.g. X-115-Municipality
+}
+
+// AgentCall is an answered leg toward an agent's phone.
+type AgentCall struct {
+	s    *Server
+	dcs  *sipgo.DialogClientSession
+	sess *media.Session
+	sdp  []byte
+	id   string
+}
+
+// Dial rings the agent's most recently registered device until it answers,
+// declines, or ctx ends (then CANCEL is sent). Forking to all devices comes
+// with the agents issue.
+func (s *Server) Dial(ctx context.Context, o OfferRequest) (*AgentCall, error) {
+	bindings := s.reg.Bindings(o.SIPUser)
+	if len(bindings) == 0 {
+		return nil, ErrNotRegistered
+	}
+	b := bindings[0]
+	sess, err := s.media.NewSession()
+	if err != nil {
+		return nil, err
+	}
+	body := offerSDP(sess.Local())
+	req := sip.NewRequest(sip.INVITE, b.Contact)
+	req.SetTransport(b.Transport)
+	req.SetDestination(b.Source)
+	from := &sip.FromHeader{DisplayName: o.DisplayName, Address: sip.Uri{Scheme: "sip", User: orDefault(sanitizeNumber(o.CallerUser), "anonymous"), Host: s.addr.Addr().String()}, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(16))
+	req.AppendHeader(from)
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: o.SIPUser, Host: b.Contact.Host, Port: b.Contact.Port}, Params: sip.NewParams()})
+	for k, v := range o.Headers {
+		req.AppendHeader(sip.NewHeader(k, cleanHeaderValue(v)))
+	}
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(body)
+
+	dcs, err := s.dua.WriteInvite(ctx, req)
+	if err != nil {
+		sess.Close()
+		return nil, fmt.Errorf("invite agent %s: %w", o.SIPUser, err)
+	}
+	id := callID(req)
+	ac := &AgentCall{s: s, dcs: dcs, sess: sess, sdp: body, id: id}
+	s.legs.Store(id, ac)
+	if err := dcs.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
+		ac.close()
+		var re *sipgo.ErrDialogResponse
+		if errors.As(err, &re) {
+			return nil, fmt.Errorf("agent %s answered %d %s", o.SIPUser, re.Res.StatusCode, re.Res.Reason)
+		}
+		return nil, err
+	}
+	ans, err := parseAudio(dcs.InviteResponse.Body())
+	if err != nil {
+		_ = dcs.Ack(context.Background())
+		ac.Hangup()
+		ac.close()
+		return nil, fmt.Errorf("agent %s answer SDP: %w", o.SIPUser, err)
+	}
+	sess.SetParams(ans.params(ans.formats[0]))
+	if err := dcs.Ack(ctx); err != nil {
+		ac.close()
+		return nil, err
+	}
+	go func() { <-dcs.Context().Done(); ac.close() }()
+	return ac, nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// cleanHeaderValue drops CR, LF and other control characters so a value
+// taken from one leg cannot inject headers into another.
+func cleanHeaderValue(v string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, v)
+}
+
+// Hangup sends BYE to the agent.
+func (a *AgentCall) Hangup() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.dcs.Bye(ctx); err != nil {
+		a.s.log.Debug().Err(err).Str("call_id", a.id).Msg("bye to agent")
+	}
+}
+
+// Ended is closed when the agent's dialog ends.
+func (a *AgentCall) Ended() <-chan struct{} { return a.dcs.Context().Done() }
+
+// Media is the agent leg's RTP session.
+func (a *AgentCall) Media() *media.Session { return a.sess }
+
+func (a *AgentCall) onAck(*sip.Request, sip.ServerTransaction) {}
+
+func (a *AgentCall) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	if err := a.dcs.ReadBye(req, tx); err != nil {
+		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+	}
+}
+
+func (a *AgentCall) localSDP() []byte { return a.sdp }
+
+func (a *AgentCall) close() {
+	a.s.legs.Delete(a.id)
+	a.sess.Close()
+	_ = a.dcs.Close()
+}
+
+// Bridge relays media between a caller leg and an agent leg.
+func (s *Server) Bridge(in *InboundCall, out *AgentCall) error {
+	a := in.Media()
+	if a == nil {
+		return errors.New("caller leg has no media")
+	}
+	media.Bridge(a, out.sess)
+	return nil
+}

@@ -1,0 +1,244 @@
+package sip
+
+import (
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
+	"github.com/rs/zerolog"
+)
+
+// Credential is what the registrar knows of one SIP user.
+type Credential struct {
+	AgentID string
+	HA1     string // MD5(user:realm:password), hex
+}
+
+// AgentPresence is told when an agent's device gains its first live
+// registration or loses its last one.
+type AgentPresence interface {
+	AgentRegistered(agentID string)
+	AgentUnregistered(agentID string)
+}
+
+// Binding is one registered device of a user.
+type Binding struct {
+	Contact   sip.Uri
+	Source    string // host:port the REGISTER came from (reach NATed phones there)
+	Transport string
+	Expires   time.Time
+	Updated   time.Time
+}
+
+// registrar authenticates REGISTERs with digest (qop=auth, MD5) and keeps
+// the bindings in memory. Bindings in the shared store come with the agents
+// issue; a REGISTER is not on the call path, so one RWMutex is enough here.
+type registrar struct {
+	cfg      Config
+	creds    map[string]Credential
+	nonces   *nonces
+	presence AgentPresence
+	log      zerolog.Logger
+	now      func() time.Time
+
+	mu       sync.RWMutex
+	bindings map[string][]Binding // by SIP user
+}
+
+func newRegistrar(cfg Config, creds map[string]Credential, presence AgentPresence, log zerolog.Logger) *registrar {
+	return &registrar{cfg: cfg, creds: creds, nonces: newNonces(cfg.NonceKey, cfg.NonceTTL), presence: presence, log: log,
+		now: time.Now, bindings: map[string][]Binding{}}
+}
+
+func (r *registrar) challenge(req *sip.Request, tx sip.ServerTransaction, stale bool) {
+	res := sip.NewResponseFromRequest(req, sip.StatusUnauthorized, "Unauthorized", nil)
+	res.AppendHeader(sip.NewHeader("WWW-Authenticate", challengeHeader(r.cfg.Realm, r.nonces.issue(), stale)))
+	_ = tx.Respond(res)
+}
+
+// authenticate answers the request itself unless the digest is good; then
+// it returns the credential.
+func (r *registrar) authenticate(req *sip.Request, tx sip.ServerTransaction) (string, Credential, bool) {
+	to := req.To()
+	if to == nil {
+		respond(tx, req, sip.StatusBadRequest, "Missing To")
+		return "", Credential{}, false
+	}
+	user := to.Address.User
+	h := req.GetHeader("Authorization")
+	if h == nil {
+		r.challenge(req, tx, false)
+		return "", Credential{}, false
+	}
+	cred, err := digest.ParseCredentials(h.Value())
+	if err != nil {
+		r.log.Warn().Str("src", req.Source()).Str("user", user).Msg("register: malformed Authorization")
+		respond(tx, req, sip.StatusBadRequest, "Malformed Authorization")
+		return "", Credential{}, false
+	}
+	switch r.nonces.check(cred.Nonce) {
+	case errNonceStale:
+		r.challenge(req, tx, true)
+		return "", Credential{}, false
+	case errNonceInvalid:
+		r.challenge(req, tx, false)
+		return "", Credential{}, false
+	}
+	c, known := r.creds[cred.Username]
+	if !known || cred.Username != user || cred.Realm != r.cfg.Realm || !verifyDigest(cred, c.HA1, string(req.Method)) {
+		r.log.Warn().Str("src", req.Source()).Str("user", cred.Username).Msg("register: authentication failed (wrong password or unknown user)")
+		respond(tx, req, sip.StatusForbidden, "Forbidden")
+		return "", Credential{}, false
+	}
+	return user, c, true
+}
+
+// handle processes a REGISTER: add, refresh, remove or list bindings.
+func (r *registrar) handle(req *sip.Request, tx sip.ServerTransaction) {
+	user, cred, ok := r.authenticate(req, tx)
+	if !ok {
+		return
+	}
+	defaultExp := -1
+	if e := req.GetHeader("Expires"); e != nil {
+		if v, err := strconv.Atoi(e.Value()); err == nil {
+			defaultExp = v
+		}
+	}
+	now := r.now()
+	type change struct {
+		uri     sip.Uri
+		expires int
+	}
+	var changes []change
+	wildcard := false
+	for _, h := range req.GetHeaders("Contact") {
+		ch, ok := h.(*sip.ContactHeader)
+		if !ok {
+			continue
+		}
+		if ch.Address.Wildcard {
+			wildcard = true
+			continue
+		}
+		exp := defaultExp
+		if v, ok := ch.Params.Get("expires"); ok {
+			if n, err := strconv.Atoi(v); err == nil {
+				exp = n
+			}
+		}
+		if exp < 0 {
+			exp = int(r.cfg.MaxExpires / time.Second)
+		}
+		if exp > 0 && exp < int(r.cfg.MinExpires/time.Second) {
+			res := sip.NewResponseFromRequest(req, sip.StatusIntervalToBrief, "Interval Too Brief", nil)
+			res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(int(r.cfg.MinExpires/time.Second))))
+			_ = tx.Respond(res)
+			return
+		}
+		exp = min(exp, int(r.cfg.MaxExpires/time.Second))
+		changes = append(changes, change{uri: ch.Address, expires: exp})
+	}
+	if wildcard && (defaultExp != 0 || len(changes) > 0) {
+		respond(tx, req, sip.StatusBadRequest, "Wildcard Contact needs Expires: 0 and no other Contact")
+		return
+	}
+
+	r.mu.Lock()
+	before := len(r.live(user, now))
+	list := r.bindings[user]
+	if wildcard {
+		list = nil
+	}
+	for _, c := range changes {
+		key := c.uri.String()
+		kept := list[:0]
+		for _, b := range list {
+			if b.Contact.String() != key {
+				kept = append(kept, b)
+			}
+		}
+		list = kept
+		if c.expires > 0 {
+			list = append(list, Binding{Contact: c.uri, Source: req.Source(), Transport: req.Transport(),
+				Expires: now.Add(time.Duration(c.expires) * time.Second), Updated: now})
+		}
+	}
+	r.bindings[user] = list
+	current := r.live(user, now)
+	r.mu.Unlock()
+
+	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
+	for _, b := range current {
+		c := &sip.ContactHeader{Address: b.Contact, Params: sip.NewParams()}
+		c.Params.Add("expires", strconv.Itoa(int(b.Expires.Sub(now)/time.Second)))
+		res.AppendHeader(c)
+	}
+	_ = tx.Respond(res)
+	r.log.Info().Str("user", user).Str("agent", cred.AgentID).Str("src", req.Source()).Int("bindings", len(current)).Msg("register")
+	r.notify(cred.AgentID, before, len(current))
+}
+
+func (r *registrar) notify(agentID string, before, after int) {
+	if r.presence == nil {
+		return
+	}
+	switch {
+	case before == 0 && after > 0:
+		r.presence.AgentRegistered(agentID)
+	case before > 0 && after == 0:
+		r.presence.AgentUnregistered(agentID)
+	}
+}
+
+// live returns the unexpired bindings of user (caller holds mu).
+func (r *registrar) live(user string, now time.Time) []Binding {
+	var out []Binding
+	for _, b := range r.bindings[user] {
+		if b.Expires.After(now) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Bindings returns the user's live bindings, most recently refreshed first.
+func (r *registrar) Bindings(user string) []Binding {
+	r.mu.RLock()
+	out := r.live(user, r.now())
+	r.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Updated.After(out[j].Updated) })
+	return out
+}
+
+// expire drops expired bindings and reports agents whose last one went.
+func (r *registrar) expire() {
+	now := r.now()
+	var gone []string
+	r.mu.Lock()
+	for user, list := range r.bindings {
+		live := r.live(user, now)
+		if len(list) > 0 && len(live) == 0 {
+			gone = append(gone, user)
+		}
+		if len(live) == 0 {
+			delete(r.bindings, user)
+		} else {
+			r.bindings[user] = live
+		}
+	}
+	r.mu.Unlock()
+	for _, u := range gone {
+		if c, ok := r.creds[u]; ok && r.presence != nil {
+			r.log.Info().Str("user", u).Str("agent", c.AgentID).Msg("registration expired")
+			r.presence.AgentUnregistered(c.AgentID)
+		}
+	}
+}
+
+func respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string) {
+	_ = tx.Respond(sip.NewResponseFromRequest(req, code, reason, nil))
+}

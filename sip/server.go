@@ -1,0 +1,259 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/rs/zerolog"
+
+	"github.com/sc115/sc115/sip/media"
+)
+
+// InboundHandler takes over an accepted inbound INVITE; it runs in the
+// INVITE's goroutine and returns when the call is over.
+type InboundHandler func(*InboundCall)
+
+// leg is a dialog in the call table that in-dialog requests are routed to.
+type leg interface {
+	onBye(req *sip.Request, tx sip.ServerTransaction)
+	onAck(req *sip.Request, tx sip.ServerTransaction)
+	localSDP() []byte
+}
+
+// Server is sc115's SIP endpoint: one UDP and one TCP listener on the same
+// address, a registrar, the trunk side and the agent side of the B2BUA.
+type Server struct {
+	cfg     Config
+	log     zerolog.Logger
+	media   *media.Engine
+	handler InboundHandler
+	trunks  []netip.Prefix
+	reg     *registrar
+
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	client *sipgo.Client
+	dua    *sipgo.DialogUA
+	addr   netip.AddrPort // bound address (port resolved)
+
+	udp net.PacketConn
+	tcp net.Listener
+
+	legs sync.Map // Call-ID → leg; per-key access, no global lock
+}
+
+// Options are the collaborators NewServer wires in.
+type Options struct {
+	Credentials map[string]Credential // by SIP user
+	Presence    AgentPresence
+	Media       *media.Engine
+	Inbound     InboundHandler
+	Log         zerolog.Logger
+}
+
+// NewServer binds UDP and TCP on cfg.Listen (port 0 picks a free port,
+// the same for both) but does not serve yet.
+func NewServer(cfg Config, o Options) (*Server, error) {
+	s := &Server{cfg: cfg, log: o.Log, media: o.Media, handler: o.Inbound}
+	for _, t := range cfg.Trunks {
+		for _, a := range t.Allow {
+			p, err := netip.ParsePrefix(a)
+			if err != nil {
+				return nil, fmt.Errorf("trunk %s: %w", t.Name, err)
+			}
+			s.trunks = append(s.trunks, p.Masked())
+		}
+	}
+	if err := s.bind(cfg.Listen); err != nil {
+		return nil, err
+	}
+	s.reg = newRegistrar(cfg, o.Credentials, o.Presence, o.Log)
+	host := s.addr.Addr().String()
+	var err error
+	s.ua, err = sipgo.NewUA(sipgo.WithUserAgent("sc115"), sipgo.WithUserAgentHostname(host))
+	if err != nil {
+		return nil, err
+	}
+	s.srv, err = sipgo.NewServer(s.ua)
+	if err != nil {
+		return nil, err
+	}
+	// Requests leave from the listening socket: agents behind NAT and trunk
+	// ACLs expect our listen port as source.
+	s.client, err = sipgo.NewClient(s.ua, sipgo.WithClientHostname(host), sipgo.WithClientConnectionAddr(s.addr.String()))
+	if err != nil {
+		return nil, err
+	}
+	s.dua = &sipgo.DialogUA{Client: s.client, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "sc115", Host: host, Port: int(s.addr.Port())}}}
+	s.srv.OnInvite(s.onInvite)
+	s.srv.OnAck(s.onAck)
+	s.srv.OnBye(s.onBye)
+	s.srv.OnRegister(s.reg.handle)
+	s.srv.OnOptions(s.onOptions)
+	return s, nil
+}
+
+func (s *Server) bind(listen string) error {
+	ap, err := netip.ParseAddrPort(listen)
+	if err != nil {
+		return fmt.Errorf("sip listen %q: %w", listen, err)
+	}
+	if ap.Addr().IsUnspecified() {
+		return fmt.Errorf("sip listen %q: bind a concrete IP (it is advertised in Contact and SDP)", listen)
+	}
+	udp, err := net.ListenPacket("udp", listen)
+	if err != nil {
+		return fmt.Errorf("sip listen udp %s: %w", listen, err)
+	}
+	port := udp.LocalAddr().(*net.UDPAddr).Port
+	tcp, err := net.Listen("tcp", net.JoinHostPort(ap.Addr().String(), strconv.Itoa(port)))
+	if err != nil {
+		udp.Close()
+		return fmt.Errorf("sip listen tcp %s: %w", listen, err)
+	}
+	s.udp, s.tcp = udp, tcp
+	s.addr = netip.AddrPortFrom(ap.Addr(), uint16(port))
+	return nil
+}
+
+// Addr is the address SIP listens on (UDP and TCP).
+func (s *Server) Addr() netip.AddrPort { return s.addr }
+
+// Serve handles SIP until ctx ends.
+func (s *Server) Serve(ctx context.Context) error {
+	errc := make(chan error, 2)
+	go func() { errc <- s.srv.ServeUDP(s.udp) }()
+	go func() { errc <- s.srv.ServeTCP(s.tcp) }()
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.udp.Close()
+			s.tcp.Close()
+			_ = s.ua.Close()
+			return nil
+		case err := <-errc:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		case <-t.C:
+			s.reg.expire()
+		}
+	}
+}
+
+// Registered reports whether the SIP user has a live binding.
+func (s *Server) Registered(user string) bool { return len(s.reg.Bindings(user)) > 0 }
+
+func (s *Server) fromTrunk(req *sip.Request) bool {
+	host, _, err := net.SplitHostPort(req.Source())
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range s.trunks {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
+	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER"))
+	_ = tx.Respond(res)
+}
+
+func (s *Server) lookup(req *sip.Request) leg {
+	id := req.CallID()
+	if id == nil {
+		return nil
+	}
+	if v, ok := s.legs.Load(id.Value()); ok {
+		return v.(leg)
+	}
+	return nil
+}
+
+func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	if l := s.lookup(req); l != nil {
+		l.onAck(req, tx)
+	}
+}
+
+func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	l := s.lookup(req)
+	if l == nil {
+		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		return
+	}
+	l.onBye(req, tx)
+}
+
+func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if to := req.To(); to != nil && to.Params.Has("tag") {
+		s.onReInvite(req, tx)
+		return
+	}
+	log := s.log.With().Str("call_id", callID(req)).Str("src", req.Source()).Logger()
+	if !s.fromTrunk(req) {
+		log.Warn().Msg("INVITE from outside the trunk CIDRs: 403")
+		respond(tx, req, sip.StatusForbidden, "Forbidden")
+		return
+	}
+	offer, err := parseAudio(req.Body())
+	if err != nil {
+		log.Warn().Err(err).Msg("INVITE with unusable SDP: 488")
+		respond(tx, req, sip.StatusNotAcceptableHere, "Not Acceptable Here")
+		return
+	}
+	dss, err := s.dua.ReadInvite(req, tx)
+	if err != nil {
+		log.Warn().Err(err).Msg("INVITE rejected: 400")
+		respond(tx, req, sip.StatusBadRequest, "Bad Request")
+		return
+	}
+	c := newInboundCall(s, req, dss, offer)
+	s.legs.Store(c.CallID(), c)
+	defer s.legs.Delete(c.CallID())
+	defer c.close()
+	s.handler(c)
+}
+
+// onReInvite answers an in-dialog INVITE (session refresh) with the leg's
+// current SDP; hold/resume by re-INVITE comes with the media issue.
+func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
+	l := s.lookup(req)
+	if l == nil || l.localSDP() == nil {
+		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		return
+	}
+	res := sip.NewSDPResponseFromRequest(req, l.localSDP())
+	res.AppendHeader(sip.HeaderClone(&s.dua.ContactHDR))
+	_ = tx.Respond(res)
+}
+
+func callID(req *sip.Request) string {
+	if id := req.CallID(); id != nil {
+		return id.Value()
+	}
+	return ""
+}
+
+// ErrNotRegistered means the agent has no live binding to ring.
+var ErrNotRegistered = errors.New("agent has no live registration")
