@@ -152,6 +152,19 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 }
 
+// WaitServing waits (up to a second) until Serve has put the UDP listener
+// into sipgo's pool: until then a request sent from the listen address
+// would try to bind it again and fail ("address already in use").
+func (s *Server) WaitServing() bool {
+	for i := 0; i < 200; i++ {
+		if c, err := s.ua.TransportLayer().GetConnection("udp", s.addr.String()); err == nil && c != nil {
+			return true
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return false
+}
+
 // Registered reports whether the SIP user has a live binding.
 func (s *Server) Registered(user string) bool { return len(s.reg.Bindings(user)) > 0 }
 

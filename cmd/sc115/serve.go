@@ -114,6 +114,9 @@ func start(cfg Config, log zerolog.Logger) (s *service, err error) {
 	sipCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	go func() { s.sipDone <- s.sip.Serve(sipCtx) }()
+	if !s.sip.WaitServing() {
+		return nil, fmt.Errorf("sip server on %s did not start", s.sip.Addr())
+	}
 	return s, nil
 }
 

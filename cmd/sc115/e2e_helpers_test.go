@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// testConfig loads the shipped Region Hannover example and moves every
+// listener to a free loopback port, CDRs to a temp dir, and shortens timers.
+func testConfig(t *testing.T) Config {
+	t.Helper()
+	lc, err := loadConfig("../../deploy/examples/region-hannover.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lc.validate(); err != nil {
+		t.Fatal(err)
+	}
+	c := lc.Config
+	c.SIP.Listen = "127.0.0.1:0"
+	c.SIP.Trunks[0].Allow = []string{"127.0.0.1/32"}
+	c.HTTP.Listen = "127.0.0.1:0"
+	c.Media.PromptsDir = "../../prompts/de"
+	c.Media.RTPPorts = freeRTPRange(t)
+	c.CDR.Dir = t.TempDir()
+	c.ACD.Queue.RingTimeout = 3 * time.Second
+	c.ACD.Queue.Wrapup = 300 * time.Millisecond
+	c.ACD.Queue.NoAnswerRest = 500 * time.Millisecond
+	c.ACD.DrainTime = 2 * time.Second
+	c.Instance = "test-1"
+	return c
+}
+
+// freeRTPRange picks a 200-port range per test so parallel packages do not collide.
+func freeRTPRange(t *testing.T) string {
+	l, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	p := l.LocalAddr().(*net.UDPAddr).Port
+	low := 30000 + (p%100)*200
+	return fmt.Sprintf("%d-%d", low, low+199)
+}
+
+func startTest(t *testing.T, c Config) *service {
+	t.Helper()
+	var w io.Writer = io.Discard
+	if testing.Verbose() {
+		w = os.Stderr
+	}
+	log := zerolog.New(zerolog.ConsoleWriter{Out: w}).Level(zerolog.DebugLevel).With().Timestamp().Logger()
+	s, err := start(c, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.shutdown(true) })
+	return s
+}
+
+// readCDRs returns the rows (as maps by column) of all CDR files in dir.
+func readCDRs(t *testing.T, dir string) []map[string]string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
+	var rows []map[string]string
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, r := range recs[1:] {
+			m := map[string]string{}
+			for i, h := range recs[0] {
+				m[h] = r[i]
+			}
+			rows = append(rows, m)
+		}
+	}
+	return rows
+}
+
+// waitCDR waits until a row for callID exists.
+func waitCDR(t *testing.T, dir, callID string, within time.Duration) map[string]string {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		for _, r := range readCDRs(t, dir) {
+			if r["call_id"] == callID {
+				return r
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no CDR for call %s within %v", callID, within)
+	return nil
+}
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+func metricLine(body, prefix string) string {
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			return l
+		}
+	}
+	return ""
+}

@@ -1,0 +1,269 @@
+package testphone
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// Phone is a SIP user agent on its own loopback port.
+type Phone struct {
+	User   string
+	Addr   string // host:port it listens on
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	client *sipgo.Client
+	dua    *sipgo.DialogUA
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	incoming chan *Incoming
+	legs     map[string]*Incoming
+	calls    map[string]*Call
+	answer   AnswerFunc
+}
+
+// AnswerFunc decides how the agent phone answers an offer: the SIP code
+// (200 to answer) and the formats to answer with, after an optional delay.
+type AnswerFunc func(req *sip.Request) (code int, delay time.Duration, formats []string)
+
+// Incoming is a call the phone received.
+type Incoming struct {
+	Req *sip.Request
+	RTP *RTP
+	dss *sipgo.DialogServerSession
+}
+
+// Ended is closed when the incoming dialog ends.
+func (in *Incoming) Ended() <-chan struct{} { return in.dss.Context().Done() }
+
+// Bye hangs up an answered incoming call.
+func (in *Incoming) Bye(ctx context.Context) error { return in.dss.Bye(ctx) }
+
+// New starts a phone listening on ip (port chosen by the OS).
+func New(user, ip string) (*Phone, error) {
+	ln, err := net.ListenPacket("udp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		return nil, err
+	}
+	addr := ln.LocalAddr().String()
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(user), sipgo.WithUserAgentHostname(ip))
+	if err != nil {
+		return nil, err
+	}
+	srv, _ := sipgo.NewServer(ua)
+	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname(ip), sipgo.WithClientConnectionAddr(addr))
+	if err != nil {
+		return nil, err
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	ph := &Phone{User: user, Addr: addr, ua: ua, srv: srv, client: client, incoming: make(chan *Incoming, 8), legs: map[string]*Incoming{}, calls: map[string]*Call{},
+		dua: &sipgo.DialogUA{Client: client, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: ip, Port: p}}}}
+	srv.OnInvite(ph.onInvite)
+	srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) {
+		if in := ph.leg(req); in != nil {
+			_ = in.dss.ReadAck(req, tx)
+		}
+	})
+	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
+		if in := ph.leg(req); in != nil {
+			_ = in.dss.ReadBye(req, tx)
+			return
+		}
+		ph.mu.Lock()
+		c := ph.calls[req.CallID().Value()]
+		ph.mu.Unlock()
+		if c != nil {
+			_ = c.dcs.ReadBye(req, tx)
+			return
+		}
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "No Dialog", nil))
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	ph.cancel = cancel
+	go func() { _ = srv.ServeUDP(ln) }()
+	// Requests leave from the listening socket once sipgo has pooled it.
+	for i := 0; i < 200; i++ {
+		if c, err := ua.TransportLayer().GetConnection("udp", addr); err == nil && c != nil {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	go func() { <-ctx.Done(); ln.Close() }()
+	return ph, nil
+}
+
+// Close stops the phone.
+func (p *Phone) Close() {
+	p.cancel()
+	_ = p.ua.Close()
+}
+
+func (p *Phone) leg(req *sip.Request) *Incoming {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.legs[req.CallID().Value()]
+}
+
+// Register registers at registrar (host:port) with digest credentials and
+// returns the final response.
+func (p *Phone) Register(ctx context.Context, registrar, password string, expires int) (*sip.Response, error) {
+	uri := sip.Uri{Scheme: "sip", User: p.User, Host: hostOf(registrar), Port: portOf(registrar)}
+	req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: hostOf(registrar), Port: portOf(registrar)})
+	req.AppendHeader(&sip.ToHeader{Address: uri, Params: sip.NewParams()})
+	from := &sip.FromHeader{Address: uri, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(8))
+	req.AppendHeader(from)
+	req.AppendHeader(sip.HeaderClone(&p.dua.ContactHDR))
+	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
+	res, err := p.client.Do(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if res.StatusCode != 401 {
+		return res, nil
+	}
+	return p.client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: p.User, Password: password})
+}
+
+// Do sends a request out of dialog (e.g. OPTIONS) and returns the final response.
+func (p *Phone) Do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+	return p.client.Do(ctx, req)
+}
+
+// OnOffer sets how the phone answers INVITEs (default: 200 with PCMU).
+func (p *Phone) OnOffer(f AnswerFunc) {
+	p.mu.Lock()
+	p.answer = f
+	p.mu.Unlock()
+}
+
+// NextIncoming waits for the next answered incoming call.
+func (p *Phone) NextIncoming(ctx context.Context) (*Incoming, error) {
+	select {
+	case in := <-p.incoming:
+		return in, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("no incoming call: %w", ctx.Err())
+	}
+}
+
+func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	dss, err := p.dua.ReadInvite(req, tx)
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	answer := p.answer
+	p.mu.Unlock()
+	code, delay, formats := 200, time.Duration(0), []string{"0 PCMU/8000"}
+	if answer != nil {
+		code, delay, formats = answer(req)
+	}
+	_ = dss.Respond(180, "Ringing", nil)
+	time.Sleep(delay)
+	if code != 200 {
+		_ = dss.Respond(code, "Declined", nil)
+		return
+	}
+	r, err := NewRTP()
+	if err != nil {
+		_ = dss.Respond(500, "No RTP", nil)
+		return
+	}
+	if addr, _, err := ParseSDP(req.Body()); err == nil {
+		r.SetPeer(addr)
+	}
+	in := &Incoming{Req: req, RTP: r, dss: dss}
+	p.mu.Lock()
+	p.legs[req.CallID().Value()] = in
+	p.mu.Unlock()
+	go func() { <-dss.Context().Done(); r.Close() }()
+	if err := dss.RespondSDP(SDP(r.Addr(), formats...)); err != nil {
+		return
+	}
+	p.incoming <- in
+}
+
+// Call is an outgoing call from the phone.
+type Call struct {
+	RTP    *RTP
+	Res    *sip.Response
+	dcs    *sipgo.DialogClientSession
+	CallID string
+}
+
+// Ended is closed when the call's dialog ends.
+func (c *Call) Ended() <-chan struct{} { return c.dcs.Context().Done() }
+
+// Bye hangs up.
+func (c *Call) Bye(ctx context.Context) error { return c.dcs.Bye(ctx) }
+
+// Dial calls number at target (host:port) offering formats ("8 PCMA/8000";
+// none: PCMA, PCMU and telephone-event); headers are added to the INVITE.
+// It returns the call once answered, or the final error response as
+// *sipgo.ErrDialogResponse.
+func (p *Phone) Dial(ctx context.Context, target, number string, formats []string, headers ...sip.Header) (*Call, error) {
+	if len(formats) == 0 {
+		formats = []string{"8 PCMA/8000", "0 PCMU/8000", "101 telephone-event/8000"}
+	}
+	return p.dial(ctx, target, number, func(r *RTP) []byte { return SDP(r.Addr(), formats...) }, headers)
+}
+
+// DialRaw is Dial with a body as given (for malformed offers).
+func (p *Phone) DialRaw(ctx context.Context, target, number string, body []byte, headers ...sip.Header) (*Call, error) {
+	return p.dial(ctx, target, number, func(*RTP) []byte { return body }, headers)
+}
+
+func (p *Phone) dial(ctx context.Context, target, number string, mkBody func(*RTP) []byte, headers []sip.Header) (*Call, error) {
+	r, err := NewRTP()
+	if err != nil {
+		return nil, err
+	}
+	body := mkBody(r)
+	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: number, Host: hostOf(target), Port: portOf(target)})
+	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: p.User, Host: hostOf(p.Addr)}, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(8))
+	req.AppendHeader(from)
+	for _, h := range headers {
+		req.AppendHeader(h)
+	}
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(body)
+	dcs, err := p.dua.WriteInvite(ctx, req)
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	c := &Call{RTP: r, dcs: dcs, CallID: req.CallID().Value()}
+	p.mu.Lock()
+	p.calls[c.CallID] = c
+	p.mu.Unlock()
+	if err := dcs.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
+		r.Close()
+		return nil, err
+	}
+	c.Res = dcs.InviteResponse
+	if addr, _, err := ParseSDP(c.Res.Body()); err == nil {
+		r.SetPeer(addr)
+	}
+	if err := dcs.Ack(ctx); err != nil {
+		return nil, err
+	}
+	go func() { <-dcs.Context().Done(); time.Sleep(100 * time.Millisecond); r.Close() }()
+	return c, nil
+}
+
+func hostOf(hp string) string { h, _, _ := net.SplitHostPort(hp); return h }
+func portOf(hp string) int {
+	_, p, _ := net.SplitHostPort(hp)
+	n, _ := strconv.Atoi(p)
+	return n
+}
