@@ -83,6 +83,9 @@ func readCDRs(t *testing.T, dir string) []map[string]string {
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
+		if len(recs) == 0 {
+			continue // just created, header not yet written
+		}
 		for _, r := range recs[1:] {
 			m := map[string]string{}
 			for i, h := range recs[0] {
