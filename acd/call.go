@@ -83,7 +83,7 @@ func (e *Engine) HandleCall(leg CallerLeg) {
 	number, withheld := leg.Caller()
 	c := &call{e: e, leg: leg, state: StateArrived, assign: make(chan string, 1)}
 	c.rec = cdr.Record{CallID: leg.CallID(), Instance: e.Instance, Caller: e.Privacy.Caller(number, withheld), ArrivedAt: e.now()}
-	c.log = e.log.With().Str("call_id", c.rec.CallID).Str("caller", c.rec.Caller).Logger()
+	c.log = e.log.With().Str("call_id", c.rec.CallID).Str("caller_number", c.rec.Caller).Logger()
 
 	end := c.run()
 	c.to(end)

@@ -46,7 +46,7 @@ func (s *Server) Dial(ctx context.Context, o OfferRequest) (*AgentCall, error) {
 	body := offerSDP(sess.Local())
 	req := sip.NewRequest(sip.INVITE, b.Contact)
 	req.SetTransport(b.Transport)
-	req.SetDestination(b.Source)
+	req.SetDestination(b.target())
 	from := &sip.FromHeader{DisplayName: o.DisplayName, Address: sip.Uri{Scheme: "sip", User: orDefault(sanitizeNumber(o.CallerUser), "anonymous"), Host: s.addr.Addr().String()}, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(from)

@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"net"
 	"sort"
 	"strconv"
 	"sync"
@@ -31,6 +32,22 @@ type Binding struct {
 	Transport string
 	Expires   time.Time
 	Updated   time.Time
+}
+
+// target is where requests to this binding go. When the Contact's host is
+// not the address the REGISTER came from, the phone sits behind NAT and is
+// reached where it registered from; otherwise its Contact is trusted (a
+// phone may register for another of its own ports).
+func (b Binding) target() string {
+	host, _, err := net.SplitHostPort(b.Source)
+	if err != nil || host == b.Contact.Host {
+		port := b.Contact.Port
+		if port == 0 {
+			port = 5060
+		}
+		return net.JoinHostPort(b.Contact.Host, strconv.Itoa(port))
+	}
+	return b.Source
 }
 
 // registrar authenticates REGISTERs with digest (qop=auth, MD5) and keeps

@@ -46,4 +46,3 @@ func ParseSDP(b []byte) (netip.AddrPort, []int, error) {
 	}
 	return netip.AddrPortFrom(ip, uint16(port)), pts, nil
 }
-

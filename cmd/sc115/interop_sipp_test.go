@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/zaf/g711"
+
+	"github.com/sc115/sc115/internal/interop"
+)
+
+// TestSippCallThroughAgent drives the foundation call with sipp, a SIP
+// tool nobody here wrote: one sipp registers agent 1003 with digest auth,
+// a second sipp is that agent's phone (answers PCMU, echoes RTP), a third
+// is the PBX forwarding a citizen's call to Burgdorf that talks for 2 s
+// and hangs up. All three must finish their scenarios without error, the
+// agent's echo must reach sc115, and the CDR must say answered by 1003.
+func TestSippCallThroughAgent(t *testing.T) {
+	sipp := interop.Require(t, "sipp", "sip-tester")
+	cfg := testConfig(t)
+	s := startTest(t, cfg)
+	target := s.sip.Addr().String()
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	uasPort := interop.FreePort(t, "udp")
+	runSipp(ctx, t, sipp, dir, "register", "-sf", "testdata/sipp/agent-register.xml", "-m", "1",
+		"-au", "1003", "-ap", "demo1003", "-key", "agent", "1003", "-key", "uasport", strconv.Itoa(uasPort), target)
+
+	// The agent's phone waits for the offer in the background.
+	uas := startSipp(ctx, t, sipp, dir, "agent", "-sf", "testdata/sipp/agent-answer.xml", "-m", "1",
+		"-p", strconv.Itoa(uasPort), "-mp", strconv.Itoa(interop.FreePort(t, "udp")&^1), "-rtp_echo", target)
+
+	audio := filepath.Join(dir, "tone.ulaw")
+	writeTone(t, audio, 1000, 3*time.Second)
+	scen := filepath.Join(dir, "caller.xml")
+	renderTemplate(t, "testdata/sipp/caller.xml.tmpl", scen, map[string]any{"Number": "05136115", "Audio": audio, "TalkMS": 2000})
+	runSipp(ctx, t, sipp, dir, "caller", "-sf", scen, "-m", "1", "-mp", strconv.Itoa(interop.FreePort(t, "udp")&^1), target)
+
+	if err := uas.Wait(); err != nil {
+		t.Fatalf("sipp agent phone: %v\n%s", err, readLogs(dir, "agent"))
+	}
+
+	// The CDR is written when the agent's wrap-up is over.
+	var rows []map[string]string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && len(rows) == 0; time.Sleep(50 * time.Millisecond) {
+		rows = readCDRs(t, cfg.CDR.Dir)
+	}
+	if len(rows) != 1 {
+		t.Fatalf("want 1 CDR row, got %d: %v", len(rows), rows)
+	}
+	r := rows[0]
+	if r["disposition"] != "answered" || r["agent"] != "1003" || r["municipality"] != "burgdorf" || r["caller"] != "+495136123xxx" {
+		t.Errorf("cdr = %v", r)
+	}
+	talk, _ := strconv.Atoi(r["talk_ms"])
+	if talk < 1800 || talk > 4000 {
+		t.Errorf("talk_ms = %d, want about 2000", talk)
+	}
+	_, body := httpGet(t, "http://"+s.httpLn.Addr().String()+"/metrics")
+	in := metricLine(body, "sc115_media_packets_in_total ")
+	n, _ := strconv.ParseFloat(strings.TrimPrefix(in, "sc115_media_packets_in_total "), 64)
+	// ~100 frames from the caller in 2 s, and the agent echoes what it got.
+	if n < 150 {
+		t.Errorf("sc115 received %v RTP packets, want ≥ 150 (caller's audio plus the agent's echo)", n)
+	}
+}
+
+func sippArgs(dir, name string, args []string) []string {
+	base := []string{"-i", "127.0.0.1", "-mi", "127.0.0.1", "-nostdin", "-timeout", "30s", "-timeout_error",
+		"-trace_err", "-error_file", filepath.Join(dir, name+"-errors.log"),
+		"-trace_msg", "-message_file", filepath.Join(dir, name+"-messages.log")}
+	return append(base, args...)
+}
+
+func runSipp(ctx context.Context, t *testing.T, sipp, dir, name string, args ...string) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, sipp, sippArgs(dir, name, args)...)
+	cmd.Dir = "."
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("sipp %s: %v\n%s\n%s", name, err, lastLines(string(out), 20), readLogs(dir, name))
+	}
+}
+
+func startSipp(ctx context.Context, t *testing.T, sipp, dir, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, sipp, sippArgs(dir, name, args)...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // let it bind its port
+	return cmd
+}
+
+func readLogs(dir, name string) string {
+	var b strings.Builder
+	for _, f := range []string{name + "-errors.log", name + "-messages.log"} {
+		data, _ := os.ReadFile(filepath.Join(dir, f))
+		fmt.Fprintf(&b, "--- %s\n%s\n", f, lastLines(string(data), 60))
+	}
+	return b.String()
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// writeTone writes a µ-law sine tone for sipp's rtp_stream.
+func writeTone(t *testing.T, path string, hz float64, d time.Duration) {
+	t.Helper()
+	n := int(d.Seconds() * 8000)
+	pcm := make([]byte, 2*n)
+	for i := 0; i < n; i++ {
+		v := int16(8000 * math.Sin(2*math.Pi*hz*float64(i)/8000))
+		pcm[2*i], pcm[2*i+1] = byte(v), byte(uint16(v)>>8)
+	}
+	if err := os.WriteFile(path, g711.EncodeUlaw(pcm), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func renderTemplate(t *testing.T, src, dst string, data any) {
+	t.Helper()
+	tmpl, err := template.ParseFiles(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := tmpl.Execute(f, data); err != nil {
+		t.Fatal(err)
+	}
+}

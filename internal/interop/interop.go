@@ -1,0 +1,47 @@
+// Package interop lets tests use real peers (redis-server, sipp, baresip,
+// kamailio) on loopback. A test that needs a program skips with a clear
+// message when it is absent, and fails instead when SC115_INTEROP=required
+// (as in CI), so that no real-peer test can silently not run.
+package interop
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// Require returns the path of program, skipping or failing the test if it
+// is not installed.
+func Require(t testing.TB, program, debianPackage string) string {
+	t.Helper()
+	p, err := exec.LookPath(program)
+	if err == nil {
+		return p
+	}
+	msg := program + " not installed (apt-get install " + debianPackage + ")"
+	if os.Getenv("SC115_INTEROP") == "required" {
+		t.Fatalf("%s, and SC115_INTEROP=required", msg)
+	}
+	t.Skip(msg + "; set SC115_INTEROP=required to make this a failure")
+	return ""
+}
+
+// FreePort returns a currently free loopback port for network ("udp" or "tcp").
+func FreePort(t testing.TB, network string) int {
+	t.Helper()
+	if network == "udp" {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.LocalAddr().(*net.UDPAddr).Port
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
