@@ -76,7 +76,7 @@ func (c *call) to(s CallState) {
 // calls it in the INVITE's goroutine, which becomes the call's owner.
 func (e *Engine) HandleCall(leg CallerLeg) {
 	e.active.Add(1)
-	defer e.active.Done()
+	defer e.active.Add(-1)
 	e.m.active.Inc()
 	defer e.m.active.Dec()
 

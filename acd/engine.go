@@ -40,7 +40,7 @@ type Engine struct {
 	m       *metrics
 	now     func() time.Time
 	log     zerolog.Logger
-	active  sync.WaitGroup
+	active  atomic.Int64 // calls in HandleCall; polled by Drain (a WaitGroup may not Add while waited on)
 	drain   atomic.Bool
 	stop    chan struct{} // closed when draining time is over: cut calls
 	stopped sync.Once
@@ -74,22 +74,26 @@ func (e *Engine) Draining() bool { return e.drain.Load() }
 // cfg.DrainTime (or until ctx ends), then ends the rest, each with a CDR.
 func (e *Engine) Drain(ctx context.Context) {
 	e.drain.Store(true)
-	done := make(chan struct{})
-	go func() { e.active.Wait(); close(done) }()
-	t := time.NewTimer(e.cfg.DrainTime)
-	defer t.Stop()
-	select {
-	case <-done:
+	e.log.Info().Int64("active_calls", e.active.Load()).Dur("drain_time", e.cfg.DrainTime).Msg("draining: new calls get 503")
+	if e.waitIdle(ctx, e.cfg.DrainTime) {
 		return
-	case <-t.C:
-	case <-ctx.Done():
 	}
 	e.stopped.Do(func() { close(e.stop) })
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		e.log.Error().Msg("drain: calls still active after cut-off")
+	if !e.waitIdle(context.Background(), 5*time.Second) {
+		e.log.Error().Int64("active_calls", e.active.Load()).Msg("drain: calls still active after cut-off")
 	}
+}
+
+// waitIdle waits until no call is active, for at most d or until ctx ends.
+func (e *Engine) waitIdle(ctx context.Context, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for e.active.Load() > 0 {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
 }
 
 // deliver hands an agent reservation to the call that owns it. It returns

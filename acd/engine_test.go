@@ -1,0 +1,202 @@
+package acd
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/sc115/sc115/cdr"
+	"github.com/sc115/sc115/queue"
+)
+
+// fakeLeg is a caller leg driven by the test.
+type fakeLeg struct {
+	id       string
+	dialed   []string
+	rejected chan int
+	ended    chan struct{}
+	once     sync.Once
+	hungUp   chan struct{}
+}
+
+func newFakeLeg(id, dialed string) *fakeLeg {
+	return &fakeLeg{id: id, dialed: []string{dialed}, rejected: make(chan int, 1), ended: make(chan struct{}), hungUp: make(chan struct{})}
+}
+func (l *fakeLeg) CallID() string                   { return l.id }
+func (l *fakeLeg) DialedNumbers() []string          { return l.dialed }
+func (l *fakeLeg) Caller() (string, bool)           { return "+495136123456", false }
+func (l *fakeLeg) Reject(code int, _ string)        { l.rejected <- code; l.end() }
+func (l *fakeLeg) Answer(ctx context.Context) error { return ctx.Err() }
+func (l *fakeLeg) Play([]string, bool)              {}
+func (l *fakeLeg) Hangup()                          { close(l.hungUp); l.end() }
+func (l *fakeLeg) Ended() <-chan struct{}           { return l.ended }
+func (l *fakeLeg) end()                             { l.once.Do(func() { close(l.ended) }) }
+
+type fakeAgentLeg struct {
+	ended chan struct{}
+	once  sync.Once
+}
+
+func (a *fakeAgentLeg) Hangup()                { a.once.Do(func() { close(a.ended) }) }
+func (a *fakeAgentLeg) Ended() <-chan struct{} { return a.ended }
+
+// fakeDialer answers or declines per agent as the test says and records offers.
+type fakeDialer struct {
+	mu      sync.Mutex
+	decline map[string]bool
+	offers  []string
+	legs    chan *fakeAgentLeg
+}
+
+func (d *fakeDialer) Offer(ctx context.Context, o Offer) (AgentLeg, error) {
+	d.mu.Lock()
+	d.offers = append(d.offers, o.AgentID+":"+o.CallID)
+	decline := d.decline[o.AgentID]
+	d.mu.Unlock()
+	if decline {
+		return nil, errors.New("486 Busy Here")
+	}
+	l := &fakeAgentLeg{ended: make(chan struct{})}
+	d.legs <- l
+	return l, nil
+}
+func (d *fakeDialer) Bridge(CallerLeg, AgentLeg) error { return nil }
+
+type sink struct {
+	mu   sync.Mutex
+	recs []cdr.Record
+	got  chan cdr.Record
+}
+
+func (s *sink) Write(r cdr.Record) error {
+	s.mu.Lock()
+	s.recs = append(s.recs, r)
+	s.mu.Unlock()
+	s.got <- r
+	return nil
+}
+
+func testEngine(t *testing.T) (*Engine, *fakeDialer, *sink) {
+	t.Helper()
+	st, err := queue.Open(context.Background(), queue.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	cfg := Defaults()
+	cfg.Municipalities = []Municipality{{Key: "burgdorf", Name: "Burgdorf", Numbers: []string{"+495136115"}}}
+	cfg.Agents = []Agent{
+		{ID: "a1", SIPUser: "a1", Password: "x", Skills: map[string]int{"burgdorf": 5}},
+		{ID: "a2", SIPUser: "a2", Password: "x", Skills: map[string]int{"burgdorf": 5}},
+	}
+	cfg.Queue.Wrapup = 50 * time.Millisecond
+	cfg.Queue.NoAnswerRest = time.Hour
+	cfg.DrainTime = 200 * time.Millisecond
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	d := &fakeDialer{decline: map[string]bool{}, legs: make(chan *fakeAgentLeg, 8)}
+	s := &sink{got: make(chan cdr.Record, 8)}
+	e := NewEngine(cfg, Deps{Instance: "t", Store: st, Dialer: d, CDRs: s, Privacy: cdr.NewPrivacy(cdr.Config{CallerPolicy: "shorten"}), Log: zerolog.Nop()})
+	return e, d, s
+}
+
+func waitRec(t *testing.T, s *sink) cdr.Record {
+	t.Helper()
+	select {
+	case r := <-s.got:
+		return r
+	case <-time.After(5 * time.Second):
+		t.Fatal("no CDR")
+		return cdr.Record{}
+	}
+}
+
+func TestDeclinedOfferGoesToNextAgentAndKeepsPlace(t *testing.T) {
+	e, d, s := testEngine(t)
+	d.decline["a1"] = true
+	e.AgentRegistered("a1") // longest idle: offered first
+	time.Sleep(5 * time.Millisecond)
+	e.AgentRegistered("a2")
+	leg := newFakeLeg("call-1", "05136115")
+	go e.HandleCall(leg)
+	var al *fakeAgentLeg
+	select {
+	case al = <-d.legs:
+	case <-time.After(5 * time.Second):
+		t.Fatal("call never connected")
+	}
+	if got := e.AgentStates(); got["a1"] != AgentResting || got["a2"] != AgentOnCall {
+		t.Errorf("agent states %v, want a1 resting (declined), a2 on-call", got)
+	}
+	al.Hangup() // the agent hangs up
+	<-leg.hungUp
+	r := waitRec(t, s)
+	if r.Disposition != cdr.Answered || r.Agent != "a2" || r.Municipality != "burgdorf" || r.WrapupMS < 50 {
+		t.Errorf("cdr %+v", r)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.offers) != 2 || d.offers[0] != "a1:call-1" || d.offers[1] != "a2:call-1" {
+		t.Errorf("offers %v, want a1 then a2", d.offers)
+	}
+	if st := e.AgentStates()["a2"]; st != AgentAvailable {
+		t.Errorf("a2 after wrap-up: %s, want available", st)
+	}
+}
+
+func TestUnknownNumberAndDraining(t *testing.T) {
+	e, _, s := testEngine(t)
+	leg := newFakeLeg("c-unknown", "+4940115")
+	e.HandleCall(leg)
+	if code := <-leg.rejected; code != 404 {
+		t.Errorf("unknown number: %d, want 404", code)
+	}
+	if r := waitRec(t, s); r.Disposition != cdr.Rejected {
+		t.Errorf("cdr %+v, want rejected", r)
+	}
+
+	// A call waits; draining refuses new calls with 503 and, after the
+	// drain time, cuts the waiting call with an interrupted CDR.
+	waiting := newFakeLeg("c-wait", "+495136115")
+	go e.HandleCall(waiting)
+	time.Sleep(50 * time.Millisecond)
+	done := make(chan struct{})
+	go func() { e.Drain(context.Background()); close(done) }()
+	time.Sleep(20 * time.Millisecond)
+	late := newFakeLeg("c-late", "+495136115")
+	e.HandleCall(late)
+	if code := <-late.rejected; code != 503 {
+		t.Errorf("while draining: %d, want 503", code)
+	}
+	<-done
+	recs := map[string]cdr.Disposition{}
+	for i := 0; i < 2; i++ {
+		r := waitRec(t, s)
+		recs[r.CallID] = r.Disposition
+	}
+	if recs["c-late"] != cdr.Rejected || recs["c-wait"] != cdr.Interrupted {
+		t.Errorf("dispositions %v, want c-late rejected, c-wait interrupted", recs)
+	}
+}
+
+func TestAbandonWhileWaiting(t *testing.T) {
+	e, _, s := testEngine(t)
+	leg := newFakeLeg("c-ab", "+495136115")
+	go e.HandleCall(leg)
+	time.Sleep(100 * time.Millisecond)
+	leg.end() // caller hangs up
+	r := waitRec(t, s)
+	if r.Disposition != cdr.Abandoned || r.WaitMS < 100 || r.Caller != "+495136123xxx" {
+		t.Errorf("cdr %+v, want abandoned after ≥100 ms, caller shortened", r)
+	}
+	// A later agent does not get the abandoned call.
+	e.AgentRegistered("a1")
+	if st := e.AgentStates()["a1"]; st != AgentAvailable {
+		t.Errorf("a1 = %s, want available", st)
+	}
+}
