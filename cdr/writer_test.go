@@ -1,0 +1,129 @@
+package cdr
+
+import (
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestWriterHeaderRowsAndDailyFiles(t *testing.T) {
+	dir := t.TempDir()
+	w, err := NewWriter(dir, "hannover-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	day1 := time.Date(2026, 10, 31, 23, 59, 59, 0, time.UTC)
+	w.now = func() time.Time { return day1 }
+	rec := Record{CallID: "abc", Instance: "hannover-1", Municipality: "burgdorf", DialedNumber: "+495136115",
+		Caller: "+495136123xxx", ArrivedAt: day1.Add(-90 * time.Second), AnsweredAt: day1.Add(-80 * time.Second),
+		EndedAt: day1, WaitMS: 10000, TalkMS: 80000, WrapupMS: 30000, Agent: "1003", Disposition: Answered}
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	rec2 := rec
+	rec2.CallID, rec2.Agent, rec2.Disposition = `we,"ird`, "", Abandoned
+	if err := w.Write(rec2); err != nil {
+		t.Fatal(err)
+	}
+	w.now = func() time.Time { return day1.Add(2 * time.Second) } // next UTC day: new file
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	f1 := filepath.Join(dir, "cdr-hannover-1-2026-10-31.csv")
+	rows := readCSV(t, f1)
+	if strings.Join(rows[0], ",") != strings.Join(Header, ",") {
+		t.Errorf("header %v", rows[0])
+	}
+	if len(rows) != 3 {
+		t.Fatalf("%d rows in %s, want header + 2", len(rows), f1)
+	}
+	want := "abc,hannover-1,burgdorf,+495136115,+495136123xxx,2026-10-31T23:58:29.000Z,2026-10-31T23:58:39.000Z,2026-10-31T23:59:59.000Z,10000,80000,30000,1003,answered"
+	if got := strings.Join(rows[1], ","); got != want {
+		t.Errorf("row\n got %s\nwant %s", got, want)
+	}
+	if rows[2][0] != `we,"ird` || rows[2][12] != "abandoned" || rows[2][11] != "" {
+		t.Errorf("quoted row read back as %v", rows[2])
+	}
+	if rows := readCSV(t, filepath.Join(dir, "cdr-hannover-1-2026-11-01.csv")); len(rows) != 2 {
+		t.Errorf("next day's file: %d rows, want header + 1", len(rows))
+	}
+}
+
+func TestWriterAppendsToExistingFileWithoutSecondHeader(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i < 2; i++ { // two starts of sc115 on the same day
+		w, err := NewWriter(dir, "i")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Write(Record{CallID: "c", Disposition: Answered}); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
+	if rows := readCSV(t, files[0]); len(rows) != 3 || rows[1][0] != "c" || rows[2][0] != "c" {
+		t.Errorf("rows %v, want one header and two rows", rows)
+	}
+}
+
+func TestWriterReportsUnwritableDir(t *testing.T) {
+	if os.Geteuid() == 0 {
+		// root ignores permissions; use a path under a regular file instead.
+		f := filepath.Join(t.TempDir(), "file")
+		os.WriteFile(f, nil, 0o600)
+		if _, err := NewWriter(filepath.Join(f, "cdr"), "i"); err == nil {
+			t.Fatal("want an error for a CDR dir under a file")
+		}
+		return
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o500)
+	w, _ := NewWriter(dir, "i")
+	if err := w.Write(Record{CallID: "c"}); err == nil {
+		t.Fatal("want an error writing into a read-only dir")
+	}
+}
+
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+func TestPrivacy(t *testing.T) {
+	short := NewPrivacy(Config{CallerPolicy: "shorten"})
+	if got := short.Caller("+495136123456", false); got != "+495136123xxx" {
+		t.Errorf("shorten: %q", got)
+	}
+	if got := short.Caller("+495136123456", true); got != "anonymous" {
+		t.Errorf("withheld: %q, want anonymous", got)
+	}
+	if got := NewPrivacy(Config{CallerPolicy: "full"}).Caller("+495136123456", false); got != "+495136123456" {
+		t.Errorf("full: %q", got)
+	}
+	h := NewPrivacy(Config{CallerPolicy: "hash", HashKey: "0123456789abcdef"})
+	a, b := h.Caller("+495136123456", false), h.Caller("+495136123457", false)
+	if !strings.HasPrefix(a, "h:") || a == b || strings.Contains(a, "5136") || a != h.Caller("+495136123456", false) {
+		t.Errorf("hash: %q %q: want stable, distinct, no digits of the number", a, b)
+	}
+	other := NewPrivacy(Config{CallerPolicy: "hash", HashKey: "fedcba9876543210"})
+	if other.Caller("+495136123456", false) == a {
+		t.Error("hash must depend on the key")
+	}
+}
