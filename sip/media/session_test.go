@@ -1,0 +1,186 @@
+package media
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/rs/zerolog"
+	"github.com/zaf/g711"
+)
+
+func testEngine(t testing.TB) *Engine {
+	t.Helper()
+	cfg := Defaults()
+	cfg.PromptsDir = "../../prompts/de"
+	cfg.RTPPorts = "41000-41999"
+	e, err := NewEngine(cfg, "127.0.0.1", nil, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	return e
+}
+
+// peer is a remote RTP endpoint in the test.
+type peer struct {
+	conn *net.UDPConn
+	seq  uint16
+	ts   uint32
+}
+
+func newPeer(t testing.TB) *peer {
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &peer{conn: c, seq: 100, ts: 1000}
+}
+
+func (p *peer) addr() netip.AddrPort { return p.conn.LocalAddr().(*net.UDPAddr).AddrPort() }
+
+func (p *peer) send(t testing.TB, to netip.AddrPort, pt uint8, ssrc uint32, payload []byte) {
+	p.seq++
+	p.ts += 160
+	b, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: p.seq, Timestamp: p.ts, SSRC: ssrc}, Payload: payload}).Marshal()
+	if _, err := p.conn.WriteToUDPAddrPort(b, to); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (p *peer) recv(t testing.TB) *rtp.Packet {
+	t.Helper()
+	buf := make([]byte, 1500)
+	_ = p.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	n, err := p.conn.Read(buf)
+	if err != nil {
+		t.Fatalf("no packet: %v", err)
+	}
+	var pkt rtp.Packet
+	if err := pkt.Unmarshal(buf[:n]); err != nil {
+		t.Fatal(err)
+	}
+	return &pkt
+}
+
+func TestPromptThenRelayKeepsOneStream(t *testing.T) {
+	e := testEngine(t)
+	caller, agent := newPeer(t), newPeer(t)
+	a, err := e.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := e.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if a.Local().Port()%2 != 0 || b.Local().Port()%2 != 0 {
+		t.Errorf("RTP ports %d %d must be even", a.Local().Port(), b.Local().Port())
+	}
+	a.SetParams(Params{Remote: caller.addr(), Codec: PCMA, PT: 8, DTMFPT: 101})
+	b.SetParams(Params{Remote: agent.addr(), Codec: PCMU, PT: 0, DTMFPT: 96})
+
+	greeting := e.Prompt("greeting.wav")
+	a.Play([]*Prompt{greeting}, e.HoldTrack())
+	first := caller.recv(t)
+	if first.PayloadType != 8 || string(first.Payload) != string(greeting.Frame(PCMA, 0)) || !first.Marker {
+		t.Fatalf("first frame: pt %d marker %v, want the greeting's first A-law frame with marker", first.PayloadType, first.Marker)
+	}
+	last := first
+	for i := 1; i < 5; i++ {
+		p := caller.recv(t)
+		if p.SequenceNumber != last.SequenceNumber+1 || p.Timestamp != last.Timestamp+160 || p.SSRC != first.SSRC {
+			t.Fatalf("generated stream not continuous: %+v after %+v", p.Header, last.Header)
+		}
+		last = p
+	}
+
+	Bridge(a, b)
+	time.Sleep(30 * time.Millisecond) // a clock tick in flight may still arrive
+	drain(caller)
+	last = nil
+	frame := make([]byte, 160)
+	for i := range frame {
+		frame[i] = byte(i)
+	}
+	agent.send(t, b.Local(), 0, 0xABCDEF, frame)
+	got := caller.recv(t)
+	if got.SSRC != first.SSRC {
+		t.Errorf("SSRC toward caller changed on switch: %x → %x", first.SSRC, got.SSRC)
+	}
+	if !got.Marker {
+		t.Error("no marker bit on the switch from prompt to agent audio")
+	}
+	if got.PayloadType != 8 || string(got.Payload) != string(g711.Ulaw2Alaw(frame)) {
+		t.Errorf("relayed payload not transcoded µ-law → A-law (pt %d)", got.PayloadType)
+	}
+	agent.send(t, b.Local(), 0, 0xABCDEF, frame)
+	next := caller.recv(t)
+	if next.SequenceNumber != got.SequenceNumber+1 || next.Timestamp != got.Timestamp+160 || next.Marker {
+		t.Errorf("relayed stream not continuous: %+v after %+v", next.Header, got.Header)
+	}
+
+	// The other way, and DTMF with payload-type mapping (96 → 101).
+	caller.send(t, a.Local(), 8, 0x1234, frame)
+	if p := agent.recv(t); p.PayloadType != 0 || string(p.Payload) != string(g711.Alaw2Ulaw(frame)) {
+		t.Errorf("caller → agent: pt %d, payload not transcoded A-law → µ-law", p.PayloadType)
+	}
+	agent.send(t, b.Local(), 96, 0xABCDEF, []byte{5, 0x80, 0, 160})
+	if p := caller.recv(t); p.PayloadType != 101 || p.Payload[0] != 5 {
+		t.Errorf("DTMF: pt %d payload %v, want pt 101 digit 5", p.PayloadType, p.Payload)
+	}
+	if a.Received() != 1 || b.Received() != 3 {
+		t.Errorf("received counters a=%d b=%d, want 1 and 3", a.Received(), b.Received())
+	}
+}
+
+func TestSymmetricRTPLatchesToSource(t *testing.T) {
+	e := testEngine(t)
+	s, err := e.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	advertised, real := newPeer(t), newPeer(t)
+	s.SetParams(Params{Remote: advertised.addr(), Codec: PCMU, PT: 0})
+	real.send(t, s.Local(), 0, 1, make([]byte, 160)) // NAT: packets come from elsewhere
+	time.Sleep(20 * time.Millisecond)
+	s.Play(nil, e.HoldTrack())
+	if p := real.recv(t); p.PayloadType != 0 {
+		t.Errorf("pt %d", p.PayloadType)
+	}
+}
+
+func drain(p *peer) {
+	buf := make([]byte, 1500)
+	for {
+		_ = p.conn.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+		if _, err := p.conn.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
+func TestPlayerSkipsAheadAndLoops(t *testing.T) {
+	intro := PromptFromPCM("intro", make([]int, 3*FrameSamples))
+	loop := PromptFromPCM("loop", make([]int, 2*FrameSamples))
+	p := &player{intro: []*Prompt{intro}, loop: loop}
+	p.next(PCMU, 0) // intro 0
+	p.next(PCMU, 0) // intro 1
+	p.next(PCMU, 2) // skips intro 2 and loop 0: plays loop 1
+	if p.item != 1 || p.frame != 2 {
+		t.Errorf("after skip: item %d frame %d, want loop (1) frame 2", p.item, p.frame)
+	}
+	p.next(PCMU, 0) // wraps: loop 0
+	if p.frame != 1 {
+		t.Errorf("loop did not wrap: frame %d", p.frame)
+	}
+	if f := (&player{}).next(PCMA, 0); len(f) != FrameSamples || f[0] != 0xD5 {
+		t.Error("empty player must send A-law silence")
+	}
+}
