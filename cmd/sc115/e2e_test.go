@@ -256,3 +256,46 @@ func TestAbandonWhileQueued(t *testing.T) {
 	}
 	assertMS(t, row, "wait_ms", 900, 3000)
 }
+
+// TestDrainRefusesNewCallsAndEndsWaitingOnes is what SIGTERM does: new
+// INVITEs get 503, a waiting caller is let be for the drain time, then
+// hears BYE, and its CDR says interrupted.
+func TestDrainRefusesNewCallsAndEndsWaitingOnes(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.ACD.DrainTime = time.Second
+	s := startTest(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	target := s.sip.Addr().String()
+	caller, err := testphone.New("+495031777666", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer caller.Close()
+	waiting, err := caller.Dial(ctx, target, "+495031115", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drained := make(chan struct{})
+	go func() { s.engine.Drain(context.Background()); close(drained) }()
+	time.Sleep(100 * time.Millisecond)
+	if code, _ := httpGet(t, "http://"+s.httpLn.Addr().String()+"/readyz"); code != 503 {
+		t.Errorf("/readyz while draining: %d, want 503", code)
+	}
+	expectCode(t, "new call while draining", 503, dialErr(caller.Dial(ctx, target, "+495031115", nil)))
+	select {
+	case <-waiting.Ended():
+		t.Fatal("waiting call ended before the drain time")
+	case <-time.After(500 * time.Millisecond):
+	}
+	select {
+	case <-waiting.Ended():
+	case <-time.After(5 * time.Second):
+		t.Fatal("waiting call not ended after the drain time")
+	}
+	<-drained
+	row := waitCDR(t, cfg.CDR.Dir, waiting.CallID, 2*time.Second)
+	if row["disposition"] != "interrupted" || row["municipality"] != "wunstorf" {
+		t.Errorf("cdr %v, want interrupted wunstorf", row)
+	}
+}

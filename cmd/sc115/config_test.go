@@ -1,0 +1,89 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeConfig(t *testing.T, edit func(string) string) string {
+	t.Helper()
+	data, err := os.ReadFile("../../deploy/examples/region-hannover.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "sc115.yaml")
+	if err := os.WriteFile(p, []byte(edit(string(data))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestCheckConfigExample(t *testing.T) {
+	if code := run([]string{"check-config", "../../deploy/examples/region-hannover.yaml"}); code != 0 {
+		t.Fatalf("example config: exit %d", code)
+	}
+}
+
+// TestConfigErrorsNameFileLineField: every error a user sees points at
+// the file, the line and the field.
+func TestConfigErrorsNameFileLineField(t *testing.T) {
+	cases := []struct {
+		name, from, to, want string
+	}{
+		{"unknown key", "  realm: sc115\n", "  realm: sc115\n  relam: typo\n", ":16: field relam not found in type sip.Config"},
+		{"bad number", `numbers: ["+495136115"]`, `numbers: ["05136-abc"]`, `:48: acd.municipalities[1].numbers[0]: "05136-abc" is not a phone number`},
+		{"bad cidr", "allow: [127.0.0.0/8]", "allow: [127.0.0.300/8]", `:18: sip.trunks[0].allow[0]: "127.0.0.300/8" is not a CIDR`},
+		{"bad policy", "caller_policy: shorten", "caller_policy: sometimes", `:79: cdr.caller_policy: "sometimes" is not one of shorten, hash, full`},
+		{"bad skill", "skills: {hannover: 8, burgdorf: 5}", "skills: {hannover: 8, burgdorf: 15}", ":67: acd.agents[0].skills.burgdorf: level 15 is outside 1–10"},
+		{"bad ports", "rtp_ports: 20000-29999", "rtp_ports: 29999-20000", ":25: media.rtp_ports:"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := writeConfig(t, func(s string) string {
+				if !strings.Contains(s, c.from) {
+					t.Fatalf("example lacks %q", c.from)
+				}
+				return strings.Replace(s, c.from, c.to, 1)
+			})
+			lc, err := loadConfig(p)
+			if err == nil {
+				err = lc.validate()
+			}
+			if err == nil || !strings.Contains(err.Error(), p+c.want) {
+				t.Errorf("got %v\nwant it to contain %q", err, p+c.want)
+			}
+		})
+	}
+}
+
+func TestDemoPasswordWarningOffLoopback(t *testing.T) {
+	p := writeConfig(t, func(s string) string { return strings.Replace(s, "listen: 127.0.0.1:5060", "listen: 192.0.2.1:5060", 1) })
+	lc, err := loadConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := lc.warnings()
+	if len(w) != 6 || !strings.Contains(w[0], p+":67: acd.agents[0].password: demo password with non-loopback sip.listen") {
+		t.Errorf("warnings %q", w)
+	}
+	lc2, _ := loadConfig("../../deploy/examples/region-hannover.yaml")
+	if w := lc2.warnings(); len(w) != 0 {
+		t.Errorf("loopback example warns: %q", w)
+	}
+}
+
+func TestServeFlagsFromEnvironment(t *testing.T) {
+	t.Setenv("SC115_SIP_LISTEN", "127.0.0.1:5999")
+	t.Setenv("SC115_INSTANCE", "from-env")
+	f, err := parseServeFlags([]string{"--instance", "from-flag", "--redis", "redis://127.0.0.1:6379/0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := defaults()
+	f.apply(&c)
+	if c.SIP.Listen != "127.0.0.1:5999" || c.Instance != "from-flag" || c.Queue.Redis != "redis://127.0.0.1:6379/0" {
+		t.Errorf("got listen %s instance %s redis %s", c.SIP.Listen, c.Instance, c.Queue.Redis)
+	}
+}
