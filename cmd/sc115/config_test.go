@@ -59,7 +59,9 @@ func TestConfigErrorsNameFileLineField(t *testing.T) {
 }
 
 func TestDemoPasswordWarningOffLoopback(t *testing.T) {
-	p := writeConfig(t, func(s string) string { return strings.Replace(s, "listen: 127.0.0.1:5060", "listen: 192.0.2.1:5060", 1) })
+	p := writeConfig(t, func(s string) string {
+		return strings.Replace(s, "listen: 127.0.0.1:5060", "listen: 192.0.2.1:5060", 1)
+	})
 	lc, err := loadConfig(p)
 	if err != nil {
 		t.Fatal(err)
