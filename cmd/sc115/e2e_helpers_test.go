@@ -18,7 +18,10 @@ import (
 
 // testConfig loads the shipped Region Hannover example and moves every
 // listener to a free loopback port, CDRs to a temp dir, and shortens timers.
-func testConfig(t *testing.T) Config {
+func testConfig(t *testing.T) Config { return testConfigB(t) }
+
+// testConfigB is testConfig for tests and benchmarks alike.
+func testConfigB(t testing.TB) Config {
 	t.Helper()
 	lc, err := loadConfig("../../deploy/examples/region-hannover.yaml")
 	if err != nil {
@@ -32,7 +35,7 @@ func testConfig(t *testing.T) Config {
 	c.SIP.Trunks[0].Allow = []string{"127.0.0.1/32"}
 	c.HTTP.Listen = "127.0.0.1:0"
 	c.Media.PromptsDir = "../../prompts/de"
-	c.Media.RTPPorts = freeRTPRange(t)
+	c.Media.RTPPorts = "30000-39999"
 	c.CDR.Dir = t.TempDir()
 	c.ACD.Queue.RingTimeout = 3 * time.Second
 	c.ACD.Queue.Wrapup = 300 * time.Millisecond
@@ -43,7 +46,7 @@ func testConfig(t *testing.T) Config {
 }
 
 // freeRTPRange picks a 200-port range per test so parallel packages do not collide.
-func freeRTPRange(t *testing.T) string {
+func freeRTPRange(t testing.TB) string {
 	l, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +73,7 @@ func startTest(t *testing.T, c Config) *service {
 }
 
 // readCDRs returns the rows (as maps by column) of all CDR files in dir.
-func readCDRs(t *testing.T, dir string) []map[string]string {
+func readCDRs(t testing.TB, dir string) []map[string]string {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
 	var rows []map[string]string
