@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/go-audio/wav"
+	"github.com/zaf/g711"
+
+	"github.com/sc115/sc115/internal/interop"
+	"github.com/sc115/sc115/internal/testphone"
+)
+
+// TestBaresipAgentTalksToCaller: baresip, a real softphone, registers as
+// agent 1003 with digest auth and auto-answers; its microphone is a 1 kHz
+// tone. A caller dials Burgdorf and speaks a 440 Hz tone. The caller must
+// hear 1 kHz from the agent, and baresip's recording of what it heard must
+// be 440 Hz: audio crossed sc115 both ways.
+func TestBaresipAgentTalksToCaller(t *testing.T) {
+	baresip := interop.Require(t, "baresip", "baresip-core")
+	cfg := testConfig(t)
+	s := startTest(t, cfg)
+	dir := t.TempDir()
+	mic := filepath.Join(dir, "mic.wav")
+	writeToneWAV(t, mic, 1000, 30*time.Second)
+	sipPort := interop.FreePort(t, "udp")
+	conf := fmt.Sprintf(`sip_listen 127.0.0.1:%d
+net_interface 127.0.0.1
+module_path /usr/lib/baresip/modules
+module g711.so
+module account.so
+module menu.so
+module aufile.so
+module sndfile.so
+audio_source aufile,%s
+audio_player aufile,%s
+snd_path %s
+`, sipPort, mic, filepath.Join(dir, "speaker.wav"), dir)
+	account := fmt.Sprintf("<sip:1003@%s>;auth_pass=demo1003;answermode=auto\n", s.sip.Addr())
+	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "accounts"), []byte(account), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	bs := exec.CommandContext(ctx, baresip, "-f", dir, "-t", "30")
+	out, _ := os.Create(filepath.Join(dir, "baresip.log"))
+	defer out.Close()
+	bs.Stdout, bs.Stderr = out, out
+	if err := bs.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = bs.Process.Kill(); _ = bs.Wait() }()
+	for deadline := time.Now().Add(10 * time.Second); !s.sip.Registered("1003"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dir, "baresip.log"))
+			t.Fatalf("baresip did not register:\n%s", log)
+		}
+	}
+
+	caller, err := testphone.New("+495136555444", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer caller.Close()
+	call, err := caller.Dial(ctx, s.sip.Addr().String(), "05136115", []string{"8 PCMA/8000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tone := alawTone(440, 150)
+	for i := 0; i < len(tone); i++ {
+		if err := call.RTP.Send(8, tone[i], 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	heard := call.RTP.Received()
+	if len(heard) < 60 {
+		t.Fatalf("caller received %d packets", len(heard))
+	}
+	var pcm []int16
+	for _, p := range heard[len(heard)-50:] { // the last second: the agent's voice
+		for _, b := range p.Payload {
+			pcm = append(pcm, g711.DecodeAlawFrame(b))
+		}
+	}
+	if f := dominantHz(pcm, 8000); math.Abs(f-1000) > 50 {
+		t.Errorf("caller heard %.0f Hz, want the agent's 1000 Hz", f)
+	}
+	if err := call.Bye(ctx); err != nil {
+		t.Fatal(err)
+	}
+	row := waitCDR(t, cfg.CDR.Dir, call.CallID, 5*time.Second)
+	if row["disposition"] != "answered" || row["agent"] != "1003" {
+		t.Errorf("cdr %v", row)
+	}
+
+	// baresip's sndfile module records what it decoded: our 440 Hz.
+	var dec []string
+	for deadline := time.Now().Add(5 * time.Second); len(dec) == 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		dec, _ = filepath.Glob(filepath.Join(dir, "dump-*-dec.wav"))
+	}
+	if len(dec) == 0 {
+		t.Fatal("baresip wrote no recording")
+	}
+	time.Sleep(300 * time.Millisecond) // let it close the file
+	samples, rate := readWAV(t, dec[0])
+	if len(samples) < rate {
+		t.Fatalf("baresip recorded %d samples", len(samples))
+	}
+	if f := dominantHz(samples[len(samples)-rate:], rate); math.Abs(f-440) > 30 {
+		t.Errorf("baresip heard %.0f Hz, want the caller's 440 Hz", f)
+	}
+}
+
+// alawTone returns n 20 ms A-law frames of a sine at hz.
+func alawTone(hz float64, n int) [][]byte {
+	frames := make([][]byte, n)
+	for f := range frames {
+		frames[f] = make([]byte, 160)
+		for i := range frames[f] {
+			x := float64(f*160 + i)
+			frames[f][i] = g711.EncodeAlawFrame(int16(8000 * math.Sin(2*math.Pi*hz*x/8000)))
+		}
+	}
+	return frames
+}
+
+// dominantHz estimates a pure tone's frequency from zero crossings.
+func dominantHz(pcm []int16, rate int) float64 {
+	crossings := 0
+	for i := 1; i < len(pcm); i++ {
+		if (pcm[i-1] < 0) != (pcm[i] < 0) {
+			crossings++
+		}
+	}
+	return float64(crossings) / 2 / (float64(len(pcm)) / float64(rate))
+}
+
+func writeToneWAV(t *testing.T, path string, hz float64, d time.Duration) {
+	t.Helper()
+	n := int(d.Seconds() * 8000)
+	data := make([]byte, 44+2*n)
+	copy(data, "RIFF")
+	binary.LittleEndian.PutUint32(data[4:], uint32(36+2*n))
+	copy(data[8:], "WAVEfmt ")
+	binary.LittleEndian.PutUint32(data[16:], 16)
+	binary.LittleEndian.PutUint16(data[20:], 1)
+	binary.LittleEndian.PutUint16(data[22:], 1)
+	binary.LittleEndian.PutUint32(data[24:], 8000)
+	binary.LittleEndian.PutUint32(data[28:], 16000)
+	binary.LittleEndian.PutUint16(data[32:], 2)
+	binary.LittleEndian.PutUint16(data[34:], 16)
+	copy(data[36:], "data")
+	binary.LittleEndian.PutUint32(data[40:], uint32(2*n))
+	for i := 0; i < n; i++ {
+		binary.LittleEndian.PutUint16(data[44+2*i:], uint16(int16(8000*math.Sin(2*math.Pi*hz*float64(i)/8000))))
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readWAV(t *testing.T, path string) ([]int16, int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	d := wav.NewDecoder(f)
+	buf, err := d.FullPCMBuffer()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	out := make([]int16, len(buf.Data)/int(d.NumChans))
+	for i := range out {
+		out[i] = int16(buf.Data[i*int(d.NumChans)])
+	}
+	return out, int(d.SampleRate)
+}
