@@ -53,8 +53,8 @@ func newLogger(c LogConfig, w io.Writer) zerolog.Logger {
 }
 
 // start builds and starts every part; on error it undoes what it started.
-func start(cfg Config, log zerolog.Logger) (s *service, err error) {
-	s = &service{cfg: cfg, log: log, sipDone: make(chan error, 1)}
+func start(cfg Config, log zerolog.Logger) (_ *service, err error) {
+	s := &service{cfg: cfg, log: log, sipDone: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			s.close()
