@@ -109,19 +109,30 @@ func (s *Server) bind(listen string) error {
 	if ap.Addr().IsUnspecified() {
 		return fmt.Errorf("sip listen %q: bind a concrete IP (it is advertised in Contact and SDP)", listen)
 	}
-	udp, err := net.ListenPacket("udp", listen)
-	if err != nil {
-		return fmt.Errorf("sip listen udp %s: %w", listen, err)
+	// Port 0 picks a free UDP port; the same TCP port may be taken (e.g. by
+	// an outgoing connection), so try a few.
+	tries := 1
+	if ap.Port() == 0 {
+		tries = 20
 	}
-	port := udp.LocalAddr().(*net.UDPAddr).Port
-	tcp, err := net.Listen("tcp", net.JoinHostPort(ap.Addr().String(), strconv.Itoa(port)))
-	if err != nil {
-		udp.Close()
-		return fmt.Errorf("sip listen tcp %s: %w", listen, err)
+	for i := 0; ; i++ {
+		udp, err := net.ListenPacket("udp", listen)
+		if err != nil {
+			return fmt.Errorf("sip listen udp %s: %w", listen, err)
+		}
+		port := udp.LocalAddr().(*net.UDPAddr).Port
+		tcp, err := net.Listen("tcp", net.JoinHostPort(ap.Addr().String(), strconv.Itoa(port)))
+		if err != nil {
+			udp.Close()
+			if i+1 < tries {
+				continue
+			}
+			return fmt.Errorf("sip listen tcp %s: %w", listen, err)
+		}
+		s.udp, s.tcp = udp, tcp
+		s.addr = netip.AddrPortFrom(ap.Addr(), uint16(port))
+		return nil
 	}
-	s.udp, s.tcp = udp, tcp
-	s.addr = netip.AddrPortFrom(ap.Addr(), uint16(port))
-	return nil
 }
 
 // Addr is the address SIP listens on (UDP and TCP).

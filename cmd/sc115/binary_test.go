@@ -32,7 +32,7 @@ func TestServeBinaryBannerHealthAndSIGTERM(t *testing.T) {
 	cmd.Dir = "."
 	cdrDir := t.TempDir()
 	cmd.Env = append(os.Environ(),
-		fmt.Sprintf("SC115_SIP_LISTEN=127.0.0.1:%d", interop.FreePort(t, "udp")),
+		fmt.Sprintf("SC115_SIP_LISTEN=127.0.0.1:%d", interop.FreeUDPTCPPort(t)),
 		fmt.Sprintf("SC115_HTTP_LISTEN=127.0.0.1:%d", interop.FreePort(t, "tcp")),
 		"SC115_RTP_PORTS="+freeRTPRange(t), "SC115_CDR_DIR="+cdrDir, "SC115_INSTANCE=bin-test")
 	// The example's prompts_dir is relative to the repository root.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"testing"
 )
 
@@ -25,6 +26,21 @@ func Require(t testing.TB, program, debianPackage string) string {
 	}
 	t.Skip(msg + "; set SC115_INTEROP=required to make this a failure")
 	return ""
+}
+
+// FreeUDPTCPPort returns a loopback port currently free for both UDP and
+// TCP (SIP listens on both).
+func FreeUDPTCPPort(t testing.TB) int {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		p := FreePort(t, "udp")
+		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p)); err == nil {
+			l.Close()
+			return p
+		}
+	}
+	t.Fatal("no port free for both UDP and TCP")
+	return 0
 }
 
 // FreePort returns a currently free loopback port for network ("udp" or "tcp").
