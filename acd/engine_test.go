@@ -130,8 +130,9 @@ func TestDeclinedOfferGoesToNextAgentAndKeepsPlace(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("call never connected")
 	}
-	if got := e.AgentStates(); got["a1"] != AgentResting || got["a2"] != AgentOnCall {
-		t.Errorf("agent states %v, want a1 resting (declined), a2 on-call", got)
+	waitAgentState(t, e, "a2", AgentOnCall)
+	if got := e.AgentStates(); got["a1"] != AgentResting {
+		t.Errorf("agent states %v, want a1 resting (declined)", got)
 	}
 	al.Hangup() // the agent hangs up
 	<-leg.hungUp
@@ -144,9 +145,7 @@ func TestDeclinedOfferGoesToNextAgentAndKeepsPlace(t *testing.T) {
 	if len(d.offers) != 2 || d.offers[0] != "a1:call-1" || d.offers[1] != "a2:call-1" {
 		t.Errorf("offers %v, want a1 then a2", d.offers)
 	}
-	if st := e.AgentStates()["a2"]; st != AgentAvailable {
-		t.Errorf("a2 after wrap-up: %s, want available", st)
-	}
+	waitAgentState(t, e, "a2", AgentAvailable)
 }
 
 func TestUnknownNumberAndDraining(t *testing.T) {
@@ -198,5 +197,18 @@ func TestAbandonWhileWaiting(t *testing.T) {
 	e.AgentRegistered("a1")
 	if st := e.AgentStates()["a1"]; st != AgentAvailable {
 		t.Errorf("a1 = %s, want available", st)
+	}
+}
+
+// waitAgentState waits until the agent reaches state (transitions happen
+// on the call's goroutine, after the fakes return).
+func waitAgentState(t *testing.T, e *Engine, agent string, want AgentState) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for e.AgentStates()[agent] != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("agent %s is %s, want %s", agent, e.AgentStates()[agent], want)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

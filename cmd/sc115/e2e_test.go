@@ -299,3 +299,53 @@ func TestDrainRefusesNewCallsAndEndsWaitingOnes(t *testing.T) {
 		t.Errorf("cdr %v, want interrupted wunstorf", row)
 	}
 }
+
+// TestCalledPartyFallbackAndAgentHangsUp: a PBX that puts a routing number
+// in the Request-URI sc115 does not know, and the real dialed number in
+// P-Called-Party-ID, still reaches Wunstorf; the agent hangs up first and
+// the caller gets BYE.
+func TestCalledPartyFallbackAndAgentHangsUp(t *testing.T) {
+	cfg := testConfig(t)
+	s := startTest(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	target := s.sip.Addr().String()
+	agent, err := testphone.New("1005", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer agent.Close()
+	if res, err := agent.Register(ctx, target, "demo1005", 300); err != nil || res.StatusCode != 200 {
+		t.Fatalf("register: %v %v", res, err)
+	}
+	caller, err := testphone.New("+495031123123", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer caller.Close()
+	call, err := caller.Dial(ctx, target, "routing-77", nil,
+		sip.NewHeader("P-Called-Party-ID", "<sip:+495031115@pbx.example>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := agent.NextIncoming(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := in.Req.GetHeader("X-115-Municipality"); h == nil || h.Value() != "wunstorf" {
+		t.Errorf("offer for %v, want wunstorf", h)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := in.Bye(ctx); err != nil {
+		t.Fatalf("agent bye: %v", err)
+	}
+	select {
+	case <-call.Ended():
+	case <-time.After(5 * time.Second):
+		t.Fatal("caller got no BYE after the agent hung up")
+	}
+	row := waitCDR(t, cfg.CDR.Dir, call.CallID, 5*time.Second)
+	if row["disposition"] != "answered" || row["dialed_number"] != "+495031115" || row["agent"] != "1005" {
+		t.Errorf("cdr %v", row)
+	}
+}

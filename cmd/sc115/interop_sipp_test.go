@@ -16,6 +16,7 @@ import (
 
 	"github.com/zaf/g711"
 
+	"github.com/sc115/sc115/acd"
 	"github.com/sc115/sc115/internal/interop"
 )
 
@@ -150,5 +151,23 @@ func renderTemplate(t *testing.T, src, dst string, data any) {
 	defer f.Close()
 	if err := tmpl.Execute(f, data); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSippRegisterOverTCP: the TCP listener and the registrar work for a
+// phone that registers over TCP (sipp -t t1), digest and all.
+func TestSippRegisterOverTCP(t *testing.T) {
+	sipp := interop.Require(t, "sipp", "sip-tester")
+	cfg := testConfig(t)
+	s := startTest(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	runSipp(ctx, t, sipp, t.TempDir(), "register-tcp", "-sf", "testdata/sipp/agent-register.xml", "-m", "1", "-t", "t1",
+		"-au", "1002", "-ap", "demo1002", "-key", "agent", "1002", "-key", "uasport", "5999", s.sip.Addr().String())
+	if !s.sip.Registered("1002") {
+		t.Error("1002 not registered after REGISTER over TCP")
+	}
+	if st := s.engine.AgentStates()["1002"]; st != acd.AgentAvailable {
+		t.Errorf("agent 1002 is %s, want available", st)
 	}
 }
