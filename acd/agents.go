@@ -2,12 +2,16 @@ package acd
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/sc115/sc115/queue"
 )
 
-// AgentState is where an agent is in its working day.
+// AgentState is where an agent is in its working day. The store holds the
+// truth (several instances share it); this is its vocabulary.
 type AgentState string
 
 // Agent states. reserved = a call is being offered (ringing).
@@ -17,23 +21,24 @@ const (
 	AgentReserved  AgentState = "reserved"
 	AgentOnCall    AgentState = "on-call"
 	AgentWrapUp    AgentState = "wrap-up"
-	AgentResting   AgentState = "resting" // after an unanswered offer
+	AgentPaused    AgentState = "paused"
 )
 
-// agent is the in-process view of one configured agent. Its mutex
-// serialises that agent's transitions only; no lock spans agents.
+// agent is the in-process part of one configured agent: whether its device
+// is registered here, and the channel that ends its wrap-up early. Its
+// mutex serialises that agent's transitions on this instance only.
 type agent struct {
 	cfg    Agent
 	skills []string
 
 	mu         sync.Mutex
-	state      AgentState
-	since      time.Time
 	registered bool
+	wrapup     chan struct{} // non-nil while in wrap-up on this instance
+	rest       *time.Timer
 }
 
 func newAgent(cfg Agent) *agent {
-	a := &agent{cfg: cfg, state: AgentLoggedOut}
+	a := &agent{cfg: cfg}
 	for s := range cfg.Skills {
 		a.skills = append(a.skills, s)
 	}
@@ -41,128 +46,210 @@ func newAgent(cfg Agent) *agent {
 	return a
 }
 
-func (e *Engine) setAgentState(a *agent, s AgentState) {
-	a.state, a.since = s, e.now()
-	e.log.Info().Str("agent", a.cfg.ID).Str("state", string(s)).Msg("agent state")
+// storeSkills are the agent's skills with level and each queue's strategy.
+func (e *Engine) storeSkills(a *agent) []queue.AgentSkill {
+	out := make([]queue.AgentSkill, 0, len(a.skills))
+	for _, s := range a.skills {
+		out = append(out, queue.AgentSkill{Skill: s, Level: a.cfg.Skills[s], Strategy: e.cfg.settings(s).Strategy})
+	}
+	return out
+}
+
+// ErrUnknownAgent is returned for an agent id not in the config.
+var ErrUnknownAgent = fmt.Errorf("unknown agent")
+
+func (e *Engine) agent(id string) (*agent, error) {
+	a := e.agents[id]
+	if a == nil {
+		return nil, fmt.Errorf("%w %q", ErrUnknownAgent, id)
+	}
+	return a, nil
 }
 
 // AgentRegistered is called by the registrar when an agent's device has a
-// live registration. Registering logs the agent in to all its skills (the
-// feature codes of the agents issue will make login explicit).
+// live registration here. Registering logs the agent in to all its skills
+// (feature codes and the API can log it out and in again).
 func (e *Engine) AgentRegistered(agentID string) {
 	a := e.agents[agentID]
 	if a == nil {
 		return
 	}
 	a.mu.Lock()
+	first := !a.registered
 	a.registered = true
-	login := a.state == AgentLoggedOut
 	a.mu.Unlock()
-	if login {
-		e.makeReady(a)
+	if first {
+		if err := e.Login(agentID); err != nil {
+			e.log.Error().Err(err).Str("agent", agentID).Msg("login on register")
+		}
 	}
 }
 
-// AgentUnregistered is called when the agent's last binding is gone. An
-// available agent is logged out at once; one on a call after wrap-up.
+// AgentUnregistered is called when the agent's last binding is gone: an
+// agent not on a call is logged out at once, one on a call after wrap-up.
 func (e *Engine) AgentUnregistered(agentID string) {
 	a := e.agents[agentID]
 	if a == nil {
 		return
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.registered = false
-	if a.state == AgentAvailable || a.state == AgentResting {
-		if err := e.Store.AgentNotAvailable(context.Background(), a.cfg.ID, string(AgentLoggedOut)); err != nil {
-			e.log.Error().Err(err).Str("agent", a.cfg.ID).Msg("store: log out")
-		}
-		e.setAgentState(a, AgentLoggedOut)
+	a.mu.Unlock()
+	info, err := e.Store.Agent(context.Background(), agentID)
+	if err != nil {
+		e.log.Error().Err(err).Str("agent", agentID).Msg("store: agent")
+		return
+	}
+	switch AgentState(info.State) {
+	case AgentAvailable, AgentPaused:
+		_ = e.Logout(agentID)
 	}
 }
 
-// AgentStates returns each agent's state and since-when (for the API).
+// Login makes the agent available for all its skills (or gives it a call).
+func (e *Engine) Login(agentID string) error {
+	a, err := e.agent(agentID)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.rest != nil {
+		a.rest.Stop()
+		a.rest = nil
+	}
+	_ = e.Store.ResetNoAnswer(context.Background(), agentID)
+	if _, err := e.Store.AgentReady(context.Background(), agentID, e.Instance, e.storeSkills(a)); err != nil {
+		return err
+	}
+	e.log.Info().Str("agent", agentID).Msg("agent logged in")
+	return nil
+}
+
+// Logout takes the agent out of distribution; a call in progress goes on.
+func (e *Engine) Logout(agentID string) error {
+	if _, err := e.agent(agentID); err != nil {
+		return err
+	}
+	e.log.Info().Str("agent", agentID).Msg("agent logged out")
+	return e.Store.AgentState(context.Background(), agentID, string(AgentLoggedOut), "")
+}
+
+// Pause takes an available agent out of distribution with a reason.
+func (e *Engine) Pause(agentID, reason string) error {
+	if _, err := e.agent(agentID); err != nil {
+		return err
+	}
+	info, err := e.Store.Agent(context.Background(), agentID)
+	if err != nil {
+		return err
+	}
+	if AgentState(info.State) != AgentAvailable && AgentState(info.State) != AgentPaused {
+		return fmt.Errorf("agent %s is %s: only an available agent can pause", agentID, info.State)
+	}
+	e.log.Info().Str("agent", agentID).Str("reason", reason).Msg("agent paused")
+	return e.Store.AgentState(context.Background(), agentID, string(AgentPaused), reason)
+}
+
+// Ready ends a pause or the agent's wrap-up early.
+func (e *Engine) Ready(agentID string) error {
+	a, err := e.agent(agentID)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	if a.wrapup != nil {
+		close(a.wrapup) // the call's goroutine ends wrap-up and makes the agent ready
+		a.wrapup = nil
+		a.mu.Unlock()
+		return nil
+	}
+	a.mu.Unlock()
+	info, err := e.Store.Agent(context.Background(), agentID)
+	if err != nil {
+		return err
+	}
+	switch AgentState(info.State) {
+	case AgentPaused, AgentAvailable:
+		_ = e.Store.ResetNoAnswer(context.Background(), agentID)
+		_, err := e.Store.AgentReady(context.Background(), agentID, "", nil)
+		return err
+	case AgentLoggedOut:
+		return fmt.Errorf("agent %s is logged out: log in first", agentID)
+	default:
+		return fmt.Errorf("agent %s is %s", agentID, info.State)
+	}
+}
+
+// AgentStatus is an agent's state for the API.
+type AgentStatus struct {
+	ID     string     `json:"id"`
+	Name   string     `json:"name"`
+	State  AgentState `json:"state"`
+	Reason string     `json:"reason,omitempty"`
+	Since  time.Time  `json:"since,omitzero"`
+	Call   string     `json:"call,omitempty"`
+}
+
+// AgentStates returns every configured agent's state from the store.
 func (e *Engine) AgentStates() map[string]AgentState {
 	out := make(map[string]AgentState, len(e.agents))
-	for id, a := range e.agents {
-		a.mu.Lock()
-		out[id] = a.state
-		a.mu.Unlock()
+	for _, st := range e.Agents() {
+		out[st.ID] = st.State
 	}
 	return out
 }
 
-// makeReady makes the agent available, or hands it the longest-waiting call
-// of its skills. Repeats while the call it was given has gone meanwhile.
-func (e *Engine) makeReady(a *agent) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for {
-		if !a.registered {
-			_ = e.Store.AgentNotAvailable(context.Background(), a.cfg.ID, string(AgentLoggedOut))
-			e.setAgentState(a, AgentLoggedOut)
-			return
-		}
-		callID, err := e.Store.AgentReady(context.Background(), a.cfg.ID, a.skills, e.now().UnixMilli())
+// Agents returns every configured agent's status, sorted by id.
+func (e *Engine) Agents() []AgentStatus {
+	out := make([]AgentStatus, 0, len(e.agents))
+	for id, a := range e.agents {
+		info, err := e.Store.Agent(context.Background(), id)
 		if err != nil {
-			e.log.Error().Err(err).Str("agent", a.cfg.ID).Msg("store: agent ready")
-			return
+			e.log.Error().Err(err).Str("agent", id).Msg("store: agent")
+			continue
 		}
-		if callID == "" {
-			e.setAgentState(a, AgentAvailable)
-			return
-		}
-		e.setAgentState(a, AgentReserved)
-		if e.deliver(callID, a.cfg.ID) {
-			return
-		}
+		out = append(out, AgentStatus{ID: id, Name: a.cfg.Name, State: AgentState(info.State), Reason: info.Reason, Since: info.Since, Call: info.Call})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// release makes an agent ready again after a reservation that came to
+// nothing (the call went away before the offer).
+func (e *Engine) release(agentID string) {
+	if _, err := e.Store.AgentReady(context.Background(), agentID, "", nil); err != nil {
+		e.log.Error().Err(err).Str("agent", agentID).Msg("store: release agent")
 	}
 }
 
-// reserve records in memory that the store reserved the agent for a call.
-func (e *Engine) reserve(agentID string) {
-	if a := e.agents[agentID]; a != nil {
-		a.mu.Lock()
-		e.setAgentState(a, AgentReserved)
-		a.mu.Unlock()
-	}
-}
-
-// agentBusy moves an agent to on-call or wrap-up in memory and store.
-func (e *Engine) agentBusy(agentID string, s AgentState) {
+// noAnswer handles an offer the agent let ring out or declined: a short
+// rest, or a pause (reason no-answer) after MaxNoAnswers in a row.
+func (e *Engine) noAnswer(agentID string, q QueueSettings) {
 	a := e.agents[agentID]
 	if a == nil {
 		return
 	}
+	ctx := context.Background()
+	n, err := e.Store.NoAnswer(ctx, agentID)
+	if err != nil {
+		e.log.Error().Err(err).Str("agent", agentID).Msg("store: no-answer")
+	}
+	if n >= int64(q.MaxNoAnswers) {
+		e.log.Warn().Str("agent", agentID).Int64("in_a_row", n).Msg("agent paused: no answer")
+		_ = e.Store.AgentState(ctx, agentID, string(AgentPaused), "no-answer")
+		return
+	}
+	_ = e.Store.AgentState(ctx, agentID, string(AgentPaused), "no-answer-rest")
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if err := e.Store.AgentNotAvailable(context.Background(), agentID, string(s)); err != nil {
-		e.log.Error().Err(err).Str("agent", agentID).Msg("store: agent busy")
+	if a.rest != nil {
+		a.rest.Stop()
 	}
-	e.setAgentState(a, s)
-}
-
-// agentRest keeps an agent who did not answer out of distribution for the
-// configured rest, then makes it ready again.
-func (e *Engine) agentRest(agentID string) {
-	a := e.agents[agentID]
-	if a == nil {
-		return
-	}
-	e.agentBusy(agentID, AgentResting)
-	time.AfterFunc(e.cfg.Queue.NoAnswerRest, func() {
-		a.mu.Lock()
-		resting := a.state == AgentResting
-		a.mu.Unlock()
-		if resting {
-			e.makeReady(a)
+	a.rest = time.AfterFunc(q.NoAnswerRest, func() {
+		info, err := e.Store.Agent(ctx, agentID)
+		if err == nil && info.State == string(AgentPaused) && info.Reason == "no-answer-rest" {
+			e.release(agentID)
 		}
 	})
-}
-
-// agentFree ends a reservation or wrap-up: the agent is ready for the next call.
-func (e *Engine) agentFree(agentID string) {
-	if a := e.agents[agentID]; a != nil {
-		e.makeReady(a)
-	}
 }

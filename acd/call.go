@@ -3,12 +3,15 @@ package acd
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/sc115/sc115/cdr"
+	"github.com/sc115/sc115/queue"
 )
 
 // CallState is a step in the life of a call. The states and their order:
@@ -46,7 +49,7 @@ type call struct {
 	muni  *Municipality
 	rec   cdr.Record
 
-	mu     sync.Mutex // guards closed and the hand-over of assignments
+	mu     sync.Mutex // guards state (read by the API), closed and the hand-over of assignments
 	closed bool
 	assign chan string
 }
@@ -68,8 +71,17 @@ func (c *call) offerAgent(agentID string) bool {
 }
 
 func (c *call) to(s CallState) {
-	c.log.Info().Str("from", string(c.state)).Str("to", string(s)).Msg("call state")
+	c.mu.Lock()
+	from := c.state
 	c.state = s
+	c.mu.Unlock()
+	c.log.Info().Str("from", string(from)).Str("to", string(s)).Msg("call state")
+}
+
+func (c *call) stateNow() CallState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
 }
 
 // HandleCall runs one inbound call from arrival to its CDR. The SIP layer
@@ -93,6 +105,14 @@ func (e *Engine) HandleCall(leg CallerLeg) {
 	}
 	if err := e.CDRs.Write(c.rec); err != nil {
 		c.log.Error().Err(err).Msg("cdr write failed")
+	}
+	if c.muni != nil {
+		// After the CDR: if this instance dies in between, the reaper writes
+		// a second row for the call id, which billing deduplicates; the
+		// other order could lose the CDR.
+		if _, err := e.Store.RemoveCall(context.Background(), c.rec.CallID); err != nil {
+			c.log.Error().Err(err).Msg("store: remove call")
+		}
 	}
 }
 
@@ -170,54 +190,105 @@ func (c *call) close() {
 	}
 	c.mu.Unlock()
 	if pending != "" {
-		c.e.agentFree(pending)
+		c.e.release(pending)
 	}
 }
 
 var errNoAnswer = errors.New("agent did not answer")
 
+// targets are the queues the call waits in after waiting w: the
+// municipality's skill at its level, widened by the queue's escalation.
+func (c *call) targets(w time.Duration) ([]queue.Target, time.Duration) {
+	q := c.e.cfg.settings(c.muni.Skill)
+	ts := []queue.Target{{Skill: c.muni.Skill, MinLevel: c.muni.MinLevel}}
+	next := time.Duration(0)
+	for _, st := range q.Escalation {
+		if w < st.After {
+			next = st.After
+			break
+		}
+		if st.MinLevel > 0 {
+			for i := range ts {
+				ts[i].MinLevel = min(ts[i].MinLevel, st.MinLevel)
+			}
+		}
+		for _, s := range st.AddSkills {
+			ts = append(ts, queue.Target{Skill: s, MinLevel: max(1, st.MinLevel)})
+		}
+	}
+	return ts, next
+}
+
 // queueAndConnect waits for an agent, offers, bridges, and runs wrap-up.
 func (c *call) queueAndConnect(ctx context.Context) CallState {
 	e, key := c.e, c.muni.Key
-	c.rec.WaitMS = 0
 	waiting := e.m.waiting.WithLabelValues(key)
+	score := queue.Score(c.muni.Priority, c.rec.ArrivedAt)
+	enqueue := func() error {
+		ts, _ := c.targets(e.now().Sub(c.rec.ArrivedAt))
+		_, err := e.Store.Enqueue(ctx, c.rec.CallID, e.Instance, score, ts, c.callFields())
+		return err
+	}
+	if err := enqueue(); err != nil {
+		c.log.Error().Err(err).Msg("store: enqueue")
+		c.leg.Hangup()
+		return c.finish(cdr.Failed, StateFailed, key)
+	}
 	for {
-		agentID, err := e.Store.Enqueue(ctx, c.rec.CallID, c.muni.Skill, c.rec.ArrivedAt.UnixMilli())
-		if err != nil {
-			c.log.Error().Err(err).Msg("store: enqueue")
-			c.leg.Hangup()
-			return c.finish(cdr.Failed, StateFailed, key)
-		}
-		if agentID != "" {
-			e.reserve(agentID)
-		} else {
-			c.to(StateQueued)
-			waiting.Inc()
-			select {
-			case agentID = <-c.assign:
-			case <-c.leg.Ended():
-			case <-e.stop:
-			}
-			waiting.Dec()
-			if agentID == "" {
-				if _, err := e.Store.RemoveCall(context.Background(), c.rec.CallID); err != nil {
-					c.log.Error().Err(err).Msg("store: remove call")
-				}
-				return c.endUnanswered()
-			}
+		c.to(StateQueued)
+		agentID, st := c.wait(ctx, waiting)
+		if st != "" {
+			return st
 		}
 		c.to(StateOffering)
 		agentLeg, err := c.offer(ctx, agentID)
 		if err != nil {
 			if ctx.Err() != nil || isStopped(e.stop) {
-				e.agentFree(agentID)
+				e.release(agentID)
 				return c.endUnanswered()
 			}
 			c.log.Info().Err(err).Str("agent", agentID).Msg("offer not answered; back to its place")
-			e.agentRest(agentID)
+			e.noAnswer(agentID, e.cfg.settings(c.muni.Skill))
+			if err := enqueue(); err != nil {
+				c.log.Error().Err(err).Msg("store: requeue")
+				c.leg.Hangup()
+				return c.finish(cdr.Failed, StateFailed, key)
+			}
 			continue
 		}
 		return c.connected(agentID, agentLeg)
+	}
+}
+
+// wait blocks until an agent is reserved for the call (its id), or the
+// call ends (a final state). Escalation steps widen the call's targets as
+// their time comes.
+func (c *call) wait(ctx context.Context, waiting prometheus.Gauge) (string, CallState) {
+	e := c.e
+	waiting.Inc()
+	defer waiting.Dec()
+	for {
+		_, next := c.targets(e.now().Sub(c.rec.ArrivedAt))
+		var escalate <-chan time.Time
+		if next > 0 {
+			t := time.NewTimer(next - e.now().Sub(c.rec.ArrivedAt))
+			defer t.Stop()
+			escalate = t.C
+		}
+		select {
+		case agentID := <-c.assign:
+			return agentID, ""
+		case <-escalate:
+			ts, _ := c.targets(e.now().Sub(c.rec.ArrivedAt))
+			c.log.Info().Interface("targets", ts).Msg("escalation: call widened")
+			if _, err := e.Store.Widen(ctx, c.rec.CallID, ts); err != nil {
+				c.log.Error().Err(err).Msg("store: widen")
+			}
+		case <-c.leg.Ended():
+			return "", c.endUnanswered()
+		case <-e.stop:
+			return "", c.endUnanswered()
+		}
 	}
 }
 
@@ -246,7 +317,11 @@ func (c *call) offer(ctx context.Context, agentID string) (AgentLeg, error) {
 	if a == nil {
 		return nil, errNoAnswer
 	}
-	ringCtx, cancel := context.WithTimeout(ctx, c.e.cfg.Queue.RingTimeout)
+	ring := c.e.cfg.settings(c.muni.Skill).RingTimeout
+	if a.cfg.RingTimeout > 0 {
+		ring = a.cfg.RingTimeout
+	}
+	ringCtx, cancel := context.WithTimeout(ctx, ring)
 	defer cancel()
 	number, withheld := c.leg.Caller()
 	if withheld {
@@ -260,10 +335,15 @@ func (c *call) offer(ctx context.Context, agentID string) (AgentLeg, error) {
 // agent's wrap-up; the CDR is written after wrap-up.
 func (c *call) connected(agentID string, agentLeg AgentLeg) CallState {
 	e := c.e
-	e.agentBusy(agentID, AgentOnCall)
+	ctx := context.Background()
+	if err := e.Store.AgentState(ctx, agentID, string(AgentOnCall), c.rec.CallID); err != nil {
+		c.log.Error().Err(err).Msg("store: agent on-call")
+	}
+	_ = e.Store.ResetNoAnswer(ctx, agentID)
 	c.rec.Agent = agentID
 	c.rec.AnsweredAt = e.now()
 	c.rec.WaitMS = c.rec.AnsweredAt.Sub(c.rec.ArrivedAt).Milliseconds()
+	_ = e.Store.SetCallFields(ctx, c.rec.CallID, map[string]string{"answered": strconv.FormatInt(c.rec.AnsweredAt.UnixMilli(), 10)})
 	e.m.answered.WithLabelValues(c.muni.Key).Inc()
 	c.log = c.log.With().Str("agent", agentID).Logger()
 	c.to(StateConnected)
@@ -271,7 +351,7 @@ func (c *call) connected(agentID string, agentLeg AgentLeg) CallState {
 		c.log.Error().Err(err).Msg("bridge failed")
 		agentLeg.Hangup()
 		c.leg.Hangup()
-		e.agentFree(agentID)
+		e.release(agentID)
 		c.rec.EndedAt = e.now()
 		return c.finish(cdr.Failed, StateFailed, c.muni.Key)
 	}
@@ -289,16 +369,51 @@ func (c *call) connected(agentID string, agentLeg AgentLeg) CallState {
 	c.rec.EndedAt = e.now()
 	c.rec.TalkMS = c.rec.EndedAt.Sub(c.rec.AnsweredAt).Milliseconds()
 	c.rec.Disposition = cdr.Answered
+	c.wrapUp(agentID)
+	return final
+}
 
+// wrapUp runs the agent's after-call work: until the queue's (or the
+// agent's own) wrap-up time is over, the agent says ready, or shutdown.
+// Then the agent is ready for the next call (or logged out if its device
+// is gone).
+func (c *call) wrapUp(agentID string) {
+	e := c.e
+	ctx := context.Background()
 	c.to(StateWrapUp)
-	e.agentBusy(agentID, AgentWrapUp)
-	t := time.NewTimer(e.cfg.Queue.Wrapup)
+	a := e.agents[agentID]
+	d := e.cfg.settings(c.muni.Skill).Wrapup
+	if a.cfg.Wrapup > 0 {
+		d = a.cfg.Wrapup
+	}
+	if err := e.Store.AgentState(ctx, agentID, string(AgentWrapUp), c.rec.CallID); err != nil {
+		c.log.Error().Err(err).Msg("store: agent wrap-up")
+	}
+	ready := make(chan struct{})
+	a.mu.Lock()
+	a.wrapup = ready
+	a.mu.Unlock()
+	t := time.NewTimer(d)
 	select {
 	case <-t.C:
+	case <-ready:
 	case <-e.stop:
-		t.Stop()
 	}
+	t.Stop()
+	a.mu.Lock()
+	if a.wrapup == ready {
+		a.wrapup = nil
+	}
+	registered := a.registered
+	a.mu.Unlock()
 	c.rec.WrapupMS = e.now().Sub(c.rec.EndedAt).Milliseconds()
-	e.agentFree(agentID)
-	return final
+	talk := time.Duration(c.rec.TalkMS) * time.Millisecond
+	if err := e.Store.RecordHandled(ctx, agentID, c.muni.Skill, talk, talk+time.Duration(c.rec.WrapupMS)*time.Millisecond); err != nil {
+		c.log.Error().Err(err).Msg("store: record handled")
+	}
+	if !registered {
+		_ = e.Logout(agentID)
+		return
+	}
+	e.release(agentID)
 }

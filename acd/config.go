@@ -3,6 +3,8 @@ package acd
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sc115/sc115/internal/cfgerr"
@@ -16,8 +18,16 @@ type Config struct {
 	Municipalities []Municipality `yaml:"municipalities"`
 	// Agents who may log in.
 	Agents []Agent `yaml:"agents"`
-	// Queue holds the queue-wide timers.
+	// Queue holds the defaults for every queue (skill).
 	Queue QueueSettings `yaml:"queue"`
+	// Queues overrides Queue per skill; unset fields inherit.
+	Queues map[string]QueueSettings `yaml:"queues"`
+	// DefaultHandleTime is the handling time (talk + wrap-up) assumed for
+	// wait-time estimates until a skill has handled calls.
+	DefaultHandleTime time.Duration `yaml:"default_handle_time"`
+	// APIToken protects the HTTP API (Authorization: Bearer …); empty
+	// disables the API's state-changing calls.
+	APIToken string `yaml:"api_token"`
 	// Federation lists other 115 service centers calls may overflow to
 	// (used by the routing issue; parsed and validated now).
 	Federation []FederationTarget `yaml:"federation"`
@@ -31,8 +41,10 @@ type Municipality struct {
 	Name       string   `yaml:"name"`
 	Numbers    []string `yaml:"numbers"` // dialed numbers or prefixes, any national or E.164 form
 	Population int      `yaml:"population"`
-	Skill      string   `yaml:"skill"`    // queue/skill calls wait in; default: the key
-	Greeting   string   `yaml:"greeting"` // prompt file; default: the media default greeting
+	Skill      string   `yaml:"skill"`     // queue/skill calls wait in; default: the key
+	MinLevel   int      `yaml:"min_level"` // proficiency an agent needs at first (1–10, default 1)
+	Priority   int      `yaml:"priority"`  // 0–9, higher first (default 5)
+	Greeting   string   `yaml:"greeting"`  // prompt file; default: the media default greeting
 }
 
 // Agent is a person answering calls from a softphone.
@@ -43,13 +55,67 @@ type Agent struct {
 	Password string         `yaml:"password"` // hashed to HA1 at load; prefer ha1
 	HA1      string         `yaml:"ha1"`      // MD5(user:realm:password), hex
 	Skills   map[string]int `yaml:"skills"`   // skill → proficiency 1–10
+	// RingTimeout and Wrapup override the queue's values for this agent.
+	RingTimeout time.Duration `yaml:"ring_timeout"`
+	Wrapup      time.Duration `yaml:"wrapup"`
 }
 
-// QueueSettings are the timers of offering and wrap-up.
+// QueueSettings are how one queue (skill) distributes calls.
 type QueueSettings struct {
-	RingTimeout  time.Duration `yaml:"ring_timeout"`
-	Wrapup       time.Duration `yaml:"wrapup"`
+	// Strategy: longest-idle (default), best-skill (highest level, then
+	// longest idle), round-robin, fewest-calls, least-talk.
+	Strategy    string        `yaml:"strategy"`
+	RingTimeout time.Duration `yaml:"ring_timeout"`
+	// Wrapup is the after-call work time; it ends earlier when the agent
+	// says ready.
+	Wrapup time.Duration `yaml:"wrapup"`
+	// NoAnswerRest keeps an agent who let an offer ring out of distribution
+	// for a moment; MaxNoAnswers consecutive ones pause the agent
+	// (reason no-answer) until it says ready.
 	NoAnswerRest time.Duration `yaml:"no_answer_rest"`
+	MaxNoAnswers int           `yaml:"max_no_answers"`
+	// Escalation widens who may take a waiting call, step by step; the call
+	// keeps its place.
+	Escalation []EscalationStep `yaml:"escalation"`
+}
+
+// EscalationStep applies once a call has waited After: lower the level
+// agents need (MinLevel > 0), and/or let agents of further skills take it.
+type EscalationStep struct {
+	After     time.Duration `yaml:"after"`
+	MinLevel  int           `yaml:"min_level"`
+	AddSkills []string      `yaml:"add_skills"`
+}
+
+// Strategies sc115 knows.
+var Strategies = []string{"longest-idle", "best-skill", "round-robin", "fewest-calls", "least-talk"}
+
+// settings returns the queue settings for skill: its own over the defaults.
+func (c *Config) settings(skill string) QueueSettings {
+	q := c.Queue
+	o, ok := c.Queues[skill]
+	if !ok {
+		return q
+	}
+	if o.Strategy != "" {
+		q.Strategy = o.Strategy
+	}
+	if o.RingTimeout > 0 {
+		q.RingTimeout = o.RingTimeout
+	}
+	if o.Wrapup > 0 {
+		q.Wrapup = o.Wrapup
+	}
+	if o.NoAnswerRest > 0 {
+		q.NoAnswerRest = o.NoAnswerRest
+	}
+	if o.MaxNoAnswers > 0 {
+		q.MaxNoAnswers = o.MaxNoAnswers
+	}
+	if o.Escalation != nil {
+		q.Escalation = o.Escalation
+	}
+	return q
 }
 
 // FederationTarget is another service center's trunk.
@@ -60,8 +126,33 @@ type FederationTarget struct {
 
 // Defaults returns the acd defaults.
 func Defaults() Config {
-	return Config{CountryCode: "49", DrainTime: 30 * time.Second,
-		Queue: QueueSettings{RingTimeout: 20 * time.Second, Wrapup: 30 * time.Second, NoAnswerRest: 10 * time.Second}}
+	return Config{CountryCode: "49", DrainTime: 30 * time.Second, DefaultHandleTime: 3 * time.Minute,
+		Queue: QueueSettings{Strategy: "longest-idle", RingTimeout: 20 * time.Second, Wrapup: 30 * time.Second,
+			NoAnswerRest: 5 * time.Second, MaxNoAnswers: 3}}
+}
+
+func validateQueue(f string, q QueueSettings, skills map[string]bool) error {
+	var errs []error
+	if q.Strategy != "" && !slices.Contains(Strategies, q.Strategy) {
+		errs = append(errs, fieldErr(f+".strategy", "%q is not one of %s", q.Strategy, strings.Join(Strategies, ", ")))
+	}
+	var last time.Duration
+	for i, st := range q.Escalation {
+		sf := fmt.Sprintf("%s.escalation[%d]", f, i)
+		if st.After <= last {
+			errs = append(errs, fieldErr(sf+".after", "steps must come later one after another"))
+		}
+		last = st.After
+		if st.MinLevel < 0 || st.MinLevel > 10 {
+			errs = append(errs, fieldErr(sf+".min_level", "%d is outside 1–10", st.MinLevel))
+		}
+		for j, s := range st.AddSkills {
+			if !skills[s] {
+				errs = append(errs, fieldErr(fmt.Sprintf("%s.add_skills[%d]", sf, j), "no municipality uses skill %q", s))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func fieldErr(field string, format string, a ...any) error {
@@ -94,6 +185,15 @@ func (c *Config) Validate() error {
 		}
 		if m.Skill == "" {
 			m.Skill = m.Key
+		}
+		if m.MinLevel == 0 {
+			m.MinLevel = 1
+		}
+		if m.MinLevel < 1 || m.MinLevel > 10 {
+			errs = append(errs, fieldErr(f+".min_level", "%d is outside 1–10", m.MinLevel))
+		}
+		if m.Priority < 0 || m.Priority > 9 {
+			errs = append(errs, fieldErr(f+".priority", "%d is outside 0–9", m.Priority))
 		}
 		skills[m.Skill] = true
 		if len(m.Numbers) == 0 {
@@ -148,6 +248,17 @@ func (c *Config) Validate() error {
 	}
 	if c.Queue.Wrapup < 0 {
 		errs = append(errs, fieldErr("acd.queue.wrapup", "must not be negative"))
+	}
+	if c.Queue.MaxNoAnswers < 1 {
+		errs = append(errs, fieldErr("acd.queue.max_no_answers", "must be at least 1"))
+	}
+	errs = append(errs, validateQueue("acd.queue", c.Queue, skills))
+	for skill, q := range c.Queues {
+		f := "acd.queues." + skill
+		if !skills[skill] {
+			errs = append(errs, fieldErr(f, "no municipality uses skill %q", skill))
+		}
+		errs = append(errs, validateQueue(f, q, skills))
 	}
 	for i, t := range c.Federation {
 		if t.URI == "" {

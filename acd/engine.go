@@ -12,6 +12,15 @@ import (
 	"github.com/sc115/sc115/cdr"
 )
 
+// Lease timing: an instance renews its lease every LeaseRenew; others
+// reap it once the lease (LeaseTTL) has expired, checking every ReapEvery,
+// so a dead instance's calls get their CDRs within LeaseTTL+ReapEvery (7 s).
+const (
+	LeaseRenew = time.Second
+	LeaseTTL   = 5 * time.Second
+	ReapEvery  = 2 * time.Second
+)
+
 // Deps are the engine's collaborators, wired by cmd/sc115.
 type Deps struct {
 	Instance string
@@ -29,14 +38,14 @@ type Deps struct {
 
 // Engine distributes calls to agents. Each call is owned by the goroutine
 // that runs HandleCall; agents are guarded one mutex each; the call table is
-// a sync.Map. Nothing on the call path takes a global lock.
+// a sync.Map; matching happens atomically in the store. Nothing on the call
+// path takes a global lock.
 type Engine struct {
 	Deps
 	cfg     Config
 	router  *Router
 	agents  map[string]*agent // fixed at start; read-only map
-	byUser  map[string]*agent
-	calls   sync.Map // call id → *call
+	calls   sync.Map          // call id → *call, calls this instance owns
 	m       *metrics
 	now     func() time.Time
 	log     zerolog.Logger
@@ -48,7 +57,7 @@ type Engine struct {
 
 // NewEngine builds the engine from a validated config.
 func NewEngine(cfg Config, d Deps) *Engine {
-	e := &Engine{Deps: d, cfg: cfg, router: NewRouter(&cfg), agents: map[string]*agent{}, byUser: map[string]*agent{},
+	e := &Engine{Deps: d, cfg: cfg, router: NewRouter(&cfg), agents: map[string]*agent{},
 		m: newMetrics(d.Registry), now: d.Now, log: d.Log, stop: make(chan struct{})}
 	if e.now == nil {
 		e.now = time.Now
@@ -57,11 +66,90 @@ func NewEngine(cfg Config, d Deps) *Engine {
 		e.Greeting = func(m *Municipality) string { return m.Greeting }
 	}
 	for _, a := range cfg.Agents {
-		ag := newAgent(a)
-		e.agents[a.ID] = ag
-		e.byUser[a.SIPUser] = ag
+		e.agents[a.ID] = newAgent(a)
 	}
 	return e
+}
+
+// Run takes part in the shared store until ctx ends: it renews this
+// instance's lease, receives the matches for calls it owns, and reaps
+// instances whose lease expired. Call it once, in its own goroutine.
+func (e *Engine) Run(ctx context.Context) {
+	go e.dispatch(ctx)
+	renew := time.NewTicker(LeaseRenew)
+	reap := time.NewTicker(ReapEvery)
+	defer renew.Stop()
+	defer reap.Stop()
+	e.heartbeat(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-renew.C:
+			e.heartbeat(ctx)
+		case <-reap.C:
+			e.reapDead(ctx)
+		}
+	}
+}
+
+func (e *Engine) heartbeat(ctx context.Context) {
+	if err := e.Store.Heartbeat(ctx, e.Instance, LeaseTTL); err != nil && ctx.Err() == nil {
+		e.log.Error().Err(err).Msg("store: lease renewal failed")
+	}
+}
+
+// dispatch hands each match for a call of this instance to that call.
+func (e *Engine) dispatch(ctx context.Context) {
+	for ctx.Err() == nil {
+		m, err := e.Store.NextAssignment(ctx, e.Instance, time.Second)
+		if err != nil {
+			if ctx.Err() == nil {
+				e.log.Error().Err(err).Msg("store: assignments")
+				time.Sleep(100 * time.Millisecond)
+			}
+			continue
+		}
+		if m != nil && !e.deliver(m.CallID, m.AgentID) {
+			// The call ended meanwhile: the agent goes back to work.
+			e.release(m.AgentID)
+		}
+	}
+}
+
+// reapDead writes an interrupted CDR for every call of an instance whose
+// lease expired; the store frees its agents (one reaper wins).
+func (e *Engine) reapDead(ctx context.Context) {
+	dead, err := e.Store.DeadInstances(ctx)
+	if err != nil {
+		return
+	}
+	for _, inst := range dead {
+		if inst == e.Instance {
+			continue
+		}
+		calls, err := e.Store.Reap(ctx, inst)
+		if err != nil {
+			e.log.Error().Err(err).Str("dead_instance", inst).Msg("store: reap")
+			continue
+		}
+		if len(calls) > 0 {
+			e.log.Warn().Str("dead_instance", inst).Int("calls", len(calls)).Msg("reaped the calls of an instance whose lease expired")
+		}
+		for _, f := range calls {
+			if err := e.CDRs.Write(reapedRecord(f, e.now())); err != nil {
+				e.log.Error().Err(err).Str("call_id", f["id"]).Msg("cdr write failed")
+			}
+		}
+	}
+}
+
+// Close gives up the lease at once after a clean shutdown, so nobody reaps
+// calls that already have their CDRs.
+func (e *Engine) Close() {
+	if err := e.Store.Release(context.Background(), e.Instance); err != nil {
+		e.log.Error().Err(err).Msg("store: release lease")
+	}
 }
 
 // Router returns the number → municipality table.

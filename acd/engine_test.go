@@ -80,6 +80,24 @@ func (s *sink) Write(r cdr.Record) error {
 	return nil
 }
 
+func testConfigACD() Config {
+	cfg := Defaults()
+	cfg.Municipalities = []Municipality{{Key: "burgdorf", Name: "Burgdorf", Numbers: []string{"+495136115"}},
+		{Key: "lehrte", Name: "Lehrte", Numbers: []string{"+495132115"}, MinLevel: 8}}
+	cfg.Agents = []Agent{
+		{ID: "a1", SIPUser: "a1", Password: "x", Skills: map[string]int{"burgdorf": 5}},
+		{ID: "a2", SIPUser: "a2", Password: "x", Skills: map[string]int{"burgdorf": 5}},
+		{ID: "junior", SIPUser: "junior", Password: "x", Skills: map[string]int{"lehrte": 2}},
+	}
+	cfg.Queue.Wrapup = 50 * time.Millisecond
+	cfg.Queue.NoAnswerRest = time.Hour
+	cfg.Queue.MaxNoAnswers = 2
+	cfg.Queues = map[string]QueueSettings{"lehrte": {Escalation: []EscalationStep{{After: 300 * time.Millisecond, MinLevel: 1}}}}
+	cfg.DrainTime = 200 * time.Millisecond
+	cfg.APIToken = "secret"
+	return cfg
+}
+
 func testEngine(t *testing.T) (*Engine, *fakeDialer, *sink) {
 	t.Helper()
 	st, err := queue.Open(context.Background(), queue.Config{})
@@ -87,21 +105,16 @@ func testEngine(t *testing.T) (*Engine, *fakeDialer, *sink) {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
-	cfg := Defaults()
-	cfg.Municipalities = []Municipality{{Key: "burgdorf", Name: "Burgdorf", Numbers: []string{"+495136115"}}}
-	cfg.Agents = []Agent{
-		{ID: "a1", SIPUser: "a1", Password: "x", Skills: map[string]int{"burgdorf": 5}},
-		{ID: "a2", SIPUser: "a2", Password: "x", Skills: map[string]int{"burgdorf": 5}},
-	}
-	cfg.Queue.Wrapup = 50 * time.Millisecond
-	cfg.Queue.NoAnswerRest = time.Hour
-	cfg.DrainTime = 200 * time.Millisecond
+	cfg := testConfigACD()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	d := &fakeDialer{decline: map[string]bool{}, legs: make(chan *fakeAgentLeg, 8)}
 	s := &sink{got: make(chan cdr.Record, 8)}
 	e := NewEngine(cfg, Deps{Instance: "t", Store: st, Dialer: d, CDRs: s, Privacy: cdr.NewPrivacy(cdr.Config{CallerPolicy: "shorten"}), Log: zerolog.Nop()})
+	ctx, cancel := context.WithCancel(context.Background())
+	go e.Run(ctx)
+	t.Cleanup(cancel)
 	return e, d, s
 }
 
@@ -131,8 +144,8 @@ func TestDeclinedOfferGoesToNextAgentAndKeepsPlace(t *testing.T) {
 		t.Fatal("call never connected")
 	}
 	waitAgentState(t, e, "a2", AgentOnCall)
-	if got := e.AgentStates(); got["a1"] != AgentResting {
-		t.Errorf("agent states %v, want a1 resting (declined)", got)
+	if got := e.AgentStates(); got["a1"] != AgentPaused {
+		t.Errorf("agent states %v, want a1 paused (resting after declining)", got)
 	}
 	al.Hangup() // the agent hangs up
 	<-leg.hungUp
@@ -195,9 +208,7 @@ func TestAbandonWhileWaiting(t *testing.T) {
 	}
 	// A later agent does not get the abandoned call.
 	e.AgentRegistered("a1")
-	if st := e.AgentStates()["a1"]; st != AgentAvailable {
-		t.Errorf("a1 = %s, want available", st)
-	}
+	waitAgentState(t, e, "a1", AgentAvailable)
 }
 
 // waitAgentState waits until the agent reaches state (transitions happen

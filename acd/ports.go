@@ -2,8 +2,10 @@ package acd
 
 import (
 	"context"
+	"time"
 
 	"github.com/sc115/sc115/cdr"
+	"github.com/sc115/sc115/queue"
 )
 
 // CallerLeg is the caller's side of a call as the SIP layer presents it.
@@ -51,12 +53,29 @@ type AgentDialer interface {
 	Bridge(caller CallerLeg, agent AgentLeg) error
 }
 
-// Store is the shared queue state (package queue implements it).
+// Store is the shared queue state (package queue implements it). Every
+// match it makes is also pushed to the owning instance's assignment list,
+// which the engine's dispatcher reads: one path for local and remote matches.
 type Store interface {
-	Enqueue(ctx context.Context, callID, skill string, score int64) (agentID string, err error)
-	AgentReady(ctx context.Context, agentID string, skills []string, idleMS int64) (callID string, err error)
-	AgentNotAvailable(ctx context.Context, agentID, state string) error
+	Enqueue(ctx context.Context, callID, owner string, score int64, targets []queue.Target, fields map[string]string) (*queue.Match, error)
+	Widen(ctx context.Context, callID string, targets []queue.Target) (*queue.Match, error)
+	AgentReady(ctx context.Context, agentID, owner string, skills []queue.AgentSkill) (*queue.Match, error)
+	AgentState(ctx context.Context, agentID, state, reason string) error
 	RemoveCall(ctx context.Context, callID string) (bool, error)
+	SetCallFields(ctx context.Context, callID string, fields map[string]string) error
+	Agent(ctx context.Context, agentID string) (queue.AgentInfo, error)
+	Position(ctx context.Context, callID string) (int, error)
+	Waiting(ctx context.Context, skill string) (int64, error)
+	LoggedIn(ctx context.Context, skill string) (int64, error)
+	RecordHandled(ctx context.Context, agentID, skill string, talk, handle time.Duration) error
+	HandleTime(ctx context.Context, skill string) (time.Duration, error)
+	NoAnswer(ctx context.Context, agentID string) (int64, error)
+	ResetNoAnswer(ctx context.Context, agentID string) error
+	Heartbeat(ctx context.Context, instance string, ttl time.Duration) error
+	Release(ctx context.Context, instance string) error
+	DeadInstances(ctx context.Context) ([]string, error)
+	Reap(ctx context.Context, dead string) ([]map[string]string, error)
+	NextAssignment(ctx context.Context, instance string, timeout time.Duration) (*queue.Match, error)
 }
 
 // CDRSink stores finished calls durably (package cdr implements it).

@@ -2,79 +2,245 @@ package queue
 
 import "github.com/redis/go-redis/v9"
 
-// Key layout: every key carries the {sc} hash tag so that the scripts stay
-// atomic on a Redis Cluster too.
-//   {sc}:q:<skill>      ZSET waiting call ids, score = arrival (ms)
-//   {sc}:avail:<skill>  ZSET available agent ids, score = idle since (ms)
-//   {sc}:agent:<id>     HASH state, skills (comma list), call
-//   {sc}:call:<id>      HASH skill, score
+// Key layout. Every key carries the {sc} hash tag, so all of a script's keys
+// live in one Redis Cluster slot.
+//
+//	{sc}:q:<skill>:<lvl>      ZSET waiting calls that need <skill> at level ≥ lvl;
+//	                          score = priority band · 1e13 + arrival ms (lower first)
+//	{sc}:avail:<skill>:<lvl>  ZSET available agents with <skill> at exactly lvl;
+//	                          score from the skill's strategy (lower first)
+//	{sc}:call:<id>            HASH owner, score, targets, queued, state, agent, … (CDR fields)
+//	{sc}:agent:<id>           HASH state, reason, since, owner, call, skills, calls, talk_ms, last_offer, noanswer
+//	{sc}:calls:<instance>     SET call ids the instance owns (for the reaper)
+//	{sc}:agents:<instance>    SET agent ids logged in through the instance
+//	{sc}:loggedin:<skill>     SET agents logged in with the skill (for EWT)
+//	{sc}:assign:<instance>    LIST "call agent" matches for the instance that owns the call
+//	{sc}:lease:<instance>     STRING with TTL, renewed by the instance's heartbeat
+//	{sc}:instances            SET of instances that ever held a lease
+//	{sc}:events               STREAM of agent state changes (capped at ~10,000)
+//	{sc}:callevents           STREAM of calls queued and reserved (capped at ~100,000)
+//
+// Complexity: matching looks at the head of at most 10 sorted sets per
+// (skill) of the call or agent: O(k · 10 · log n) for k skills and n
+// entries per set; nothing scans a queue.
 
-// enqueueScript matches a new call with the longest-idle available agent of
-// its skill, or queues it. KEYS: none (built from ARGV so one script serves
-// every skill). ARGV: call id, skill, score. Returns the agent id or false.
-var enqueueScript = redis.NewScript(`
-local call, skill, score = ARGV[1], ARGV[2], ARGV[3]
-local best = redis.call('ZRANGE', '{sc}:avail:' .. skill, 0, 0)
-if #best > 0 then
-  local agent = best[1]
-  local skills = redis.call('HGET', '{sc}:agent:' .. agent, 'skills') or ''
-  for s in string.gmatch(skills, '[^,]+') do
-    redis.call('ZREM', '{sc}:avail:' .. s, agent)
-  end
-  redis.call('HSET', '{sc}:agent:' .. agent, 'state', 'reserved', 'call', call)
-  return agent
+// lib is prepended to every script: shared helpers.
+const lib = `
+local function qkey(s, l) return '{sc}:q:' .. s .. ':' .. l end
+local function akey(s, l) return '{sc}:avail:' .. s .. ':' .. l end
+local function agentKey(a) return '{sc}:agent:' .. a end
+local function callKey(c) return '{sc}:call:' .. c end
+
+-- "skill:level;skill:level" → {{skill, level}, …}
+local function targets(str)
+  local t = {}
+  for s, l in string.gmatch(str or '', '([^:;]+):(%d+)') do t[#t + 1] = {s, tonumber(l)} end
+  return t
 end
-redis.call('ZADD', '{sc}:q:' .. skill, score, call)
-redis.call('HSET', '{sc}:call:' .. call, 'skill', skill, 'score', score)
-return false
+
+-- "skill:level:strategy;…" → {{skill, level, strategy}, …}
+local function askills(str)
+  local t = {}
+  for s, l, st in string.gmatch(str or '', '([^:;]+):(%d+):([^:;]+)') do t[#t + 1] = {s, tonumber(l), st} end
+  return t
+end
+
+local function event(agent, state, reason, now)
+  redis.call('XADD', '{sc}:events', 'MAXLEN', '~', '10000', '*', 'agent', agent, 'state', state, 'reason', reason or '', 't', now)
+end
+
+-- call events (queued, reserved) in Redis order: an audit trail that
+-- also lets tests check FIFO exactly
+local function cevent(call, what, now)
+  redis.call('XADD', '{sc}:callevents', 'MAXLEN', '~', '100000', '*', 'call', call, 'event', what,
+    'queued', redis.call('HGET', callKey(call), 'queued') or '', 'score', redis.call('HGET', callKey(call), 'score') or '', 't', now)
+end
+
+local function unavail(agent)
+  for _, x in ipairs(askills(redis.call('HGET', agentKey(agent), 'skills'))) do
+    redis.call('ZREM', akey(x[1], x[2]), agent)
+  end
+end
+
+local function dequeue(call)
+  for _, x in ipairs(targets(redis.call('HGET', callKey(call), 'queued'))) do
+    redis.call('ZREM', qkey(x[1], x[2]), call)
+  end
+  redis.call('HSET', callKey(call), 'queued', '')
+end
+
+-- score of an available agent in one skill under that skill's strategy
+local function ascore(strategy, level, agent, now)
+  local k = agentKey(agent)
+  if strategy == 'best-skill' then return (10 - level) * 1e13 + now
+  elseif strategy == 'round-robin' then return tonumber(redis.call('HGET', k, 'last_offer') or '0') or 0
+  elseif strategy == 'fewest-calls' then return (tonumber(redis.call('HGET', k, 'calls') or '0') or 0) * 1e13 + now
+  elseif strategy == 'least-talk' then return tonumber(redis.call('HGET', k, 'talk_ms') or '0') or 0
+  end
+  return now -- longest-idle
+end
+
+-- reserve agent for call and tell the call's owner
+local function assign(call, agent, now)
+  unavail(agent)
+  cevent(call, 'reserved', now)
+  dequeue(call)
+  redis.call('HSET', agentKey(agent), 'state', 'reserved', 'reason', '', 'call', call, 'since', now, 'last_offer', now)
+  redis.call('HSET', callKey(call), 'state', 'reserved', 'agent', agent)
+  local owner = redis.call('HGET', callKey(call), 'owner')
+  redis.call('RPUSH', '{sc}:assign:' .. owner, call .. ' ' .. agent)
+  event(agent, 'reserved', call, now)
+  return {call, agent, owner}
+end
+
+local function bestAgent(t)
+  local best, bestScore = nil, nil
+  for _, x in ipairs(t) do
+    for l = x[2], 10 do
+      local h = redis.call('ZRANGE', akey(x[1], l), 0, 0, 'WITHSCORES')
+      if #h > 0 and (bestScore == nil or tonumber(h[2]) < bestScore) then best, bestScore = h[1], tonumber(h[2]) end
+    end
+  end
+  return best
+end
+
+local function bestCall(sk)
+  local best, bestScore = nil, nil
+  for _, x in ipairs(sk) do
+    for l = 1, x[2] do
+      local h = redis.call('ZRANGE', qkey(x[1], l), 0, 0, 'WITHSCORES')
+      if #h > 0 and (bestScore == nil or tonumber(h[2]) < bestScore) then best, bestScore = h[1], tonumber(h[2]) end
+    end
+  end
+  return best
+end
+
+-- the agent is ready: give it the best waiting call, or make it available
+local function ready(agent, now)
+  local sk = askills(redis.call('HGET', agentKey(agent), 'skills'))
+  local call = bestCall(sk)
+  if call then return assign(call, agent, now) end
+  redis.call('HSET', agentKey(agent), 'state', 'available', 'reason', '', 'call', '', 'since', now)
+  for _, x in ipairs(sk) do
+    redis.call('ZADD', akey(x[1], x[2]), ascore(x[3], x[2], agent, now), agent)
+  end
+  event(agent, 'available', '', now)
+  return false
+end
+
+-- queue a waiting call in its targets, or match it at once
+local function place(call, now)
+  local k = callKey(call)
+  local t = targets(redis.call('HGET', k, 'targets'))
+  local agent = bestAgent(t)
+  if agent then return assign(call, agent, now) end
+  local score = redis.call('HGET', k, 'score')
+  for _, x in ipairs(t) do redis.call('ZADD', qkey(x[1], x[2]), score, call) end
+  redis.call('HSET', k, 'state', 'waiting', 'agent', '', 'queued', redis.call('HGET', k, 'targets'))
+  cevent(call, 'queued', now)
+  return false
+end
+`
+
+// enqueueScript stores a call (ARGV: now, call id, owner, score, targets,
+// then field/value pairs for the CDR) and places it. A call that comes back
+// after an unanswered offer is enqueued again with its original score: it
+// keeps its place. Returns {call, agent, owner} on a match, else false.
+var enqueueScript = redis.NewScript(lib + `
+local now, call, owner, score, t = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local k = callKey(call)
+redis.call('HSET', k, 'owner', owner, 'score', score, 'targets', t)
+for i = 6, #ARGV, 2 do redis.call('HSET', k, ARGV[i], ARGV[i + 1]) end
+redis.call('SADD', '{sc}:calls:' .. owner, call)
+return place(call, now)
 `)
 
-// agentReadyScript gives a freed agent the longest-waiting call over all its
-// skills, or marks it available. ARGV: agent id, idle-since score, skills...
-// Returns the call id or false.
-var agentReadyScript = redis.NewScript(`
-local agent, idle = ARGV[1], ARGV[2]
-local skills = {}
-for i = 3, #ARGV do skills[#skills + 1] = ARGV[i] end
-redis.call('HSET', '{sc}:agent:' .. agent, 'skills', table.concat(skills, ','))
-local bestCall, bestScore, bestSkill = nil, nil, nil
-for _, s in ipairs(skills) do
-  local top = redis.call('ZRANGE', '{sc}:q:' .. s, 0, 0, 'WITHSCORES')
-  if #top > 0 and (bestScore == nil or tonumber(top[2]) < bestScore) then
-    bestCall, bestScore, bestSkill = top[1], tonumber(top[2]), s
-  end
-end
-if bestCall then
-  redis.call('ZREM', '{sc}:q:' .. bestSkill, bestCall)
-  redis.call('DEL', '{sc}:call:' .. bestCall)
-  redis.call('HSET', '{sc}:agent:' .. agent, 'state', 'reserved', 'call', bestCall)
-  return bestCall
-end
-for _, s in ipairs(skills) do
-  redis.call('ZADD', '{sc}:avail:' .. s, idle, agent)
-end
-redis.call('HSET', '{sc}:agent:' .. agent, 'state', 'available', 'call', '')
-return false
+// widenScript changes a waiting call's targets (escalation) without
+// changing its score: it keeps its place. ARGV: now, call id, targets.
+var widenScript = redis.NewScript(lib + `
+local now, call, t = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local k = callKey(call)
+if redis.call('HGET', k, 'state') ~= 'waiting' then return false end
+cevent(call, 'removed', now)
+dequeue(call)
+redis.call('HSET', k, 'targets', t)
+return place(call, now)
 `)
 
-// agentBusyScript takes an agent out of every available set with a state
-// (logged-out, on-call, wrap-up). ARGV: agent id, state.
-var agentBusyScript = redis.NewScript(`
-local agent, state = ARGV[1], ARGV[2]
-local skills = redis.call('HGET', '{sc}:agent:' .. agent, 'skills') or ''
-for s in string.gmatch(skills, '[^,]+') do
-  redis.call('ZREM', '{sc}:avail:' .. s, agent)
+// agentReadyScript logs an agent in (skills given) or makes a known agent
+// ready again (skills empty: the stored ones). ARGV: now, agent, owner,
+// skills "skill:level:strategy;…". Returns a match or false.
+var agentReadyScript = redis.NewScript(lib + `
+local now, agent, owner, sk = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
+local k = agentKey(agent)
+unavail(agent)
+if sk ~= '' then
+  redis.call('HSET', k, 'skills', sk, 'owner', owner)
+  redis.call('SADD', '{sc}:agents:' .. owner, agent)
+  for _, x in ipairs(askills(sk)) do redis.call('SADD', '{sc}:loggedin:' .. x[1], agent) end
 end
-redis.call('HSET', '{sc}:agent:' .. agent, 'state', state)
+if redis.call('HGET', k, 'skills') == false then return false end
+return ready(agent, now)
+`)
+
+// agentStateScript takes an agent out of distribution: on-call, wrap-up,
+// paused (with reason) or logged-out. ARGV: now, agent, state, reason.
+var agentStateScript = redis.NewScript(lib + `
+local now, agent, state, reason = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
+local k = agentKey(agent)
+unavail(agent)
+redis.call('HSET', k, 'state', state, 'reason', reason, 'since', now)
+if state == 'logged-out' then
+  for _, x in ipairs(askills(redis.call('HGET', k, 'skills'))) do redis.call('SREM', '{sc}:loggedin:' .. x[1], agent) end
+  local owner = redis.call('HGET', k, 'owner')
+  if owner then redis.call('SREM', '{sc}:agents:' .. owner, agent) end
+  redis.call('HSET', k, 'call', '')
+end
+event(agent, state, reason, now)
 return 1
 `)
 
-// removeCallScript takes a waiting call out of its queue. ARGV: call id.
-// Returns 1 if it was still waiting.
-var removeCallScript = redis.NewScript(`
+// removeCallScript forgets a call (it ended). ARGV: call id. Returns 1 if
+// it was still waiting.
+var removeCallScript = redis.NewScript(lib + `
 local call = ARGV[1]
-local skill = redis.call('HGET', '{sc}:call:' .. call, 'skill')
-if not skill then return 0 end
-redis.call('DEL', '{sc}:call:' .. call)
-return redis.call('ZREM', '{sc}:q:' .. skill, call)
+local k = callKey(call)
+local state, owner = redis.call('HGET', k, 'state'), redis.call('HGET', k, 'owner')
+if state == 'waiting' then cevent(call, 'removed', 0) end
+dequeue(call)
+redis.call('DEL', k)
+if owner then redis.call('SREM', '{sc}:calls:' .. owner, call) end
+if state == 'waiting' then return 1 end
+return 0
+`)
+
+// reapScript takes over a dead instance (its lease expired): its calls
+// leave the queues and are returned (as field lists, for CDRs), agents
+// reserved for or talking on them become ready again, agents logged in
+// through it are logged out. One reaper wins (NX lock). ARGV: now, dead.
+var reapScript = redis.NewScript(lib + `
+local now, dead = tonumber(ARGV[1]), ARGV[2]
+if redis.call('EXISTS', '{sc}:lease:' .. dead) == 1 then return {} end
+if not redis.call('SET', '{sc}:reaping:' .. dead, '1', 'NX', 'PX', 30000) then return {} end
+for _, agent in ipairs(redis.call('SMEMBERS', '{sc}:agents:' .. dead)) do
+  unavail(agent)
+  for _, x in ipairs(askills(redis.call('HGET', agentKey(agent), 'skills'))) do redis.call('SREM', '{sc}:loggedin:' .. x[1], agent) end
+  redis.call('HSET', agentKey(agent), 'state', 'logged-out', 'reason', 'instance-lost', 'since', now, 'call', '')
+  event(agent, 'logged-out', 'instance-lost', now)
+end
+local out = {}
+for _, call in ipairs(redis.call('SMEMBERS', '{sc}:calls:' .. dead)) do
+  local k = callKey(call)
+  if redis.call('HGET', k, 'state') == 'waiting' then cevent(call, 'removed', now) end
+  dequeue(call)
+  out[#out + 1] = redis.call('HGETALL', k)
+  local agent = redis.call('HGET', k, 'agent')
+  redis.call('DEL', k)
+  if agent and agent ~= '' and redis.call('HGET', agentKey(agent), 'call') == call then
+    ready(agent, now)
+  end
+end
+redis.call('DEL', '{sc}:calls:' .. dead, '{sc}:agents:' .. dead, '{sc}:assign:' .. dead)
+redis.call('SREM', '{sc}:instances', dead)
+return out
 `)

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -14,47 +17,90 @@ import (
 type Store struct {
 	rdb      redis.UniversalClient
 	embedded *miniredis.Miniredis
+	addr     string
+	// Now is the clock used for scores and timestamps (ms); tests may set it.
+	Now func() time.Time
+}
+
+// Target is a queue a waiting call sits in: a skill at a minimum level.
+type Target struct {
+	Skill    string
+	MinLevel int
+}
+
+// AgentSkill is one skill of a logged-in agent with its level and the
+// skill's distribution strategy (longest-idle, best-skill, round-robin,
+// fewest-calls, least-talk).
+type AgentSkill struct {
+	Skill    string
+	Level    int
+	Strategy string
+}
+
+// Match is a call and the agent reserved for it; Owner is the instance that
+// owns the call's SIP dialog (it receives the match on its assignment list).
+type Match struct {
+	CallID, AgentID, Owner string
+}
+
+// AgentInfo is an agent's state as stored.
+type AgentInfo struct {
+	State, Reason, Call, Owner string
+	Since                      time.Time
 }
 
 // Open connects to cfg.Redis, or starts the embedded in-process server when
 // it is empty. Either way the same client and scripts are used.
+// redis://host:port/db and redis-sentinel://master@host:port,host:port/db
+// are understood.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
-	s := &Store{}
-	url := cfg.Redis
-	if url == "" {
+	s := &Store{Now: time.Now}
+	raw := cfg.Redis
+	if raw == "" {
 		m := miniredis.NewMiniRedis()
 		if err := m.StartAddr("127.0.0.1:0"); err != nil {
 			return nil, fmt.Errorf("embedded store: %w", err)
 		}
 		s.embedded = m
-		url = "redis://" + m.Addr()
+		raw = "redis://" + m.Addr()
 	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
+	var err error
+	if s.rdb, s.addr, err = newClient(raw); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("redis url: %w", err)
+		return nil, err
 	}
-	s.rdb = redis.NewClient(opt)
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("redis %s: %w", opt.Addr, err)
+		return nil, fmt.Errorf("redis %s: %w", s.addr, err)
 	}
 	return s, nil
+}
+
+func newClient(raw string) (redis.UniversalClient, string, error) {
+	if strings.HasPrefix(raw, "redis-sentinel://") {
+		u, err := url.Parse(raw)
+		if err != nil || u.User == nil || u.User.Username() == "" || u.Host == "" {
+			return nil, "", fmt.Errorf("redis url %q: want redis-sentinel://MASTER@host:port,host:port[/db]", raw)
+		}
+		db, _ := strconv.Atoi(strings.TrimPrefix(u.Path, "/"))
+		opt := &redis.FailoverOptions{MasterName: u.User.Username(), SentinelAddrs: strings.Split(u.Host, ","), DB: db}
+		if p, ok := u.User.Password(); ok {
+			opt.Password = p
+		}
+		return redis.NewFailoverClient(opt), "sentinel " + u.Host + " master " + opt.MasterName, nil
+	}
+	opt, err := redis.ParseURL(raw)
+	if err != nil {
+		return nil, "", fmt.Errorf("redis url: %w", err)
+	}
+	return redis.NewClient(opt), opt.Addr, nil
 }
 
 // Embedded reports whether the store runs in-process.
 func (s *Store) Embedded() bool { return s.embedded != nil }
 
 // Addr is where the store listens (embedded) or which server it uses.
-func (s *Store) Addr() string {
-	if s.embedded != nil {
-		return s.embedded.Addr()
-	}
-	if c, ok := s.rdb.(*redis.Client); ok {
-		return c.Options().Addr
-	}
-	return ""
-}
+func (s *Store) Addr() string { return s.addr }
 
 // Ping checks the store answers (readiness).
 func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
@@ -69,68 +115,264 @@ func (s *Store) Close() {
 	}
 }
 
-// Enqueue matches the call with the best available agent of skill, or
-// queues it at score (lower is served first; arrival time in ms keeps FIFO
-// and lets a call that goes back keep its original place). It returns the
-// agent id reserved for the call, or "" if the call now waits.
-func (s *Store) Enqueue(ctx context.Context, callID, skill string, score int64) (string, error) {
-	v, err := enqueueScript.Run(ctx, s.rdb, nil, callID, skill, strconv.FormatInt(score, 10)).Result()
-	return stringOrNone(v, err)
+func (s *Store) nowMS() string { return strconv.FormatInt(s.Now().UnixMilli(), 10) }
+
+func encodeTargets(ts []Target) string {
+	parts := make([]string, len(ts))
+	for i, t := range ts {
+		parts[i] = t.Skill + ":" + strconv.Itoa(max(1, min(t.MinLevel, 10)))
+	}
+	return strings.Join(parts, ";")
 }
 
-// AgentReady makes the agent available for skills (idle since idleMS) or,
-// if a call waits in one of them, reserves the agent for the longest-waiting
-// such call and returns its id.
-func (s *Store) AgentReady(ctx context.Context, agentID string, skills []string, idleMS int64) (string, error) {
-	args := append([]any{agentID, strconv.FormatInt(idleMS, 10)}, toAny(skills)...)
-	v, err := agentReadyScript.Run(ctx, s.rdb, nil, args...).Result()
-	return stringOrNone(v, err)
+func encodeSkills(sk []AgentSkill) string {
+	parts := make([]string, len(sk))
+	for i, x := range sk {
+		st := x.Strategy
+		if st == "" {
+			st = "longest-idle"
+		}
+		parts[i] = x.Skill + ":" + strconv.Itoa(max(1, min(x.Level, 10))) + ":" + st
+	}
+	return strings.Join(parts, ";")
 }
 
-// AgentNotAvailable takes the agent out of all available sets and records
-// why (state: logged-out, on-call, wrap-up, …).
-func (s *Store) AgentNotAvailable(ctx context.Context, agentID, state string) error {
-	return agentBusyScript.Run(ctx, s.rdb, nil, agentID, state).Err()
+// Score orders waiting calls: higher priority (0–9) first, then arrival.
+func Score(priority int, arrived time.Time) int64 {
+	return int64(9-max(0, min(priority, 9)))*1e13 + arrived.UnixMilli()
 }
 
-// RemoveCall takes a waiting call out of its queue; it reports whether the
-// call was still waiting (false: it was already matched).
+// Enqueue stores the call (fields are kept for the reaper's CDR) and either
+// reserves the best available agent for it or queues it in its targets at
+// score. A call enqueued again with its original score keeps its place.
+func (s *Store) Enqueue(ctx context.Context, callID, owner string, score int64, targets []Target, fields map[string]string) (*Match, error) {
+	args := []any{s.nowMS(), callID, owner, strconv.FormatInt(score, 10), encodeTargets(targets)}
+	for k, v := range fields {
+		args = append(args, k, v)
+	}
+	return match(enqueueScript.Run(ctx, s.rdb, nil, args...).Result())
+}
+
+// Widen replaces a waiting call's targets (escalation), keeping its score
+// and so its place; it may match at once.
+func (s *Store) Widen(ctx context.Context, callID string, targets []Target) (*Match, error) {
+	return match(widenScript.Run(ctx, s.rdb, nil, s.nowMS(), callID, encodeTargets(targets)).Result())
+}
+
+// AgentReady logs the agent in with skills (owner: the instance its device
+// registered with), or with skills nil makes a logged-in agent ready again
+// (after wrap-up, pause, or an unanswered offer). It may match at once.
+func (s *Store) AgentReady(ctx context.Context, agentID, owner string, skills []AgentSkill) (*Match, error) {
+	return match(agentReadyScript.Run(ctx, s.rdb, nil, s.nowMS(), agentID, owner, encodeSkills(skills)).Result())
+}
+
+// AgentState takes the agent out of distribution with a state (on-call,
+// wrap-up, paused, logged-out) and a reason.
+func (s *Store) AgentState(ctx context.Context, agentID, state, reason string) error {
+	return agentStateScript.Run(ctx, s.rdb, nil, s.nowMS(), agentID, state, reason).Err()
+}
+
+// RemoveCall forgets an ended call; it reports whether it was still waiting.
 func (s *Store) RemoveCall(ctx context.Context, callID string) (bool, error) {
 	n, err := removeCallScript.Run(ctx, s.rdb, nil, callID).Int()
 	return n == 1, err
 }
 
-// AgentState returns the agent's stored state ("" if unknown).
-func (s *Store) AgentState(ctx context.Context, agentID string) (string, error) {
-	v, err := s.rdb.HGet(ctx, "{sc}:agent:"+agentID, "state").Result()
-	if errors.Is(err, redis.Nil) {
-		return "", nil
+// SetCallFields records facts about a call for the reaper (e.g. answered).
+func (s *Store) SetCallFields(ctx context.Context, callID string, fields map[string]string) error {
+	if len(fields) == 0 {
+		return nil
 	}
-	return v, err
+	return s.rdb.HSet(ctx, "{sc}:call:"+callID, fields).Err()
 }
 
-// Waiting returns the number of calls waiting for skill.
+// Agent returns the agent's stored state.
+func (s *Store) Agent(ctx context.Context, agentID string) (AgentInfo, error) {
+	m, err := s.rdb.HGetAll(ctx, "{sc}:agent:"+agentID).Result()
+	if err != nil {
+		return AgentInfo{}, err
+	}
+	ms, _ := strconv.ParseInt(m["since"], 10, 64)
+	info := AgentInfo{State: m["state"], Reason: m["reason"], Call: m["call"], Owner: m["owner"]}
+	if info.State == "" {
+		info.State = "logged-out"
+	}
+	if ms > 0 {
+		info.Since = time.UnixMilli(ms)
+	}
+	return info, nil
+}
+
+// Position is the call's place in its queue: 1 + the calls ahead of it in
+// the fullest of its queues (0 if it is not waiting).
+func (s *Store) Position(ctx context.Context, callID string) (int, error) {
+	m, err := s.rdb.HMGet(ctx, "{sc}:call:"+callID, "queued", "score").Result()
+	if err != nil || m[0] == nil || m[1] == nil {
+		return 0, err
+	}
+	queued, score := m[0].(string), m[1].(string)
+	pos := 0
+	for _, t := range strings.Split(queued, ";") {
+		skill, lvl, ok := strings.Cut(t, ":")
+		if !ok {
+			continue
+		}
+		n, err := s.rdb.ZCount(ctx, "{sc}:q:"+skill+":"+lvl, "-inf", "("+score).Result()
+		if err != nil {
+			return 0, err
+		}
+		pos = max(pos, int(n)+1)
+	}
+	return pos, nil
+}
+
+// Waiting counts the calls waiting for skill (all levels).
 func (s *Store) Waiting(ctx context.Context, skill string) (int64, error) {
-	return s.rdb.ZCard(ctx, "{sc}:q:"+skill).Result()
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.IntCmd, 10)
+	for l := 1; l <= 10; l++ {
+		cmds[l-1] = pipe.ZCard(ctx, "{sc}:q:"+skill+":"+strconv.Itoa(l))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return 0, err
+	}
+	var n int64
+	for _, c := range cmds {
+		n += c.Val()
+	}
+	return n, nil
 }
 
-func stringOrNone(v any, err error) (string, error) {
+// LoggedIn counts the agents logged in with skill.
+func (s *Store) LoggedIn(ctx context.Context, skill string) (int64, error) {
+	return s.rdb.SCard(ctx, "{sc}:loggedin:"+skill).Result()
+}
+
+// RecordHandled adds a finished call to the agent's counters (used by the
+// fewest-calls and least-talk strategies) and to the skill's average
+// handling time including wrap-up (an EWMA with weight 1/5).
+func (s *Store) RecordHandled(ctx context.Context, agentID, skill string, talk, handle time.Duration) error {
+	pipe := s.rdb.Pipeline()
+	pipe.HIncrBy(ctx, "{sc}:agent:"+agentID, "calls", 1)
+	pipe.HIncrBy(ctx, "{sc}:agent:"+agentID, "talk_ms", talk.Milliseconds())
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err
+	}
+	key := "{sc}:stats:" + skill
+	old, err := s.rdb.HGet(ctx, key, "aht_ms").Int64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	next := handle.Milliseconds()
+	if old > 0 {
+		next = (4*old + next) / 5
+	}
+	return s.rdb.HSet(ctx, key, "aht_ms", next).Err()
+}
+
+// HandleTime is the skill's average handling time incl. wrap-up (0 if unknown).
+func (s *Store) HandleTime(ctx context.Context, skill string) (time.Duration, error) {
+	ms, err := s.rdb.HGet(ctx, "{sc}:stats:"+skill, "aht_ms").Int64()
 	if errors.Is(err, redis.Nil) {
-		return "", nil
+		return 0, nil
+	}
+	return time.Duration(ms) * time.Millisecond, err
+}
+
+// NoAnswer counts a consecutive unanswered offer and returns the count;
+// ResetNoAnswer clears it when the agent answers.
+func (s *Store) NoAnswer(ctx context.Context, agentID string) (int64, error) {
+	return s.rdb.HIncrBy(ctx, "{sc}:agent:"+agentID, "noanswer", 1).Result()
+}
+
+// ResetNoAnswer clears the consecutive no-answer count.
+func (s *Store) ResetNoAnswer(ctx context.Context, agentID string) error {
+	return s.rdb.HSet(ctx, "{sc}:agent:"+agentID, "noanswer", 0).Err()
+}
+
+// Heartbeat renews the instance's lease for ttl.
+func (s *Store) Heartbeat(ctx context.Context, instance string, ttl time.Duration) error {
+	pipe := s.rdb.Pipeline()
+	pipe.Set(ctx, "{sc}:lease:"+instance, s.nowMS(), ttl)
+	pipe.SAdd(ctx, "{sc}:instances", instance)
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// Release gives up the instance's lease at once (clean shutdown).
+func (s *Store) Release(ctx context.Context, instance string) error {
+	return s.rdb.Del(ctx, "{sc}:lease:"+instance).Err()
+}
+
+// DeadInstances lists instances whose lease has expired.
+func (s *Store) DeadInstances(ctx context.Context) ([]string, error) {
+	all, err := s.rdb.SMembers(ctx, "{sc}:instances").Result()
+	if err != nil {
+		return nil, err
+	}
+	var dead []string
+	for _, in := range all {
+		n, err := s.rdb.Exists(ctx, "{sc}:lease:"+in).Result()
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			dead = append(dead, in)
+		}
+	}
+	return dead, nil
+}
+
+// Reap takes over a dead instance and returns its calls' stored fields
+// (call id under "id"), so the reaper can write their CDRs. Only one
+// reaper gets them.
+func (s *Store) Reap(ctx context.Context, dead string) ([]map[string]string, error) {
+	v, err := reapScript.Run(ctx, s.rdb, nil, s.nowMS(), dead).Slice()
+	if err != nil {
+		return nil, err
+	}
+	var out []map[string]string
+	for _, c := range v {
+		kv, _ := c.([]any)
+		m := map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			k, _ := kv[i].(string)
+			val, _ := kv[i+1].(string)
+			m[k] = val
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// NextAssignment waits up to timeout for a match for a call the instance
+// owns; nil when none came.
+func (s *Store) NextAssignment(ctx context.Context, instance string, timeout time.Duration) (*Match, error) {
+	v, err := s.rdb.BLPop(ctx, timeout, "{sc}:assign:"+instance).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
 	}
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	if str, ok := v.(string); ok {
-		return str, nil
-	}
-	return "", nil
+	call, agent, _ := strings.Cut(v[1], " ")
+	return &Match{CallID: call, AgentID: agent, Owner: instance}, nil
 }
 
-func toAny(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
+func match(v any, err error) (*Match, error) {
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
 	}
-	return out
+	if err != nil {
+		return nil, err
+	}
+	a, ok := v.([]any)
+	if !ok || len(a) != 3 {
+		return nil, nil
+	}
+	m := &Match{}
+	m.CallID, _ = a[0].(string)
+	m.AgentID, _ = a[1].(string)
+	m.Owner, _ = a[2].(string)
+	return m, nil
 }

@@ -24,12 +24,13 @@ func backends(t *testing.T, f func(t *testing.T, s *Store)) {
 		f(t, s)
 	})
 	t.Run("redis-server", func(t *testing.T) {
-		s := realRedis(t)
-		f(t, s)
+		f(t, RealRedis(t))
 	})
 }
 
-func realRedis(t *testing.T) *Store {
+// RealRedis starts a redis-server on a free loopback port for the test.
+func RealRedis(t testing.TB) *Store {
+	t.Helper()
 	bin := interop.Require(t, "redis-server", "redis-server")
 	port := interop.FreePort(t, "tcp")
 	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
@@ -37,9 +38,9 @@ func realRedis(t *testing.T) *Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	var s *Store
 	var err error
 	for i := 0; i < 100; i++ {
+		var s *Store
 		if s, err = Open(context.Background(), Config{Redis: fmt.Sprintf("redis://127.0.0.1:%d/0", port)}); err == nil {
 			t.Cleanup(s.Close)
 			return s
@@ -50,25 +51,55 @@ func realRedis(t *testing.T) *Store {
 	return nil
 }
 
+// clock makes the store's time step 1 ms per call, so scores are distinct.
+func clock(s *Store) {
+	var mu sync.Mutex
+	t := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+	s.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); t = t.Add(time.Millisecond); return t }
+}
+
+func burgdorf(l int) []Target { return []Target{{Skill: "burgdorf", MinLevel: l}} }
+
 func TestQueueMatching(t *testing.T) {
 	backends(t, func(t *testing.T, s *Store) {
+		clock(s)
 		ctx := context.Background()
-		// No agent: calls wait, oldest first.
-		for i, id := range []string{"c2", "c1", "c3"} {
-			score := map[string]int64{"c1": 100, "c2": 200, "c3": 300}[id]
-			if a, err := s.Enqueue(ctx, id, "burgdorf", score); err != nil || a != "" {
-				t.Fatalf("enqueue %d: agent %q err %v, want waiting", i, a, err)
+		t0 := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+		// No agent: calls wait, by priority then arrival.
+		for _, c := range []struct {
+			id   string
+			prio int
+			at   int
+		}{{"c2", 5, 200}, {"c1", 5, 100}, {"c3", 5, 300}, {"crisis", 8, 400}} {
+			m, err := s.Enqueue(ctx, c.id, "i1", Score(c.prio, t0.Add(time.Duration(c.at)*time.Millisecond)), burgdorf(1), map[string]string{"municipality": "burgdorf"})
+			if err != nil || m != nil {
+				t.Fatalf("enqueue %s: %v %v, want waiting", c.id, m, err)
 			}
 		}
-		if n, _ := s.Waiting(ctx, "burgdorf"); n != 3 {
-			t.Fatalf("waiting = %d, want 3", n)
+		if n, _ := s.Waiting(ctx, "burgdorf"); n != 4 {
+			t.Fatalf("waiting = %d, want 4", n)
 		}
-		// An agent with the skill gets the longest-waiting call.
-		if c, err := s.AgentReady(ctx, "1003", []string{"burgdorf", "garbsen"}, 1); err != nil || c != "c1" {
-			t.Fatalf("agent ready got %q %v, want c1", c, err)
+		if p, _ := s.Position(ctx, "c3"); p != 4 {
+			t.Errorf("c3 position %d, want 4 (behind the crisis call, c1, c2)", p)
 		}
-		if st, _ := s.AgentState(ctx, "1003"); st != "reserved" {
-			t.Errorf("agent state %q, want reserved", st)
+		// An agent with the skill gets the highest-priority call, then the oldest.
+		for _, want := range []string{"crisis", "c1"} {
+			m, err := s.AgentReady(ctx, "1003", "i1", []AgentSkill{{Skill: "burgdorf", Level: 9}, {Skill: "garbsen", Level: 4}})
+			if err != nil || m == nil || m.CallID != want || m.Owner != "i1" {
+				t.Fatalf("agent ready got %+v %v, want %s", m, err, want)
+			}
+			if a, _ := s.Agent(ctx, "1003"); a.State != "reserved" || a.Call != want {
+				t.Errorf("agent %+v, want reserved for %s", a, want)
+			}
+		}
+		if p, _ := s.Position(ctx, "c3"); p != 2 {
+			t.Errorf("c3 position %d, want 2", p)
+		}
+		// The owner learns of both matches on its assignment list.
+		for _, want := range []string{"crisis", "c1"} {
+			if m, err := s.NextAssignment(ctx, "i1", time.Second); err != nil || m == nil || m.CallID != want || m.AgentID != "1003" {
+				t.Errorf("assignment %+v %v, want %s→1003", m, err, want)
+			}
 		}
 		// A removed call is gone; removing twice says so.
 		if ok, _ := s.RemoveCall(ctx, "c2"); !ok {
@@ -77,35 +108,140 @@ func TestQueueMatching(t *testing.T) {
 		if ok, _ := s.RemoveCall(ctx, "c2"); ok {
 			t.Error("remove c2 twice: want false")
 		}
-		// Agent 1001 without the skill stays available; c3 still waits.
-		if c, _ := s.AgentReady(ctx, "1001", []string{"hannover"}, 2); c != "" {
-			t.Errorf("agent without skill got %q", c)
+		// An agent without the skill stays available; c3 still waits.
+		if m, _ := s.AgentReady(ctx, "1001", "i1", []AgentSkill{{Skill: "hannover", Level: 8}}); m != nil {
+			t.Errorf("agent without skill got %+v", m)
 		}
-		if c, _ := s.AgentReady(ctx, "1006", []string{"burgdorf"}, 3); c != "c3" {
-			t.Errorf("agent 1006 got %q, want c3", c)
+		if a, _ := s.Agent(ctx, "1001"); a.State != "available" {
+			t.Errorf("1001 %+v, want available", a)
 		}
-		// A new call goes straight to the longest-idle available agent.
-		if _, err := s.AgentReady(ctx, "1003", []string{"burgdorf"}, 50); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.AgentReady(ctx, "1006", []string{"burgdorf"}, 10); err != nil {
-			t.Fatal(err)
-		}
-		if a, _ := s.Enqueue(ctx, "c4", "burgdorf", 400); a != "1006" {
-			t.Errorf("c4 went to %q, want longest idle 1006", a)
-		}
-		if a, _ := s.Enqueue(ctx, "c5", "burgdorf", 500); a != "1003" {
-			t.Errorf("c5 went to %q, want 1003", a)
+		if m, _ := s.AgentReady(ctx, "1006", "i1", []AgentSkill{{Skill: "burgdorf", Level: 3}}); m == nil || m.CallID != "c3" {
+			t.Errorf("agent 1006 got %+v, want c3", m)
 		}
 		// Logged-out agents get nothing.
-		if _, err := s.AgentReady(ctx, "1003", []string{"burgdorf"}, 60); err != nil {
+		if err := s.AgentState(ctx, "1006", "logged-out", ""); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.AgentNotAvailable(ctx, "1003", "logged-out"); err != nil {
-			t.Fatal(err)
+		if m, _ := s.Enqueue(ctx, "c6", "i1", Score(5, t0), burgdorf(1), nil); m != nil {
+			t.Errorf("c6 went to %+v", m)
 		}
-		if a, _ := s.Enqueue(ctx, "c6", "burgdorf", 600); a != "" {
-			t.Errorf("c6 went to logged-out agent %q", a)
+		if n, _ := s.LoggedIn(ctx, "burgdorf"); n != 1 {
+			t.Errorf("logged in for burgdorf: %d, want 1 (1003)", n)
+		}
+	})
+}
+
+func TestStrategiesAndLevels(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		clock(s)
+		ctx := context.Background()
+		t0 := time.Now()
+		ready := func(id string, lvl int, strategy string) {
+			if m, err := s.AgentReady(ctx, id, "i1", []AgentSkill{{Skill: "q", Level: lvl, Strategy: strategy}}); err != nil || m != nil {
+				t.Fatalf("ready %s: %v %v", id, m, err)
+			}
+		}
+		offer := func(call string, min int) string {
+			m, err := s.Enqueue(ctx, call, "i1", Score(5, t0), []Target{{Skill: "q", MinLevel: min}}, nil)
+			if err != nil || m == nil {
+				t.Fatalf("enqueue %s: %v %v", call, m, err)
+			}
+			return m.AgentID
+		}
+		// longest-idle: the one ready first.
+		ready("low", 2, "longest-idle")
+		ready("high", 9, "longest-idle")
+		if a := offer("x1", 1); a != "low" {
+			t.Errorf("longest-idle picked %s, want low", a)
+		}
+		// A call needing level 5 skips the level-2 agent.
+		ready("low", 2, "longest-idle")
+		if a := offer("x2", 5); a != "high" {
+			t.Errorf("min level 5 picked %s, want high", a)
+		}
+		// best-skill: the higher level first even if it became idle later.
+		ready("low", 2, "best-skill")
+		ready("high", 9, "best-skill")
+		if a := offer("x3", 1); a != "high" {
+			t.Errorf("best-skill picked %s, want high", a)
+		}
+		_ = s.AgentState(ctx, "low", "logged-out", "")
+		// fewest-calls and least-talk read the agents' counters.
+		_ = s.RecordHandled(ctx, "a", "q", 300*time.Second, 330*time.Second)
+		_ = s.RecordHandled(ctx, "a", "q", 10*time.Second, 40*time.Second)
+		_ = s.RecordHandled(ctx, "b", "q", 100*time.Second, 130*time.Second)
+		ready("a", 5, "fewest-calls")
+		ready("b", 5, "fewest-calls")
+		if a := offer("x4", 1); a != "b" {
+			t.Errorf("fewest-calls picked %s, want b (1 call vs 2)", a)
+		}
+		_ = s.AgentState(ctx, "a", "logged-out", "")
+		ready("a", 5, "least-talk")
+		ready("b", 5, "least-talk")
+		if a := offer("x5", 1); a != "b" {
+			t.Errorf("least-talk picked %s, want b (100 s vs 310 s)", a)
+		}
+		if ht, _ := s.HandleTime(ctx, "q"); ht < 130*time.Second || ht > 330*time.Second {
+			t.Errorf("average handling time %v", ht)
+		}
+	})
+}
+
+// TestWidenKeepsPlace: escalation lowers the required level; the call keeps
+// its original place relative to later calls.
+func TestWidenKeepsPlace(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		clock(s)
+		ctx := context.Background()
+		t0 := time.Now()
+		_, _ = s.Enqueue(ctx, "old", "i1", Score(5, t0), burgdorf(8), nil)
+		_, _ = s.Enqueue(ctx, "new", "i1", Score(5, t0.Add(time.Second)), burgdorf(1), nil)
+		if m, _ := s.Widen(ctx, "old", burgdorf(1)); m != nil {
+			t.Fatalf("widen matched %+v with no agent", m)
+		}
+		if m, _ := s.AgentReady(ctx, "junior", "i1", []AgentSkill{{Skill: "burgdorf", Level: 2}}); m == nil || m.CallID != "old" {
+			t.Errorf("after widening, junior got %+v, want the older call", m)
+		}
+		if _, err := s.Widen(ctx, "old", burgdorf(1)); err != nil {
+			t.Errorf("widen of a reserved call: %v", err)
+		}
+	})
+}
+
+func TestReapDeadInstance(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		clock(s)
+		ctx := context.Background()
+		t0 := time.Now()
+		_ = s.Heartbeat(ctx, "dead", 50*time.Millisecond)
+		_ = s.Heartbeat(ctx, "alive", time.Minute)
+		_, _ = s.Enqueue(ctx, "w1", "dead", Score(5, t0), burgdorf(1), map[string]string{"municipality": "burgdorf", "caller": "+495136123xxx"})
+		_, _ = s.AgentReady(ctx, "talking", "alive", []AgentSkill{{Skill: "hannover", Level: 5}})
+		_, _ = s.Enqueue(ctx, "r1", "dead", Score(5, t0), []Target{{Skill: "hannover", MinLevel: 1}}, nil)
+		_, _ = s.AgentReady(ctx, "deadagent", "dead", []AgentSkill{{Skill: "burgdorf", Level: 5}}) // takes w1
+		time.Sleep(100 * time.Millisecond)
+		if s.embedded != nil {
+			s.embedded.FastForward(100 * time.Millisecond) // miniredis expires keys only when told
+		}
+		dead, _ := s.DeadInstances(ctx)
+		if len(dead) != 1 || dead[0] != "dead" {
+			t.Fatalf("dead instances %v", dead)
+		}
+		calls, err := s.Reap(ctx, "dead")
+		if err != nil || len(calls) != 2 {
+			t.Fatalf("reaped %v %v, want 2 calls", calls, err)
+		}
+		if again, _ := s.Reap(ctx, "dead"); len(again) != 0 {
+			t.Errorf("second reaper got %v", again)
+		}
+		if a, _ := s.Agent(ctx, "talking"); a.State != "available" {
+			t.Errorf("agent reserved for a dead call: %+v, want available", a)
+		}
+		if a, _ := s.Agent(ctx, "deadagent"); a.State != "logged-out" {
+			t.Errorf("agent of the dead instance: %+v, want logged-out", a)
+		}
+		if n, _ := s.Waiting(ctx, "burgdorf"); n != 0 {
+			t.Errorf("%d calls still waiting", n)
 		}
 	})
 }
@@ -120,36 +256,34 @@ func TestMatchingIsAtomic(t *testing.T) {
 		var mu sync.Mutex
 		callOf := map[string]string{} // agent → call
 		agentOf := map[string]string{}
-		record := func(agent, call string) {
+		record := func(m *Match) {
 			mu.Lock()
 			defer mu.Unlock()
-			if prev, dup := callOf[agent]; dup {
-				t.Errorf("agent %s got %s and %s", agent, prev, call)
+			if prev, dup := callOf[m.AgentID]; dup {
+				t.Errorf("agent %s got %s and %s", m.AgentID, prev, m.CallID)
 			}
-			if prev, dup := agentOf[call]; dup {
-				t.Errorf("call %s got %s and %s", call, prev, agent)
+			if prev, dup := agentOf[m.CallID]; dup {
+				t.Errorf("call %s got %s and %s", m.CallID, prev, m.AgentID)
 			}
-			callOf[agent], agentOf[call] = call, agent
+			callOf[m.AgentID], agentOf[m.CallID] = m.CallID, m.AgentID
 		}
 		var wg sync.WaitGroup
 		for i := 0; i < n; i++ {
 			wg.Add(2)
 			go func(i int) {
 				defer wg.Done()
-				call := fmt.Sprintf("call-%d", i)
-				if a, err := s.Enqueue(ctx, call, "q", int64(i)); err != nil {
+				if m, err := s.Enqueue(ctx, fmt.Sprintf("call-%d", i), fmt.Sprintf("i%d", i%3), int64(i), []Target{{Skill: "q", MinLevel: 1}}, nil); err != nil {
 					t.Error(err)
-				} else if a != "" {
-					record(a, call)
+				} else if m != nil {
+					record(m)
 				}
 			}(i)
 			go func(i int) {
 				defer wg.Done()
-				agent := fmt.Sprintf("agent-%d", i)
-				if c, err := s.AgentReady(ctx, agent, []string{"q"}, int64(i)); err != nil {
+				if m, err := s.AgentReady(ctx, fmt.Sprintf("agent-%d", i), "i0", []AgentSkill{{Skill: "q", Level: 1 + i%10}}); err != nil {
 					t.Error(err)
-				} else if c != "" {
-					record(agent, c)
+				} else if m != nil {
+					record(m)
 				}
 			}(i)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,12 +33,13 @@ func TestConfigErrorsNameFileLineField(t *testing.T) {
 	cases := []struct {
 		name, from, to, want string
 	}{
-		{"unknown key", "  realm: sc115\n", "  realm: sc115\n  relam: typo\n", ":16: field relam not found in type sip.Config"},
-		{"bad number", `numbers: ["+495136115"]`, `numbers: ["05136-abc"]`, `:48: acd.municipalities[1].numbers[0]: "05136-abc" is not a phone number`},
-		{"bad cidr", "allow: [127.0.0.0/8]", "allow: [127.0.0.300/8]", `:18: sip.trunks[0].allow[0]: "127.0.0.300/8" is not a CIDR`},
-		{"bad policy", "caller_policy: shorten", "caller_policy: sometimes", `:79: cdr.caller_policy: "sometimes" is not one of shorten, hash, full`},
-		{"bad skill", "skills: {hannover: 8, burgdorf: 5}", "skills: {hannover: 8, burgdorf: 15}", ":67: acd.agents[0].skills.burgdorf: level 15 is outside 1–10"},
-		{"bad ports", "rtp_ports: 20000-29999", "rtp_ports: 29999-20000", ":25: media.rtp_ports:"},
+		{"unknown key", "  realm: sc115\n", "  realm: sc115\n  relam: typo\n", "field relam not found in type sip.Config"},
+		{"bad number", `numbers: ["+495136115"]`, `numbers: ["05136-abc"]`, `acd.municipalities[1].numbers[0]: "05136-abc" is not a phone number`},
+		{"bad cidr", "allow: [127.0.0.0/8]", "allow: [127.0.0.300/8]", `sip.trunks[0].allow[0]: "127.0.0.300/8" is not a CIDR`},
+		{"bad policy", "caller_policy: shorten", "caller_policy: sometimes", `cdr.caller_policy: "sometimes" is not one of shorten, hash, full`},
+		{"bad skill", "skills: {hannover: 8, burgdorf: 5}", "skills: {hannover: 8, burgdorf: 15}", "acd.agents[0].skills.burgdorf: level 15 is outside 1–10"},
+		{"bad ports", "rtp_ports: 20000-29999", "rtp_ports: 29999-20000", "media.rtp_ports:"},
+		{"bad strategy", "strategy: best-skill", "strategy: random", `acd.queues.hannover.strategy: "random" is not one of`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -51,8 +53,9 @@ func TestConfigErrorsNameFileLineField(t *testing.T) {
 			if err == nil {
 				err = lc.validate()
 			}
-			if err == nil || !strings.Contains(err.Error(), p+c.want) {
-				t.Errorf("got %v\nwant it to contain %q", err, p+c.want)
+			want := fmt.Sprintf("%s:%d: %s", p, lineOf(t, p, strings.Split(strings.TrimSpace(c.to), "\n")[len(strings.Split(strings.TrimSpace(c.to), "\n"))-1]), c.want)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("got %v\nwant it to contain %q", err, want)
 			}
 		})
 	}
@@ -67,7 +70,8 @@ func TestDemoPasswordWarningOffLoopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := lc.warnings()
-	if len(w) != 6 || !strings.Contains(w[0], p+":67: acd.agents[0].password: demo password with non-loopback sip.listen") {
+	want := fmt.Sprintf("%s:%d: acd.agents[0].password: demo password with non-loopback sip.listen", p, lineOf(t, p, "demo1001"))
+	if len(w) != 6 || !strings.Contains(w[0], want) {
 		t.Errorf("warnings %q", w)
 	}
 	lc2, _ := loadConfig("../../deploy/examples/region-hannover.yaml")
@@ -88,4 +92,17 @@ func TestServeFlagsFromEnvironment(t *testing.T) {
 	if c.SIP.Listen != "127.0.0.1:5999" || c.Instance != "from-flag" || c.Queue.Redis != "redis://127.0.0.1:6379/0" {
 		t.Errorf("got listen %s instance %s redis %s", c.SIP.Listen, c.Instance, c.Queue.Redis)
 	}
+}
+
+// lineOf is the 1-based line of the first line of file containing s.
+func lineOf(t *testing.T, file, s string) int {
+	t.Helper()
+	data, _ := os.ReadFile(file)
+	for i, l := range strings.Split(string(data), "\n") {
+		if strings.Contains(l, s) {
+			return i + 1
+		}
+	}
+	t.Fatalf("%q not in %s", s, file)
+	return 0
 }

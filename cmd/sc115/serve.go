@@ -39,6 +39,8 @@ type service struct {
 	httpLn  net.Listener
 	cancel  context.CancelFunc
 	sipDone chan error
+	// engineDone is closed when the engine's lease/dispatch loop has ended.
+	engineDone chan struct{}
 }
 
 func newLogger(c LogConfig, w io.Writer) zerolog.Logger {
@@ -108,11 +110,14 @@ func start(cfg Config, log zerolog.Logger) (_ *service, err error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	acd.Health(mux, s.engine, s.store.Ping)
+	acd.API(mux, s.engine)
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = s.http.Serve(s.httpLn) }()
 
 	sipCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
+	s.engineDone = make(chan struct{})
+	go func() { s.engine.Run(sipCtx); close(s.engineDone) }()
 	go func() { s.sipDone <- s.sip.Serve(sipCtx) }()
 	if !s.sip.WaitServing() {
 		return nil, fmt.Errorf("sip server on %s did not start", s.sip.Addr())
@@ -145,6 +150,8 @@ func (s *service) close() {
 	if s.cancel != nil {
 		s.cancel()
 		<-s.sipDone
+		<-s.engineDone
+		s.engine.Close()
 	}
 	if s.http != nil {
 		_ = s.http.Close()

@@ -1,0 +1,163 @@
+package acd
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"math"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+)
+
+// API mounts the JSON API for supervisors and the coming agent console:
+//
+//	GET  /api/agents                     every agent's state and since-when
+//	POST /api/agents/{id}/login          log in to all own skills
+//	POST /api/agents/{id}/logout
+//	POST /api/agents/{id}/pause?reason=R take an available agent out, with a reason
+//	POST /api/agents/{id}/ready          end a pause or the wrap-up early
+//	GET  /api/queues                     per skill: waiting, logged in, handling time
+//	GET  /api/calls                      this instance's calls: state, position, estimated wait
+//
+// Every request needs "Authorization: Bearer <acd.api_token>"; without a
+// configured token the API answers 403.
+func API(mux *http.ServeMux, e *Engine) {
+	h := func(pattern string, f func(w http.ResponseWriter, r *http.Request) (any, error)) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			if !e.authorized(r) {
+				http.Error(w, `{"error":"missing or wrong bearer token"}`, http.StatusForbidden)
+				return
+			}
+			v, err := f(w, r)
+			w.Header().Set("Content-Type", "application/json")
+			if err != nil {
+				code := http.StatusConflict
+				if errors.Is(err, ErrUnknownAgent) {
+					code = http.StatusNotFound
+				}
+				w.WriteHeader(code)
+				_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+				return
+			}
+			_ = json.NewEncoder(w).Encode(v)
+		})
+	}
+	h("GET /api/agents", func(http.ResponseWriter, *http.Request) (any, error) { return e.Agents(), nil })
+	agentAction := func(f func(id string, r *http.Request) error) func(http.ResponseWriter, *http.Request) (any, error) {
+		return func(_ http.ResponseWriter, r *http.Request) (any, error) {
+			id := r.PathValue("id")
+			if err := f(id, r); err != nil {
+				return nil, err
+			}
+			info, err := e.Store.Agent(r.Context(), id)
+			return AgentStatus{ID: id, Name: e.agents[id].cfg.Name, State: AgentState(info.State), Reason: info.Reason, Since: info.Since, Call: info.Call}, err
+		}
+	}
+	h("POST /api/agents/{id}/login", agentAction(func(id string, _ *http.Request) error { return e.Login(id) }))
+	h("POST /api/agents/{id}/logout", agentAction(func(id string, _ *http.Request) error { return e.Logout(id) }))
+	h("POST /api/agents/{id}/ready", agentAction(func(id string, _ *http.Request) error { return e.Ready(id) }))
+	h("POST /api/agents/{id}/pause", agentAction(func(id string, r *http.Request) error {
+		reason := r.URL.Query().Get("reason")
+		if reason == "" {
+			reason = "break"
+		}
+		return e.Pause(id, reason)
+	}))
+	h("GET /api/queues", func(_ http.ResponseWriter, r *http.Request) (any, error) { return e.Queues(r.Context()) })
+	h("GET /api/calls", func(_ http.ResponseWriter, r *http.Request) (any, error) { return e.Calls(r.Context()), nil })
+}
+
+func (e *Engine) authorized(r *http.Request) bool {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return e.cfg.APIToken != "" && ok && subtle.ConstantTimeCompare([]byte(tok), []byte(e.cfg.APIToken)) == 1
+}
+
+// QueueStatus is one skill's queue for the API and the wallboard.
+type QueueStatus struct {
+	Skill          string  `json:"skill"`
+	Waiting        int64   `json:"waiting"`
+	LoggedIn       int64   `json:"logged_in"`
+	HandleTimeSecs float64 `json:"handle_time_s"`
+}
+
+// Queues returns every skill's queue.
+func (e *Engine) Queues(ctx context.Context) ([]QueueStatus, error) {
+	seen := map[string]bool{}
+	var out []QueueStatus
+	for _, m := range e.cfg.Municipalities {
+		if seen[m.Skill] {
+			continue
+		}
+		seen[m.Skill] = true
+		w, err := e.Store.Waiting(ctx, m.Skill)
+		if err != nil {
+			return nil, err
+		}
+		n, _ := e.Store.LoggedIn(ctx, m.Skill)
+		ht, _ := e.handleTime(ctx, m.Skill)
+		out = append(out, QueueStatus{Skill: m.Skill, Waiting: w, LoggedIn: n, HandleTimeSecs: ht.Seconds()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Skill < out[j].Skill })
+	return out, nil
+}
+
+func (e *Engine) handleTime(ctx context.Context, skill string) (time.Duration, error) {
+	ht, err := e.Store.HandleTime(ctx, skill)
+	if ht <= 0 {
+		ht = e.cfg.DefaultHandleTime
+	}
+	return ht, err
+}
+
+// CallStatus is one of this instance's calls for the API.
+type CallStatus struct {
+	CallID       string    `json:"call_id"`
+	Municipality string    `json:"municipality"`
+	State        CallState `json:"state"`
+	Position     int       `json:"position,omitempty"`
+	WaitSecs     float64   `json:"estimated_wait_s,omitempty"`
+}
+
+// Calls lists the calls this instance owns, with position and estimated
+// wait for waiting ones.
+func (e *Engine) Calls(ctx context.Context) []CallStatus {
+	var out []CallStatus
+	e.calls.Range(func(k, v any) bool {
+		c := v.(*call)
+		st := CallStatus{CallID: c.rec.CallID, Municipality: c.rec.Municipality, State: c.stateNow()}
+		if pos, ewt, err := e.Position(ctx, c.rec.CallID); err == nil && pos > 0 {
+			st.Position, st.WaitSecs = pos, ewt.Seconds()
+		}
+		out = append(out, st)
+		return true
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].CallID < out[j].CallID })
+	return out
+}
+
+// Position returns a waiting call's place in its queue and its estimated
+// wait: the rounds of agents it must wait for (its position over the agents
+// logged in for the skill, rounded up) times the skill's handling time
+// including wrap-up. Position 0: not waiting.
+func (e *Engine) Position(ctx context.Context, callID string) (int, time.Duration, error) {
+	v, ok := e.calls.Load(callID)
+	if !ok {
+		return 0, 0, errors.New("no such call here")
+	}
+	c := v.(*call)
+	pos, err := e.Store.Position(ctx, callID)
+	if err != nil || pos == 0 {
+		return 0, 0, err
+	}
+	skill := c.muni.Skill
+	agents, err := e.Store.LoggedIn(ctx, skill)
+	if err != nil {
+		return pos, 0, err
+	}
+	ht, err := e.handleTime(ctx, skill)
+	rounds := math.Ceil(float64(pos) / float64(max(agents, 1)))
+	return pos, time.Duration(rounds) * ht, err
+}
