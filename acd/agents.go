@@ -95,6 +95,9 @@ func (e *Engine) AgentUnregistered(agentID string) {
 	a.mu.Lock()
 	a.registered = false
 	a.mu.Unlock()
+	if err := e.Store.DeviceGone(context.Background(), agentID); err != nil {
+		e.log.Error().Err(err).Str("agent", agentID).Msg("store: device gone")
+	}
 	info, err := e.Store.Agent(context.Background(), agentID)
 	if err != nil {
 		e.log.Error().Err(err).Str("agent", agentID).Msg("store: agent")
@@ -135,20 +138,23 @@ func (e *Engine) Logout(agentID string) error {
 	return e.Store.AgentState(context.Background(), agentID, string(AgentLoggedOut), "")
 }
 
-// Pause takes an available agent out of distribution with a reason.
+// Pause takes an available (or already paused) agent out of distribution
+// with a reason — atomically: an agent reserved meanwhile is not paused.
 func (e *Engine) Pause(agentID, reason string) error {
 	if _, err := e.agent(agentID); err != nil {
 		return err
 	}
-	info, err := e.Store.Agent(context.Background(), agentID)
+	ok, err := e.Store.AgentStateFrom(context.Background(), agentID, string(AgentPaused), reason,
+		queue.From{States: string(AgentAvailable) + "," + string(AgentPaused)})
 	if err != nil {
 		return err
 	}
-	if AgentState(info.State) != AgentAvailable && AgentState(info.State) != AgentPaused {
+	if !ok {
+		info, _ := e.Store.Agent(context.Background(), agentID)
 		return fmt.Errorf("agent %s is %s: only an available agent can pause", agentID, info.State)
 	}
 	e.log.Info().Str("agent", agentID).Str("reason", reason).Msg("agent paused")
-	return e.Store.AgentState(context.Background(), agentID, string(AgentPaused), reason)
+	return nil
 }
 
 // Ready ends a pause or the agent's wrap-up early.
@@ -170,9 +176,11 @@ func (e *Engine) Ready(agentID string) error {
 		return err
 	}
 	switch AgentState(info.State) {
-	case AgentPaused, AgentAvailable:
+	case AgentAvailable:
+		return nil
+	case AgentPaused:
 		_ = e.Store.ResetNoAnswer(context.Background(), agentID)
-		_, err := e.Store.AgentReady(context.Background(), agentID, "", nil)
+		_, err := e.Store.AgentReadyFrom(context.Background(), agentID, queue.From{States: string(AgentPaused)})
 		return err
 	case AgentLoggedOut:
 		return fmt.Errorf("agent %s is logged out: log in first", agentID)
@@ -215,17 +223,18 @@ func (e *Engine) Agents() []AgentStatus {
 	return out
 }
 
-// release makes an agent ready again after a reservation that came to
-// nothing (the call went away before the offer).
-func (e *Engine) release(agentID string) {
-	if _, err := e.Store.AgentReady(context.Background(), agentID, "", nil); err != nil {
+// release makes an agent ready again — only if it is still in state for
+// callID (a reservation that came to nothing, the end of wrap-up): a late
+// release must never free an agent already reserved for another call.
+func (e *Engine) release(agentID string, state AgentState, callID string) {
+	if _, err := e.Store.AgentReadyFrom(context.Background(), agentID, queue.From{States: string(state), Call: callID}); err != nil {
 		e.log.Error().Err(err).Str("agent", agentID).Msg("store: release agent")
 	}
 }
 
 // noAnswer handles an offer the agent let ring out or declined: a short
 // rest, or a pause (reason no-answer) after MaxNoAnswers in a row.
-func (e *Engine) noAnswer(agentID string, q QueueSettings) {
+func (e *Engine) noAnswer(agentID, callID string, q QueueSettings) {
 	a := e.agents[agentID]
 	if a == nil {
 		return
@@ -235,21 +244,23 @@ func (e *Engine) noAnswer(agentID string, q QueueSettings) {
 	if err != nil {
 		e.log.Error().Err(err).Str("agent", agentID).Msg("store: no-answer")
 	}
+	from := queue.From{States: string(AgentReserved), Call: callID}
 	if n >= int64(q.MaxNoAnswers) {
 		e.log.Warn().Str("agent", agentID).Int64("in_a_row", n).Msg("agent paused: no answer")
-		_ = e.Store.AgentState(ctx, agentID, string(AgentPaused), "no-answer")
+		_, _ = e.Store.AgentStateFrom(ctx, agentID, string(AgentPaused), "no-answer", from)
 		return
 	}
-	_ = e.Store.AgentState(ctx, agentID, string(AgentPaused), "no-answer-rest")
+	if ok, _ := e.Store.AgentStateFrom(ctx, agentID, string(AgentPaused), "no-answer-rest", from); !ok {
+		return
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.rest != nil {
 		a.rest.Stop()
 	}
 	a.rest = time.AfterFunc(q.NoAnswerRest, func() {
-		info, err := e.Store.Agent(ctx, agentID)
-		if err == nil && info.State == string(AgentPaused) && info.Reason == "no-answer-rest" {
-			e.release(agentID)
+		if _, err := e.Store.AgentReadyFrom(ctx, agentID, queue.From{States: string(AgentPaused), Reason: "no-answer-rest"}); err != nil {
+			e.log.Error().Err(err).Str("agent", agentID).Msg("store: end of no-answer rest")
 		}
 	})
 }

@@ -190,7 +190,7 @@ func (c *call) close() {
 	}
 	c.mu.Unlock()
 	if pending != "" {
-		c.e.release(pending)
+		c.e.release(pending, AgentReserved, c.rec.CallID)
 	}
 }
 
@@ -224,9 +224,12 @@ func (c *call) queueAndConnect(ctx context.Context) CallState {
 	e, key := c.e, c.muni.Key
 	waiting := e.m.waiting.WithLabelValues(key)
 	score := queue.Score(c.muni.Priority, c.rec.ArrivedAt)
+	// Store calls run to completion even if the caller hangs up meanwhile
+	// (a cancelled request may still have been executed by Redis); the
+	// hang-up is noticed right after.
 	enqueue := func() error {
 		ts, _ := c.targets(e.now().Sub(c.rec.ArrivedAt))
-		_, err := e.Store.Enqueue(ctx, c.rec.CallID, e.Instance, score, ts, c.callFields())
+		_, err := e.Store.Enqueue(context.Background(), c.rec.CallID, e.Instance, score, ts, c.callFields())
 		return err
 	}
 	if err := enqueue(); err != nil {
@@ -244,11 +247,11 @@ func (c *call) queueAndConnect(ctx context.Context) CallState {
 		agentLeg, err := c.offer(ctx, agentID)
 		if err != nil {
 			if ctx.Err() != nil || isStopped(e.stop) {
-				e.release(agentID)
+				e.release(agentID, AgentReserved, c.rec.CallID)
 				return c.endUnanswered()
 			}
 			c.log.Info().Err(err).Str("agent", agentID).Msg("offer not answered; back to its place")
-			e.noAnswer(agentID, e.cfg.settings(c.muni.Skill))
+			e.noAnswer(agentID, c.rec.CallID, e.cfg.settings(c.muni.Skill))
 			if err := enqueue(); err != nil {
 				c.log.Error().Err(err).Msg("store: requeue")
 				c.leg.Hangup()
@@ -281,7 +284,7 @@ func (c *call) wait(ctx context.Context, waiting prometheus.Gauge) (string, Call
 		case <-escalate:
 			ts, _ := c.targets(e.now().Sub(c.rec.ArrivedAt))
 			c.log.Info().Interface("targets", ts).Msg("escalation: call widened")
-			if _, err := e.Store.Widen(ctx, c.rec.CallID, ts); err != nil {
+			if _, err := e.Store.Widen(context.Background(), c.rec.CallID, ts); err != nil {
 				c.log.Error().Err(err).Msg("store: widen")
 			}
 		case <-c.leg.Ended():
@@ -336,7 +339,7 @@ func (c *call) offer(ctx context.Context, agentID string) (AgentLeg, error) {
 func (c *call) connected(agentID string, agentLeg AgentLeg) CallState {
 	e := c.e
 	ctx := context.Background()
-	if err := e.Store.AgentState(ctx, agentID, string(AgentOnCall), c.rec.CallID); err != nil {
+	if _, err := e.Store.AgentStateFrom(ctx, agentID, string(AgentOnCall), c.rec.CallID, queue.From{States: string(AgentReserved), Call: c.rec.CallID}); err != nil {
 		c.log.Error().Err(err).Msg("store: agent on-call")
 	}
 	_ = e.Store.ResetNoAnswer(ctx, agentID)
@@ -351,7 +354,7 @@ func (c *call) connected(agentID string, agentLeg AgentLeg) CallState {
 		c.log.Error().Err(err).Msg("bridge failed")
 		agentLeg.Hangup()
 		c.leg.Hangup()
-		e.release(agentID)
+		e.release(agentID, AgentOnCall, c.rec.CallID)
 		c.rec.EndedAt = e.now()
 		return c.finish(cdr.Failed, StateFailed, c.muni.Key)
 	}
@@ -376,7 +379,7 @@ func (c *call) connected(agentID string, agentLeg AgentLeg) CallState {
 // wrapUp runs the agent's after-call work: until the queue's (or the
 // agent's own) wrap-up time is over, the agent says ready, or shutdown.
 // Then the agent is ready for the next call (or logged out if its device
-// is gone).
+// is gone: the store knows, whichever instance registered it).
 func (c *call) wrapUp(agentID string) {
 	e := c.e
 	ctx := context.Background()
@@ -386,7 +389,7 @@ func (c *call) wrapUp(agentID string) {
 	if a.cfg.Wrapup > 0 {
 		d = a.cfg.Wrapup
 	}
-	if err := e.Store.AgentState(ctx, agentID, string(AgentWrapUp), c.rec.CallID); err != nil {
+	if _, err := e.Store.AgentStateFrom(ctx, agentID, string(AgentWrapUp), c.rec.CallID, queue.From{States: string(AgentOnCall), Call: c.rec.CallID}); err != nil {
 		c.log.Error().Err(err).Msg("store: agent wrap-up")
 	}
 	ready := make(chan struct{})
@@ -404,16 +407,11 @@ func (c *call) wrapUp(agentID string) {
 	if a.wrapup == ready {
 		a.wrapup = nil
 	}
-	registered := a.registered
 	a.mu.Unlock()
 	c.rec.WrapupMS = e.now().Sub(c.rec.EndedAt).Milliseconds()
 	talk := time.Duration(c.rec.TalkMS) * time.Millisecond
 	if err := e.Store.RecordHandled(ctx, agentID, c.muni.Skill, talk, talk+time.Duration(c.rec.WrapupMS)*time.Millisecond); err != nil {
 		c.log.Error().Err(err).Msg("store: record handled")
 	}
-	if !registered {
-		_ = e.Logout(agentID)
-		return
-	}
-	e.release(agentID)
+	e.release(agentID, AgentWrapUp, c.rec.CallID) // or logged out, if its device is gone meanwhile
 }

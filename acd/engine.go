@@ -112,7 +112,7 @@ func (e *Engine) dispatch(ctx context.Context) {
 		}
 		if m != nil && !e.deliver(m.CallID, m.AgentID) {
 			// The call ended meanwhile: the agent goes back to work.
-			e.release(m.AgentID)
+			e.release(m.AgentID, AgentReserved, m.CallID)
 		}
 	}
 }

@@ -15,16 +15,20 @@ import (
 
 // fakeLeg is a caller leg driven by the test.
 type fakeLeg struct {
-	id       string
-	dialed   []string
-	rejected chan int
-	ended    chan struct{}
-	once     sync.Once
-	hungUp   chan struct{}
+	id        string
+	dialed    []string
+	rejected  chan int
+	ended     chan struct{}
+	once      sync.Once
+	hungUp    chan struct{}
+	connected chan struct{} // closed when bridged to an agent
+	conOnce   sync.Once
 }
 
+func (l *fakeLeg) connect() { l.conOnce.Do(func() { close(l.connected) }) }
+
 func newFakeLeg(id, dialed string) *fakeLeg {
-	return &fakeLeg{id: id, dialed: []string{dialed}, rejected: make(chan int, 1), ended: make(chan struct{}), hungUp: make(chan struct{})}
+	return &fakeLeg{id: id, dialed: []string{dialed}, rejected: make(chan int, 1), ended: make(chan struct{}), hungUp: make(chan struct{}), connected: make(chan struct{})}
 }
 func (l *fakeLeg) CallID() string                   { return l.id }
 func (l *fakeLeg) DialedNumbers() []string          { return l.dialed }

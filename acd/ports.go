@@ -60,7 +60,10 @@ type Store interface {
 	Enqueue(ctx context.Context, callID, owner string, score int64, targets []queue.Target, fields map[string]string) (*queue.Match, error)
 	Widen(ctx context.Context, callID string, targets []queue.Target) (*queue.Match, error)
 	AgentReady(ctx context.Context, agentID, owner string, skills []queue.AgentSkill) (*queue.Match, error)
+	AgentReadyFrom(ctx context.Context, agentID string, from queue.From) (*queue.Match, error)
 	AgentState(ctx context.Context, agentID, state, reason string) error
+	AgentStateFrom(ctx context.Context, agentID, state, reason string, from queue.From) (bool, error)
+	DeviceGone(ctx context.Context, agentID string) error
 	RemoveCall(ctx context.Context, callID string) (bool, error)
 	SetCallFields(ctx context.Context, callID string, fields map[string]string) error
 	Agent(ctx context.Context, agentID string) (queue.AgentInfo, error)

@@ -56,6 +56,18 @@ local function cevent(call, what, now)
     'queued', redis.call('HGET', callKey(call), 'queued') or '', 'score', redis.call('HGET', callKey(call), 'score') or '', 't', now)
 end
 
+local function logout(agent, reason, now)
+  local k = agentKey(agent)
+  for _, x in ipairs(askills(redis.call('HGET', k, 'skills'))) do
+    redis.call('ZREM', akey(x[1], x[2]), agent)
+    redis.call('SREM', '{sc}:loggedin:' .. x[1], agent)
+  end
+  local owner = redis.call('HGET', k, 'owner')
+  if owner then redis.call('SREM', '{sc}:agents:' .. owner, agent) end
+  redis.call('HSET', k, 'state', 'logged-out', 'reason', reason, 'since', now, 'call', '')
+  event(agent, 'logged-out', reason, now)
+end
+
 local function unavail(agent)
   for _, x in ipairs(askills(redis.call('HGET', agentKey(agent), 'skills'))) do
     redis.call('ZREM', akey(x[1], x[2]), agent)
@@ -168,14 +180,29 @@ return place(call, now)
 `)
 
 // agentReadyScript logs an agent in (skills given) or makes a known agent
-// ready again (skills empty: the stored ones). ARGV: now, agent, owner,
-// skills "skill:level:strategy;…". Returns a match or false.
+// ready again (skills empty: the stored ones) — the latter only from the
+// state the caller expects (states comma-separated, and if given the call
+// and reason), so that a late "ready" cannot free an agent that was
+// meanwhile reserved for another call. ARGV: now, agent, owner, skills
+// "skill:level:strategy;…", expected states, expected call, expected
+// reason. Returns a match or false.
 var agentReadyScript = redis.NewScript(lib + `
 local now, agent, owner, sk = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
+local wantStates, wantCall, wantReason = ARGV[5], ARGV[6], ARGV[7]
 local k = agentKey(agent)
+if sk == '' then
+  local st = redis.call('HGET', k, 'state') or 'logged-out'
+  if not string.find(',' .. wantStates .. ',', ',' .. st .. ',', 1, true) then return false end
+  if wantCall ~= '' and redis.call('HGET', k, 'call') ~= wantCall then return false end
+  if wantReason ~= '' and redis.call('HGET', k, 'reason') ~= wantReason then return false end
+end
 unavail(agent)
+if sk == '' and redis.call('HGET', k, 'device') == 'gone' then
+  logout(agent, 'device-gone', now)
+  return false
+end
 if sk ~= '' then
-  redis.call('HSET', k, 'skills', sk, 'owner', owner)
+  redis.call('HSET', k, 'skills', sk, 'owner', owner, 'device', '')
   redis.call('SADD', '{sc}:agents:' .. owner, agent)
   for _, x in ipairs(askills(sk)) do redis.call('SADD', '{sc}:loggedin:' .. x[1], agent) end
 end
@@ -184,18 +211,22 @@ return ready(agent, now)
 `)
 
 // agentStateScript takes an agent out of distribution: on-call, wrap-up,
-// paused (with reason) or logged-out. ARGV: now, agent, state, reason.
+// paused (with reason) or logged-out; if expected states are given, only
+// from one of them (and for the expected call). ARGV: now, agent, state,
+// reason, expected states, expected call. Returns 1 if changed.
 var agentStateScript = redis.NewScript(lib + `
-local now, agent, state, reason = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
-local k = agentKey(agent)
-unavail(agent)
-redis.call('HSET', k, 'state', state, 'reason', reason, 'since', now)
-if state == 'logged-out' then
-  for _, x in ipairs(askills(redis.call('HGET', k, 'skills'))) do redis.call('SREM', '{sc}:loggedin:' .. x[1], agent) end
-  local owner = redis.call('HGET', k, 'owner')
-  if owner then redis.call('SREM', '{sc}:agents:' .. owner, agent) end
-  redis.call('HSET', k, 'call', '')
+local now, agent, state, reason, wantStates, wantCall = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+if wantStates ~= '' then
+  local st = redis.call('HGET', agentKey(agent), 'state') or 'logged-out'
+  if not string.find(',' .. wantStates .. ',', ',' .. st .. ',', 1, true) then return 0 end
+  if wantCall ~= '' and redis.call('HGET', agentKey(agent), 'call') ~= wantCall then return 0 end
 end
+if state == 'logged-out' then
+  logout(agent, reason, now)
+  return 1
+end
+unavail(agent)
+redis.call('HSET', agentKey(agent), 'state', state, 'reason', reason, 'since', now)
 event(agent, state, reason, now)
 return 1
 `)
@@ -223,10 +254,7 @@ local now, dead = tonumber(ARGV[1]), ARGV[2]
 if redis.call('EXISTS', '{sc}:lease:' .. dead) == 1 then return {} end
 if not redis.call('SET', '{sc}:reaping:' .. dead, '1', 'NX', 'PX', 30000) then return {} end
 for _, agent in ipairs(redis.call('SMEMBERS', '{sc}:agents:' .. dead)) do
-  unavail(agent)
-  for _, x in ipairs(askills(redis.call('HGET', agentKey(agent), 'skills'))) do redis.call('SREM', '{sc}:loggedin:' .. x[1], agent) end
-  redis.call('HSET', agentKey(agent), 'state', 'logged-out', 'reason', 'instance-lost', 'since', now, 'call', '')
-  event(agent, 'logged-out', 'instance-lost', now)
+  logout(agent, 'instance-lost', now)
 end
 local out = {}
 for _, call in ipairs(redis.call('SMEMBERS', '{sc}:calls:' .. dead)) do

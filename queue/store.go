@@ -160,16 +160,43 @@ func (s *Store) Widen(ctx context.Context, callID string, targets []Target) (*Ma
 }
 
 // AgentReady logs the agent in with skills (owner: the instance its device
-// registered with), or with skills nil makes a logged-in agent ready again
-// (after wrap-up, pause, or an unanswered offer). It may match at once.
+// registered with). It may match at once.
 func (s *Store) AgentReady(ctx context.Context, agentID, owner string, skills []AgentSkill) (*Match, error) {
-	return match(agentReadyScript.Run(ctx, s.rdb, nil, s.nowMS(), agentID, owner, encodeSkills(skills)).Result())
+	return match(agentReadyScript.Run(ctx, s.rdb, nil, s.nowMS(), agentID, owner, encodeSkills(skills), "", "", "").Result())
+}
+
+// From is the state a logged-in agent must be in to be made ready again:
+// one of States (comma-separated), and if set, for Call and with Reason.
+type From struct {
+	States, Call, Reason string
+}
+
+// AgentReadyFrom makes a logged-in agent ready again with its stored skills
+// (after wrap-up, a pause, an unanswered offer, a reservation that came to
+// nothing) — atomically, only if it is still in the state from says. It
+// may match at once; ok is false when the agent was not in that state.
+func (s *Store) AgentReadyFrom(ctx context.Context, agentID string, from From) (*Match, error) {
+	return match(agentReadyScript.Run(ctx, s.rdb, nil, s.nowMS(), agentID, "", "", from.States, from.Call, from.Reason).Result())
 }
 
 // AgentState takes the agent out of distribution with a state (on-call,
 // wrap-up, paused, logged-out) and a reason.
 func (s *Store) AgentState(ctx context.Context, agentID, state, reason string) error {
-	return agentStateScript.Run(ctx, s.rdb, nil, s.nowMS(), agentID, state, reason).Err()
+	return agentStateScript.Run(ctx, s.rdb, nil, s.nowMS(), agentID, state, reason, "", "").Err()
+}
+
+// AgentStateFrom is AgentState only from the state from names (its Reason
+// is not checked); ok reports whether the agent was in it.
+func (s *Store) AgentStateFrom(ctx context.Context, agentID, state, reason string, from From) (bool, error) {
+	n, err := agentStateScript.Run(ctx, s.rdb, nil, s.nowMS(), agentID, state, reason, from.States, from.Call).Int()
+	return n == 1, err
+}
+
+// DeviceGone marks that the agent's phone has no registration left: the
+// next time the agent would become ready (after its call and wrap-up, on
+// whichever instance) it is logged out instead. Logging in clears it.
+func (s *Store) DeviceGone(ctx context.Context, agentID string) error {
+	return s.rdb.HSet(ctx, "{sc}:agent:"+agentID, "device", "gone").Err()
 }
 
 // RemoveCall forgets an ended call; it reports whether it was still waiting.
@@ -375,4 +402,30 @@ func match(v any, err error) (*Match, error) {
 	m.AgentID, _ = a[1].(string)
 	m.Owner, _ = a[2].(string)
 	return m, nil
+}
+
+// CallEvent is one entry of the call audit stream, in Redis order.
+type CallEvent struct {
+	Call, Event, Queued string
+	Score               int64
+}
+
+// CallEvents returns the call audit stream (queued, reserved, removed).
+func (s *Store) CallEvents(ctx context.Context) ([]CallEvent, error) {
+	msgs, err := s.rdb.XRange(ctx, "{sc}:callevents", "-", "+").Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]CallEvent, 0, len(msgs))
+	for _, m := range msgs {
+		str := func(k string) string { v, _ := m.Values[k].(string); return v }
+		sc, _ := strconv.ParseInt(str("score"), 10, 64)
+		out = append(out, CallEvent{Call: str("call"), Event: str("event"), Queued: str("queued"), Score: sc})
+	}
+	return out, nil
+}
+
+// OwnedCalls counts the calls the store still holds for an instance.
+func (s *Store) OwnedCalls(ctx context.Context, instance string) (int64, error) {
+	return s.rdb.SCard(ctx, "{sc}:calls:"+instance).Result()
 }

@@ -3,8 +3,6 @@ package queue
 import (
 	"context"
 	"fmt"
-	"os/exec"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -28,27 +26,15 @@ func backends(t *testing.T, f func(t *testing.T, s *Store)) {
 	})
 }
 
-// RealRedis starts a redis-server on a free loopback port for the test.
+// RealRedis opens a store on a fresh redis-server for the test.
 func RealRedis(t testing.TB) *Store {
 	t.Helper()
-	bin := interop.Require(t, "redis-server", "redis-server")
-	port := interop.FreePort(t, "tcp")
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	if err := cmd.Start(); err != nil {
+	s, err := Open(context.Background(), Config{Redis: interop.RedisServer(t)})
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	var err error
-	for i := 0; i < 100; i++ {
-		var s *Store
-		if s, err = Open(context.Background(), Config{Redis: fmt.Sprintf("redis://127.0.0.1:%d/0", port)}); err == nil {
-			t.Cleanup(s.Close)
-			return s
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("redis-server did not come up: %v", err)
-	return nil
+	t.Cleanup(s.Close)
+	return s
 }
 
 // clock makes the store's time step 1 ms per call, so scores are distinct.

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // Require returns the path of program, skipping or failing the test if it
@@ -60,4 +61,27 @@ func FreePort(t testing.TB, network string) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// RedisServer starts a redis-server on a free loopback port for the test
+// (stopped at cleanup) and returns its redis:// URL.
+func RedisServer(t testing.TB) string {
+	t.Helper()
+	bin := Require(t, "redis-server", "redis-server")
+	port := FreePort(t, "tcp")
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return "redis://" + addr + "/0"
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("redis-server on %s did not come up", addr)
+	return ""
 }
