@@ -78,10 +78,19 @@ func (e *Engine) AgentRegistered(agentID string) {
 	first := !a.registered
 	a.registered = true
 	a.mu.Unlock()
-	if first {
-		if err := e.Login(agentID); err != nil {
-			e.log.Error().Err(err).Str("agent", agentID).Msg("login on register")
-		}
+	if !first {
+		return
+	}
+	// A state kept in a shared Redis across a restart (paused, on a call…)
+	// stays; only a logged-out agent is logged in by registering.
+	ctx := context.Background()
+	_ = e.Store.DevicePresent(ctx, agentID)
+	if info, err := e.Store.Agent(ctx, agentID); err == nil && AgentState(info.State) != AgentLoggedOut {
+		e.log.Info().Str("agent", agentID).Str("state", info.State).Msg("device registered; agent keeps its state")
+		return
+	}
+	if err := e.Login(agentID); err != nil {
+		e.log.Error().Err(err).Str("agent", agentID).Msg("login on register")
 	}
 }
 

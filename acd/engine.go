@@ -42,17 +42,18 @@ type Deps struct {
 // path takes a global lock.
 type Engine struct {
 	Deps
-	cfg     Config
-	router  *Router
-	agents  map[string]*agent // fixed at start; read-only map
-	calls   sync.Map          // call id → *call, calls this instance owns
-	m       *metrics
-	now     func() time.Time
-	log     zerolog.Logger
-	active  atomic.Int64 // calls in HandleCall; polled by Drain (a WaitGroup may not Add while waited on)
-	drain   atomic.Bool
-	stop    chan struct{} // closed when draining time is over: cut calls
-	stopped sync.Once
+	cfg      Config
+	router   *Router
+	agents   map[string]*agent // fixed at start; read-only map
+	calls    sync.Map          // call id → *call, calls this instance owns
+	m        *metrics
+	now      func() time.Time
+	log      zerolog.Logger
+	active   atomic.Int64 // calls in HandleCall; polled by Drain (a WaitGroup may not Add while waited on)
+	drain    atomic.Bool
+	stop     chan struct{} // closed when draining time is over: cut calls
+	stopped  sync.Once
+	prepared sync.Once
 }
 
 // NewEngine builds the engine from a validated config.
@@ -75,12 +76,12 @@ func NewEngine(cfg Config, d Deps) *Engine {
 // instance's lease, receives the matches for calls it owns, and reaps
 // instances whose lease expired. Call it once, in its own goroutine.
 func (e *Engine) Run(ctx context.Context) {
+	e.Prepare(ctx)
 	go e.dispatch(ctx)
 	renew := time.NewTicker(LeaseRenew)
 	reap := time.NewTicker(ReapEvery)
 	defer renew.Stop()
 	defer reap.Stop()
-	e.heartbeat(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -91,6 +92,16 @@ func (e *Engine) Run(ctx context.Context) {
 			e.reapDead(ctx)
 		}
 	}
+}
+
+// Prepare takes the lease and clears what a previous run of this instance
+// left in the store. Run calls it; call it first yourself to be sure it is
+// done before the first call arrives.
+func (e *Engine) Prepare(ctx context.Context) {
+	e.prepared.Do(func() {
+		e.heartbeat(ctx)
+		e.reapOwn(ctx)
+	})
 }
 
 func (e *Engine) heartbeat(ctx context.Context) {
@@ -113,6 +124,25 @@ func (e *Engine) dispatch(ctx context.Context) {
 		if m != nil && !e.deliver(m.CallID, m.AgentID) {
 			// The call ended meanwhile: the agent goes back to work.
 			e.release(m.AgentID, AgentReserved, m.CallID)
+		}
+	}
+}
+
+// reapOwn writes interrupted CDRs for the calls a previous run of this
+// instance left in a shared Redis (it crashed or was killed): they died
+// with it. Its agents keep their states (a paused agent stays paused).
+func (e *Engine) reapOwn(ctx context.Context) {
+	calls, err := e.Store.ReapOwn(ctx, e.Instance)
+	if err != nil {
+		e.log.Error().Err(err).Msg("store: clear the previous run's calls")
+		return
+	}
+	if len(calls) > 0 {
+		e.log.Warn().Int("calls", len(calls)).Msg("calls of the previous run of this instance ended with it")
+	}
+	for _, f := range calls {
+		if err := e.CDRs.Write(reapedRecord(f, e.now())); err != nil {
+			e.log.Error().Err(err).Str("call_id", f["id"]).Msg("cdr write failed")
 		}
 	}
 }

@@ -178,6 +178,7 @@ func TestThreeInstancesShareOneRedis(t *testing.T) {
 		stores = append(stores, st)
 		e := NewEngine(cfg, Deps{Instance: fmt.Sprintf("inst-%d", i), Store: st, Dialer: &chaosDialer{tr: tr}, CDRs: sink,
 			Privacy: cdr.NewPrivacy(cdr.Config{CallerPolicy: "shorten"}), Log: zerolog.New(os.Stderr).Level(zerolog.ErrorLevel)})
+		e.Prepare(ctx)
 		go e.Run(ctx)
 		engines = append(engines, e)
 	}

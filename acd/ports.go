@@ -78,6 +78,8 @@ type Store interface {
 	Release(ctx context.Context, instance string) error
 	DeadInstances(ctx context.Context) ([]string, error)
 	Reap(ctx context.Context, dead string) ([]map[string]string, error)
+	ReapOwn(ctx context.Context, instance string) ([]map[string]string, error)
+	DevicePresent(ctx context.Context, agentID string) error
 	NextAssignment(ctx context.Context, instance string, timeout time.Duration) (*queue.Match, error)
 }
 

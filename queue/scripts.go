@@ -248,13 +248,17 @@ return 0
 // reapScript takes over a dead instance (its lease expired): its calls
 // leave the queues and are returned (as field lists, for CDRs), agents
 // reserved for or talking on them become ready again, agents logged in
-// through it are logged out. One reaper wins (NX lock). ARGV: now, dead.
+// through it are logged out. One reaper wins (NX lock). ARGV: now, dead,
+// restart ("1": the instance itself at start — no lease check, and its
+// agents keep their states: their phones register again).
 var reapScript = redis.NewScript(lib + `
-local now, dead = tonumber(ARGV[1]), ARGV[2]
-if redis.call('EXISTS', '{sc}:lease:' .. dead) == 1 then return {} end
-if not redis.call('SET', '{sc}:reaping:' .. dead, '1', 'NX', 'PX', 30000) then return {} end
-for _, agent in ipairs(redis.call('SMEMBERS', '{sc}:agents:' .. dead)) do
-  logout(agent, 'instance-lost', now)
+local now, dead, restart = tonumber(ARGV[1]), ARGV[2], ARGV[3] == '1'
+if not restart then
+  if redis.call('EXISTS', '{sc}:lease:' .. dead) == 1 then return {} end
+  if not redis.call('SET', '{sc}:reaping:' .. dead, '1', 'NX', 'PX', 30000) then return {} end
+  for _, agent in ipairs(redis.call('SMEMBERS', '{sc}:agents:' .. dead)) do
+    logout(agent, 'instance-lost', now)
+  end
 end
 local out = {}
 for _, call in ipairs(redis.call('SMEMBERS', '{sc}:calls:' .. dead)) do
@@ -268,7 +272,10 @@ for _, call in ipairs(redis.call('SMEMBERS', '{sc}:calls:' .. dead)) do
     ready(agent, now)
   end
 end
-redis.call('DEL', '{sc}:calls:' .. dead, '{sc}:agents:' .. dead, '{sc}:assign:' .. dead)
-redis.call('SREM', '{sc}:instances', dead)
+redis.call('DEL', '{sc}:calls:' .. dead, '{sc}:assign:' .. dead)
+if not restart then
+  redis.call('DEL', '{sc}:agents:' .. dead)
+  redis.call('SREM', '{sc}:instances', dead)
+end
 return out
 `)

@@ -354,7 +354,24 @@ func (s *Store) DeadInstances(ctx context.Context) ([]string, error) {
 // (call id under "id"), so the reaper can write their CDRs. Only one
 // reaper gets them.
 func (s *Store) Reap(ctx context.Context, dead string) ([]map[string]string, error) {
-	v, err := reapScript.Run(ctx, s.rdb, nil, s.nowMS(), dead).Slice()
+	return s.reap(ctx, dead, "0")
+}
+
+// ReapOwn clears what a previous run of this instance left (its calls died
+// with it) and returns those calls for CDRs. Its agents keep their states:
+// their phones register again. Call it at start, before taking calls.
+func (s *Store) ReapOwn(ctx context.Context, instance string) ([]map[string]string, error) {
+	return s.reap(ctx, instance, "1")
+}
+
+// DevicePresent clears a "device gone" mark when the agent's phone
+// registers again.
+func (s *Store) DevicePresent(ctx context.Context, agentID string) error {
+	return s.rdb.HSet(ctx, "{sc}:agent:"+agentID, "device", "").Err()
+}
+
+func (s *Store) reap(ctx context.Context, dead, restart string) ([]map[string]string, error) {
+	v, err := reapScript.Run(ctx, s.rdb, nil, s.nowMS(), dead, restart).Slice()
 	if err != nil {
 		return nil, err
 	}

@@ -117,6 +117,7 @@ func start(cfg Config, log zerolog.Logger) (_ *service, err error) {
 	sipCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.engineDone = make(chan struct{})
+	s.engine.Prepare(sipCtx)
 	go func() { s.engine.Run(sipCtx); close(s.engineDone) }()
 	go func() { s.sipDone <- s.sip.Serve(sipCtx) }()
 	if !s.sip.WaitServing() {

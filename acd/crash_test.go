@@ -1,0 +1,104 @@
+package acd
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/sc115/sc115/cdr"
+	"github.com/sc115/sc115/internal/interop"
+	"github.com/sc115/sc115/queue"
+)
+
+// TestCrashedInstanceIsReaped: engine B stops dead (no drain, no lease
+// release, its goroutines just stop talking to Redis). Within 10 s engine
+// A reaps it: B's waiting and connected calls get an interrupted CDR each,
+// the agent that was talking for B is available again, B's own agents are
+// logged out, and nothing of B is left in the store.
+func TestCrashedInstanceIsReaped(t *testing.T) {
+	url := interop.RedisServer(t)
+	cfg := multiConfig(4) // ag000 hannover, ag001 burgdorf, ag002 lehrte, ag003 garbsen (+hannover)
+	cfg.Queue.RingTimeout = time.Second
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	open := func() *queue.Store {
+		st, err := queue.Open(context.Background(), queue.Config{Redis: url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(st.Close)
+		return st
+	}
+	sinkA := &collect{rows: map[string][]cdr.Record{}}
+	sinkB := &collect{rows: map[string][]cdr.Record{}}
+	stA, stB := open(), open()
+	dA := &fakeDialer{decline: map[string]bool{}, legs: make(chan *fakeAgentLeg, 8)}
+	dB := &fakeDialer{decline: map[string]bool{}, legs: make(chan *fakeAgentLeg, 8)}
+	mk := func(name string, st *queue.Store, d AgentDialer, sink CDRSink) *Engine {
+		return NewEngine(cfg, Deps{Instance: name, Store: st, Dialer: d, CDRs: sink, Privacy: cdr.NewPrivacy(cdr.Config{CallerPolicy: "shorten"}), Log: zerolog.Nop()})
+	}
+	a, b := mk("A", stA, dA, sinkA), mk("B", stB, dB, sinkB)
+	ctxA, cancelA := context.WithCancel(context.Background())
+	defer cancelA()
+	ctxB, crashB := context.WithCancel(context.Background())
+	a.Prepare(ctxA)
+	go a.Run(ctxA)
+	b.Prepare(ctxB)
+	go b.Run(ctxB)
+	a.AgentRegistered("ag000") // hannover, registered at A
+	b.AgentRegistered("ag001") // burgdorf, registered at B
+	time.Sleep(50 * time.Millisecond)
+
+	// B owns a connected Hannover call (agent ag000 of A talks on it) and
+	// two waiting Lehrte calls.
+	talking := newFakeLeg("b-talking", "+495130115")
+	go b.HandleCall(talking)
+	select {
+	case <-dB.legs:
+	case <-time.After(5 * time.Second):
+		t.Fatal("B's call never connected")
+	}
+	for i := 0; i < 2; i++ {
+		go b.HandleCall(newFakeLeg(fmt.Sprintf("b-wait-%d", i), "+495132115"))
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n, _ := stA.OwnedCalls(context.Background(), "B"); n != 3 {
+		t.Fatalf("B owns %d calls in the store, want 3", n)
+	}
+
+	// B dies: its lease is no longer renewed and its goroutines stay stuck.
+	crashB()
+	start := time.Now()
+	for sinkA.count() < 3 {
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("after 10 s A wrote %d CDRs for B's calls, want 3", sinkA.count())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("B's calls reaped after %v", time.Since(start).Round(100*time.Millisecond))
+	for id, rows := range sinkA.rows {
+		r := rows[0]
+		if r.Disposition != cdr.Interrupted || r.Instance != "B" {
+			t.Errorf("%s: %+v, want interrupted, instance B", id, r)
+		}
+	}
+	if r := sinkA.rows["b-talking"][0]; r.Agent != "ag000" || r.AnsweredAt.IsZero() || r.Municipality != "hannover" {
+		t.Errorf("connected call's CDR %+v, want agent ag000, answered, hannover", r)
+	}
+	if info, _ := stA.Agent(context.Background(), "ag000"); info.State != string(AgentAvailable) {
+		t.Errorf("ag000 (A's agent, was talking for B) is %+v, want available", info)
+	}
+	if info, _ := stA.Agent(context.Background(), "ag001"); info.State != string(AgentLoggedOut) || info.Reason != "instance-lost" {
+		t.Errorf("ag001 (registered at B) is %+v, want logged-out (instance-lost)", info)
+	}
+	if n, _ := stA.OwnedCalls(context.Background(), "B"); n != 0 {
+		t.Errorf("B still owns %d calls", n)
+	}
+	if n, _ := stA.Waiting(context.Background(), "lehrte"); n != 0 {
+		t.Errorf("%d calls still wait for lehrte", n)
+	}
+}
