@@ -102,3 +102,52 @@ func TestCrashedInstanceIsReaped(t *testing.T) {
 		t.Errorf("%d calls still wait for lehrte", n)
 	}
 }
+
+// TestRestartKeepsAgentStates: with an external Redis, an instance that is
+// killed and started again at once (its lease still valid) finds its
+// agents as they were — a paused agent stays paused when its phone
+// registers again — and ends the calls its previous run left, each with
+// an interrupted CDR.
+func TestRestartKeepsAgentStates(t *testing.T) {
+	url := interop.RedisServer(t)
+	cfg := multiConfig(4)
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	start := func(sink CDRSink) (*Engine, context.CancelFunc) {
+		st, err := queue.Open(context.Background(), queue.Config{Redis: url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(st.Close)
+		e := NewEngine(cfg, Deps{Instance: "X", Store: st, Dialer: &fakeDialer{decline: map[string]bool{}, legs: make(chan *fakeAgentLeg, 8)},
+			CDRs: sink, Privacy: cdr.NewPrivacy(cdr.Config{CallerPolicy: "shorten"}), Log: zerolog.Nop()})
+		ctx, cancel := context.WithCancel(context.Background())
+		e.Prepare(ctx)
+		go e.Run(ctx)
+		return e, cancel
+	}
+	first := &collect{rows: map[string][]cdr.Record{}}
+	e1, kill := start(first)
+	e1.AgentRegistered("ag001")
+	if err := e1.Pause("ag001", "meeting"); err != nil {
+		t.Fatal(err)
+	}
+	go e1.HandleCall(newFakeLeg("left-behind", "+495131115")) // burgdorf: ag001 is paused, so it waits
+	time.Sleep(200 * time.Millisecond)
+	kill() // no drain: the process is gone
+
+	second := &collect{rows: map[string][]cdr.Record{}}
+	e2, stop := start(second)
+	defer stop()
+	e2.AgentRegistered("ag001")
+	if st := e2.AgentStates()["ag001"]; st != AgentPaused {
+		t.Errorf("ag001 after restart: %s, want still paused", st)
+	}
+	if rows := second.rows["left-behind"]; len(rows) != 1 || rows[0].Disposition != cdr.Interrupted {
+		t.Errorf("the previous run's call: %+v, want one interrupted CDR", rows)
+	}
+	if n, _ := e2.Store.Waiting(context.Background(), "burgdorf"); n != 0 {
+		t.Errorf("%d calls still waiting", n)
+	}
+}

@@ -3,6 +3,10 @@ package queue
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -278,4 +282,53 @@ func TestMatchingIsAtomic(t *testing.T) {
 			t.Errorf("%d of %d calls matched; with equal numbers every call must find an agent", len(callOf), n)
 		}
 	})
+}
+
+// TestSentinelURL: a redis-sentinel:// URL finds the master through a real
+// sentinel (redis-server --sentinel) and the scripts run there.
+func TestSentinelURL(t *testing.T) {
+	master := interop.RedisServer(t) // redis://127.0.0.1:P/0
+	bin := interop.Require(t, "redis-server", "redis-server")
+	port := interop.FreePort(t, "tcp")
+	conf := filepath.Join(t.TempDir(), "sentinel.conf")
+	addr := strings.TrimSuffix(strings.TrimPrefix(master, "redis://"), "/0")
+	host, mport, _ := strings.Cut(addr, ":")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("port %d\nbind 127.0.0.1\nsentinel monitor sc115 %s %s 1\n", port, host, mport)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, conf, "--sentinel")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var s *Store
+	var err error
+	for i := 0; i < 100; i++ {
+		if s, err = Open(context.Background(), Config{Redis: fmt.Sprintf("redis-sentinel://sc115@127.0.0.1:%d/0", port)}); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("open via sentinel: %v", err)
+	}
+	defer s.Close()
+	if !strings.Contains(s.Addr(), "sentinel") {
+		t.Errorf("addr %q", s.Addr())
+	}
+	if _, err := s.AgentReady(context.Background(), "a", "i", []AgentSkill{{Skill: "q", Level: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := s.Enqueue(context.Background(), "c", "i", 1, []Target{{Skill: "q", MinLevel: 1}}, nil); err != nil || m == nil || m.AgentID != "a" {
+		t.Errorf("match through sentinel: %+v %v", m, err)
+	}
+	// The data is on the master.
+	direct, err := Open(context.Background(), Config{Redis: master})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close()
+	if info, _ := direct.Agent(context.Background(), "a"); info.State != "reserved" {
+		t.Errorf("agent on the master: %+v", info)
+	}
 }
