@@ -167,7 +167,10 @@ func TestSippRegisterOverTCP(t *testing.T) {
 	if !s.sip.Registered("1002") {
 		t.Error("1002 not registered after REGISTER over TCP")
 	}
-	if st := s.engine.AgentStates()["1002"]; st != acd.AgentAvailable {
-		t.Errorf("agent 1002 is %s, want available", st)
+	// The registrar answers 200 first, then logs the agent in.
+	for deadline := time.Now().Add(5 * time.Second); s.engine.AgentStates()["1002"] != acd.AgentAvailable; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("agent 1002 is %s, want available", s.engine.AgentStates()["1002"])
+		}
 	}
 }
