@@ -94,7 +94,8 @@ func (e *Engine) HandleCall(leg CallerLeg) {
 
 	number, withheld := leg.Caller()
 	c := &call{e: e, leg: leg, state: StateArrived, assign: make(chan string, 1)}
-	c.rec = cdr.Record{CallID: leg.CallID(), Instance: e.Instance, Caller: e.Privacy.Caller(number, withheld), ArrivedAt: e.now()}
+	c.rec = cdr.Record{CallID: leg.CallID(), Instance: e.Instance, Caller: e.Privacy.Caller(number, withheld),
+		CallerPrivacy: e.Privacy.Kind(withheld), ArrivedAt: e.now()}
 	c.log = e.log.With().Str("call_id", c.rec.CallID).Str("caller_number", c.rec.Caller).Logger()
 
 	end := c.run()
@@ -102,6 +103,12 @@ func (e *Engine) HandleCall(leg CallerLeg) {
 	c.rec.EndedAt = orNow(c.rec.EndedAt, e.now())
 	if c.rec.AnsweredAt.IsZero() {
 		c.rec.WaitMS = c.rec.EndedAt.Sub(c.rec.ArrivedAt).Milliseconds()
+		if c.rec.Disposition == cdr.Abandoned && c.rec.WaitMS < e.ShortAbandon.Milliseconds() {
+			c.rec.Disposition = cdr.AbandonedShort
+		}
+	}
+	if c.rec.SIPCode == 0 {
+		c.rec.SIPCode = 200 // answered by sc115 (greeting, queue) even if no agent took it
 	}
 	if err := e.CDRs.Write(c.rec); err != nil {
 		c.log.Error().Err(err).Msg("cdr write failed")
@@ -128,16 +135,18 @@ func (c *call) run() CallState {
 	e, leg := c.e, c.leg
 	if e.Draining() {
 		leg.Reject(503, "Service Unavailable")
-		return c.finish(cdr.Rejected, StateRejected, "unknown")
+		c.rec.SIPCode, c.rec.HangupBy = 503, "system"
+		return c.finish(cdr.RejectedBusy, StateRejected, "unknown")
 	}
 	m, dialed := e.router.Route(leg.DialedNumbers())
 	if m == nil {
 		c.log.Warn().Strs("dialed", leg.DialedNumbers()).Msg("no municipality for dialed number: 404")
 		leg.Reject(404, "Not Found")
-		return c.finish(cdr.Rejected, StateRejected, "unknown")
+		c.rec.SIPCode, c.rec.HangupBy = 404, "system"
+		return c.finish(cdr.RejectedUnknown, StateRejected, "unknown")
 	}
 	c.muni = m
-	c.rec.Municipality, c.rec.DialedNumber = m.Key, dialed
+	c.rec.Municipality, c.rec.DialedNumber, c.rec.Queue = m.Key, dialed, m.Skill
 	c.log = c.log.With().Str("municipality", m.Key).Logger()
 	e.m.offered.WithLabelValues(m.Key).Inc()
 	c.to(StateRouted)
@@ -153,9 +162,11 @@ func (c *call) run() CallState {
 	}()
 	if err := leg.Answer(ctx); err != nil {
 		if ctx.Err() != nil {
+			c.rec.SIPCode, c.rec.HangupBy = 487, "caller"
 			return c.finish(cdr.Abandoned, StateAbandoned, m.Key)
 		}
 		c.log.Warn().Err(err).Msg("answer failed")
+		c.rec.HangupBy = "system"
 		return c.finish(cdr.Failed, StateFailed, m.Key)
 	}
 	leg.Play([]string{e.Greeting(m)}, true)
@@ -169,7 +180,7 @@ func (c *call) run() CallState {
 func (c *call) finish(d cdr.Disposition, s CallState, label string) CallState {
 	c.rec.Disposition = d
 	switch d {
-	case cdr.Rejected:
+	case cdr.RejectedUnknown, cdr.RejectedBusy, cdr.RejectedClosed:
 		c.e.m.rejected.WithLabelValues(label).Inc()
 	case cdr.Abandoned:
 		c.e.m.abandoned.WithLabelValues(label).Inc()
@@ -235,8 +246,10 @@ func (c *call) queueAndConnect(ctx context.Context) CallState {
 	if err := enqueue(); err != nil {
 		c.log.Error().Err(err).Msg("store: enqueue")
 		c.leg.Hangup()
+		c.rec.HangupBy = "system"
 		return c.finish(cdr.Failed, StateFailed, key)
 	}
+	c.rec.QueuedAt = e.now()
 	for {
 		c.to(StateQueued)
 		agentID, st := c.wait(ctx, waiting)
@@ -244,7 +257,10 @@ func (c *call) queueAndConnect(ctx context.Context) CallState {
 			return st
 		}
 		c.to(StateOffering)
+		c.rec.Attempts++
+		ringStart := e.now()
 		agentLeg, err := c.offer(ctx, agentID)
+		c.rec.RingMS += e.now().Sub(ringStart).Milliseconds()
 		if err != nil {
 			if ctx.Err() != nil || isStopped(e.stop) {
 				e.release(agentID, AgentReserved, c.rec.CallID)
@@ -255,6 +271,7 @@ func (c *call) queueAndConnect(ctx context.Context) CallState {
 			if err := enqueue(); err != nil {
 				c.log.Error().Err(err).Msg("store: requeue")
 				c.leg.Hangup()
+				c.rec.HangupBy = "system"
 				return c.finish(cdr.Failed, StateFailed, key)
 			}
 			continue
@@ -308,9 +325,11 @@ func isStopped(ch <-chan struct{}) bool {
 func (c *call) endUnanswered() CallState {
 	select {
 	case <-c.leg.Ended():
+		c.rec.HangupBy = "caller"
 		return c.finish(cdr.Abandoned, StateAbandoned, c.muni.Key)
 	default:
 		c.leg.Hangup()
+		c.rec.HangupBy = "system"
 		return c.finish(cdr.Interrupted, StateInterrupted, c.muni.Key)
 	}
 }
@@ -362,11 +381,14 @@ func (c *call) connected(agentID string, agentLeg AgentLeg) CallState {
 	select {
 	case <-c.leg.Ended():
 		agentLeg.Hangup()
+		c.rec.HangupBy = "caller"
 	case <-agentLeg.Ended():
 		c.leg.Hangup()
+		c.rec.HangupBy = "agent"
 	case <-e.stop:
 		agentLeg.Hangup()
 		c.leg.Hangup()
+		c.rec.HangupBy = "system"
 		final = StateInterrupted
 	}
 	c.rec.EndedAt = e.now()
@@ -408,7 +430,8 @@ func (c *call) wrapUp(agentID string) {
 		a.wrapup = nil
 	}
 	a.mu.Unlock()
-	c.rec.WrapupMS = e.now().Sub(c.rec.EndedAt).Milliseconds()
+	c.rec.WrapupEndedAt = e.now()
+	c.rec.WrapupMS = c.rec.WrapupEndedAt.Sub(c.rec.EndedAt).Milliseconds()
 	talk := time.Duration(c.rec.TalkMS) * time.Millisecond
 	if err := e.Store.RecordHandled(ctx, agentID, c.muni.Skill, talk, talk+time.Duration(c.rec.WrapupMS)*time.Millisecond); err != nil {
 		c.log.Error().Err(err).Msg("store: record handled")

@@ -28,7 +28,9 @@ type Deps struct {
 	Dialer   AgentDialer
 	CDRs     CDRSink
 	Privacy  cdr.Privacy
-	Log      zerolog.Logger
+	// ShortAbandon: abandoned within this time → abandoned_short.
+	ShortAbandon time.Duration
+	Log          zerolog.Logger
 	Registry prometheus.Registerer
 	// Greeting returns the prompt a municipality's callers hear first.
 	Greeting func(m *Municipality) string

@@ -173,7 +173,7 @@ func TestUnknownNumberAndDraining(t *testing.T) {
 	if code := <-leg.rejected; code != 404 {
 		t.Errorf("unknown number: %d, want 404", code)
 	}
-	if r := waitRec(t, s); r.Disposition != cdr.Rejected {
+	if r := waitRec(t, s); r.Disposition != cdr.RejectedUnknown {
 		t.Errorf("cdr %+v, want rejected", r)
 	}
 
@@ -196,7 +196,7 @@ func TestUnknownNumberAndDraining(t *testing.T) {
 		r := waitRec(t, s)
 		recs[r.CallID] = r.Disposition
 	}
-	if recs["c-late"] != cdr.Rejected || recs["c-wait"] != cdr.Interrupted {
+	if recs["c-late"] != cdr.RejectedBusy || recs["c-wait"] != cdr.Interrupted {
 		t.Errorf("dispositions %v, want c-late rejected, c-wait interrupted", recs)
 	}
 }

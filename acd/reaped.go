@@ -12,7 +12,7 @@ import (
 func (c *call) callFields() map[string]string {
 	r := c.rec
 	return map[string]string{"id": r.CallID, "instance": r.Instance, "municipality": r.Municipality,
-		"dialed": r.DialedNumber, "caller": r.Caller, "arrived": strconv.FormatInt(r.ArrivedAt.UnixMilli(), 10)}
+		"dialed": r.DialedNumber, "caller": r.Caller, "privacy": r.CallerPrivacy, "queue": r.Queue, "arrived": strconv.FormatInt(r.ArrivedAt.UnixMilli(), 10)}
 }
 
 // reapedRecord is the CDR of a call whose instance died: interrupted, with
@@ -26,7 +26,8 @@ func reapedRecord(f map[string]string, now time.Time) cdr.Record {
 		return time.UnixMilli(v)
 	}
 	r := cdr.Record{CallID: f["id"], Instance: f["instance"], Municipality: f["municipality"], DialedNumber: f["dialed"],
-		Caller: f["caller"], ArrivedAt: ms("arrived"), AnsweredAt: ms("answered"), EndedAt: now, Disposition: cdr.Interrupted}
+		Caller: f["caller"], CallerPrivacy: f["privacy"], Queue: f["queue"], ArrivedAt: ms("arrived"), AnsweredAt: ms("answered"),
+		EndedAt: now, Disposition: cdr.Interrupted, HangupBy: "system", SIPCode: 200}
 	if !r.AnsweredAt.IsZero() {
 		r.Agent = f["agent"]
 		r.WaitMS = r.AnsweredAt.Sub(r.ArrivedAt).Milliseconds()

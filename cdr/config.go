@@ -1,6 +1,7 @@
 package cdr
 
 import (
+	"time"
 	"github.com/sc115/sc115/internal/cfgerr"
 )
 
@@ -13,10 +14,13 @@ type Config struct {
 	CallerPolicy string `yaml:"caller_policy"`
 	// HashKey is the HMAC key for the "hash" policy.
 	HashKey string `yaml:"hash_key"`
+	// ShortAbandon: a caller who hangs up before an agent answered and
+	// within this time is "abandoned_short" (reported apart), default 5s.
+	ShortAbandon time.Duration `yaml:"short_abandon"`
 }
 
 // Defaults returns the cdr defaults.
-func Defaults() Config { return Config{Dir: "var/cdr", CallerPolicy: "shorten"} }
+func Defaults() Config { return Config{Dir: "var/cdr", CallerPolicy: "shorten", ShortAbandon: 5 * time.Second} }
 
 // Validate checks the section.
 func (c *Config) Validate() error {

@@ -16,6 +16,20 @@ type Privacy struct {
 // NewPrivacy builds the policy from a validated config.
 func NewPrivacy(c Config) Privacy { return Privacy{policy: c.CallerPolicy, key: []byte(c.HashKey)} }
 
+// Kind says how Caller stores a number: withheld, shortened, hashed or full.
+func (p Privacy) Kind(withheld bool) string {
+	switch {
+	case withheld:
+		return "withheld"
+	case p.policy == "full":
+		return "full"
+	case p.policy == "hash":
+		return "hashed"
+	default:
+		return "shortened"
+	}
+}
+
 // Caller returns the number as it may be stored. A withheld number (CLIR,
 // Privacy: id) is never stored: the result is "anonymous".
 func (p Privacy) Caller(number string, withheld bool) string {

@@ -1,6 +1,7 @@
 package cdr
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -8,35 +9,52 @@ import (
 // Disposition is how a call ended, from the billing office's point of view.
 type Disposition string
 
-// Dispositions written by sc115. The billing issue extends this list.
+// Dispositions written by sc115.
 const (
-	Answered    Disposition = "answered"
-	Abandoned   Disposition = "abandoned"
-	Rejected    Disposition = "rejected"
-	Failed      Disposition = "failed"
-	Interrupted Disposition = "interrupted"
+	Answered        Disposition = "answered"
+	Abandoned       Disposition = "abandoned"       // caller hung up before an agent answered
+	AbandonedShort  Disposition = "abandoned_short" // … within the short-abandon threshold (reported apart)
+	Overflowed      Disposition = "overflowed"      // forwarded to another 115 center
+	RejectedClosed  Disposition = "rejected_closed" // outside opening hours
+	RejectedUnknown Disposition = "rejected_unknown"
+	RejectedBusy    Disposition = "rejected_busy" // no capacity (e.g. draining)
+	Failed          Disposition = "failed"
+	Interrupted     Disposition = "interrupted" // cut by shutdown or a lost instance
 )
 
 // Record is one call's CDR: one per call, not per agent attempt. Durations
 // are integer milliseconds; times are UTC.
 type Record struct {
-	CallID       string
-	Instance     string
-	Municipality string
-	DialedNumber string
-	Caller       string // already passed through Privacy
-	ArrivedAt    time.Time
-	AnsweredAt   time.Time // zero if never answered by an agent
-	EndedAt      time.Time
-	WaitMS       int64
-	TalkMS       int64
-	WrapupMS     int64
-	Agent        string
-	Disposition  Disposition
+	CallID         string
+	Instance       string
+	Municipality   string
+	DialedNumber   string
+	Caller         string // already passed through Privacy
+	CallerPrivacy  string // how Caller was stored: withheld, shortened, hashed, full
+	ArrivedAt      time.Time
+	QueuedAt       time.Time
+	AnsweredAt     time.Time // an agent answered (zero if never)
+	EndedAt        time.Time
+	WrapupEndedAt  time.Time
+	WaitMS         int64 // arrival until answered, or until the end when unanswered
+	RingMS         int64 // agents' phones ringing, all attempts
+	TalkMS         int64
+	HoldMS         int64
+	WrapupMS       int64
+	Agent          string
+	Queue          string
+	Disposition    Disposition
+	OverflowTarget string
+	HangupBy       string // caller, agent, system
+	SIPCode        int    // final response to the caller's INVITE (200 if answered)
+	Attempts       int    // agent offers
 }
 
 // Header is the CSV header, a stable interface documented in the README.
-var Header = []string{"call_id", "instance", "municipality", "dialed_number", "caller", "arrived_at", "answered_at", "ended_at", "wait_ms", "talk_ms", "wrapup_ms", "agent", "disposition"}
+var Header = []string{"call_id", "instance", "municipality", "dialed_number", "caller", "caller_privacy",
+	"arrived_at", "queued_at", "answered_at", "ended_at", "wrapup_ended_at",
+	"wait_ms", "ring_ms", "talk_ms", "hold_ms", "wrapup_ms", "agent", "queue", "disposition",
+	"overflow_target", "hangup_by", "sip_code", "attempts"}
 
 // TimeFormat is RFC 3339 in UTC with milliseconds.
 const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
@@ -48,10 +66,49 @@ func fmtTime(t time.Time) string {
 	return t.UTC().Format(TimeFormat)
 }
 
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
 // Fields returns the record as CSV fields in Header order.
 func (r Record) Fields() []string {
-	return []string{r.CallID, r.Instance, r.Municipality, r.DialedNumber, r.Caller,
-		fmtTime(r.ArrivedAt), fmtTime(r.AnsweredAt), fmtTime(r.EndedAt),
-		strconv.FormatInt(r.WaitMS, 10), strconv.FormatInt(r.TalkMS, 10), strconv.FormatInt(r.WrapupMS, 10),
-		r.Agent, string(r.Disposition)}
+	return []string{r.CallID, r.Instance, r.Municipality, r.DialedNumber, r.Caller, r.CallerPrivacy,
+		fmtTime(r.ArrivedAt), fmtTime(r.QueuedAt), fmtTime(r.AnsweredAt), fmtTime(r.EndedAt), fmtTime(r.WrapupEndedAt),
+		itoa(r.WaitMS), itoa(r.RingMS), itoa(r.TalkMS), itoa(r.HoldMS), itoa(r.WrapupMS), r.Agent, r.Queue, string(r.Disposition),
+		r.OverflowTarget, r.HangupBy, itoa(int64(r.SIPCode)), itoa(int64(r.Attempts))}
+}
+
+// ParseRecord reads a row in Header order (as written by Fields).
+func ParseRecord(f []string) (Record, error) {
+	if len(f) != len(Header) {
+		return Record{}, fmt.Errorf("row has %d fields, want %d", len(f), len(Header))
+	}
+	var errs []error
+	tm := func(s string) time.Time {
+		if s == "" {
+			return time.Time{}
+		}
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		return t
+	}
+	num := func(s string) int64 {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		return n
+	}
+	r := Record{CallID: f[0], Instance: f[1], Municipality: f[2], DialedNumber: f[3], Caller: f[4], CallerPrivacy: f[5],
+		ArrivedAt: tm(f[6]), QueuedAt: tm(f[7]), AnsweredAt: tm(f[8]), EndedAt: tm(f[9]), WrapupEndedAt: tm(f[10]),
+		WaitMS: num(f[11]), RingMS: num(f[12]), TalkMS: num(f[13]), HoldMS: num(f[14]), WrapupMS: num(f[15]),
+		Agent: f[16], Queue: f[17], Disposition: Disposition(f[18]), OverflowTarget: f[19], HangupBy: f[20],
+		SIPCode: int(num(f[21])), Attempts: int(num(f[22]))}
+	if r.CallID == "" {
+		return r, fmt.Errorf("row without call_id")
+	}
+	if len(errs) > 0 {
+		return r, fmt.Errorf("call %s: %v", r.CallID, errs[0])
+	}
+	return r, nil
 }

@@ -3,33 +3,73 @@ package cdr
 import (
 	"bytes"
 	"encoding/csv"
-	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
 )
 
+// file is what the writer needs of an *os.File (tests inject failures).
+type file interface {
+	io.Writer
+	io.ReaderAt
+	Sync() error
+	Stat() (os.FileInfo, error)
+	Truncate(size int64) error
+	Close() error
+	Name() string
+}
+
 // Writer appends records to one CSV file per UTC day and instance
-// (cdr-<instance>-<YYYY-MM-DD>.csv), header first. Each row is built in
-// memory and written with a single write followed by fsync, so a crash
-// leaves a row complete or absent. Write returns only after the fsync.
+// (cdr-<instance>-<YYYY-MM-DD>.csv), header first. Each row is one write
+// followed by fsync; a write that fails half-way is cut back, and a torn
+// last line left by a crash is cut off when the file is opened again, so a
+// row is complete or absent.
+//
+// When the disk is full or read-only, rows go to an in-memory spool (in
+// order), an alert is raised (log, sc115_cdr_spooled_rows,
+// sc115_cdr_write_errors_total) and the spool is retried every few
+// seconds; calls keep flowing. At Close, rows still spooled are written to
+// a fallback file in the OS temp dir.
 type Writer struct {
 	dir      string
 	instance string
+	log      zerolog.Logger
+	open     func(name string) (file, error)
+	now      func() time.Time
+
 	mu       sync.Mutex // serialises appends to the one open file
 	day      string
-	f        *os.File
-	now      func() time.Time
+	f        file
+	spool    [][]byte
+	retrying bool
+	closed   chan struct{}
+
+	spooled prometheus.Gauge
+	errors  prometheus.Counter
 }
 
-// NewWriter creates dir if needed.
-func NewWriter(dir, instance string) (*Writer, error) {
+// NewWriter creates dir if needed; reg and log receive the disk alerts.
+func NewWriter(dir, instance string, reg prometheus.Registerer, log zerolog.Logger) (*Writer, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("cdr dir %s: %w", dir, err)
 	}
-	return &Writer{dir: dir, instance: instance, now: time.Now}, nil
+	w := &Writer{dir: dir, instance: instance, log: log, now: time.Now, closed: make(chan struct{}),
+		open: func(name string) (file, error) {
+			return os.OpenFile(name, os.O_CREATE|os.O_APPEND|os.O_RDWR, 0o640)
+		},
+		spooled: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sc115_cdr_spooled_rows", Help: "CDR rows waiting in memory because the disk refused them (alert when > 0)."}),
+		errors:  prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_cdr_write_errors_total", Help: "Failed CDR writes (disk full, read-only, …)."}),
+	}
+	if reg != nil {
+		reg.MustRegister(w.spooled, w.errors)
+	}
+	return w, nil
 }
 
 // Path returns the file a record written at t goes to.
@@ -37,39 +77,124 @@ func (w *Writer) Path(t time.Time) string {
 	return filepath.Join(w.dir, fmt.Sprintf("cdr-%s-%s.csv", w.instance, t.UTC().Format("2006-01-02")))
 }
 
-// Write appends one record durably.
-func (w *Writer) Write(r Record) error {
+func csvLine(fields []string) []byte {
 	var buf bytes.Buffer
 	cw := csv.NewWriter(&buf)
-	if err := cw.Write(r.Fields()); err != nil {
-		return err
-	}
+	_ = cw.Write(fields)
 	cw.Flush()
+	return buf.Bytes()
+}
+
+// Write stores one record durably: on disk (fsync'ed) when Write returns,
+// or, if the disk refuses it, in the spool (nil error: the row is kept and
+// retried; the alert is raised).
+func (w *Writer) Write(r Record) error {
+	row := csvLine(r.Fields())
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if len(w.spool) == 0 {
+		if err := w.appendLocked(row); err == nil {
+			return nil
+		} else {
+			w.alertLocked(err)
+		}
+	}
+	w.spool = append(w.spool, row)
+	w.spooled.Set(float64(len(w.spool)))
+	w.flushLocked()
+	if len(w.spool) > 0 && !w.retrying {
+		w.retrying = true
+		go w.retry()
+	}
+	return nil
+}
+
+func (w *Writer) alertLocked(err error) {
+	w.errors.Inc()
+	w.log.Error().Err(err).Int("spooled_rows", len(w.spool)+1).Msg("ALERT: CDR could not be written to disk; kept in memory and retried")
+}
+
+// flushLocked writes spooled rows in order until one fails.
+func (w *Writer) flushLocked() {
+	for len(w.spool) > 0 {
+		if err := w.appendLocked(w.spool[0]); err != nil {
+			return
+		}
+		w.spool = w.spool[1:]
+		w.spooled.Set(float64(len(w.spool)))
+	}
+	if w.spool != nil {
+		w.spool = nil
+		w.log.Info().Msg("CDR spool written to disk")
+	}
+}
+
+func (w *Writer) retry() {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.closed:
+			return
+		case <-t.C:
+		}
+		w.mu.Lock()
+		w.flushLocked()
+		done := len(w.spool) == 0
+		if done {
+			w.retrying = false
+		}
+		w.mu.Unlock()
+		if done {
+			return
+		}
+	}
+}
+
+// appendLocked writes one row to today's file and fsyncs it; a failed
+// write is cut back so no torn row remains.
+func (w *Writer) appendLocked(row []byte) error {
 	if err := w.openLocked(); err != nil {
 		return err
 	}
-	if _, err := w.f.Write(buf.Bytes()); err != nil {
-		return fmt.Errorf("cdr write %s: %w", w.f.Name(), err)
+	st, err := w.f.Stat()
+	if err != nil {
+		return err
 	}
-	return w.f.Sync()
+	if _, err := w.f.Write(row); err != nil {
+		_ = w.f.Truncate(st.Size())
+		w.closeFileLocked()
+		return fmt.Errorf("cdr write %s: %w", w.Path(w.now()), err)
+	}
+	if err := w.f.Sync(); err != nil {
+		_ = w.f.Truncate(st.Size())
+		w.closeFileLocked()
+		return fmt.Errorf("cdr fsync %s: %w", w.Path(w.now()), err)
+	}
+	return nil
 }
 
-func (w *Writer) openLocked() error {
-	now := w.now()
-	day := now.UTC().Format("2006-01-02")
-	if w.f != nil && w.day == day {
-		return nil
-	}
+func (w *Writer) closeFileLocked() {
 	if w.f != nil {
 		_ = w.f.Close()
 		w.f = nil
 	}
-	path := w.Path(now)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+}
+
+func (w *Writer) openLocked() error {
+	day := w.now().UTC().Format("2006-01-02")
+	if w.f != nil && w.day == day {
+		return nil
+	}
+	w.closeFileLocked()
+	path := w.Path(w.now())
+	f, err := w.open(path)
 	if err != nil {
 		return fmt.Errorf("cdr open %s: %w", path, err)
+	}
+	if err := repairTail(f); err != nil {
+		f.Close()
+		return err
 	}
 	st, err := f.Stat()
 	if err != nil {
@@ -77,11 +202,8 @@ func (w *Writer) openLocked() error {
 		return err
 	}
 	if st.Size() == 0 {
-		var hb bytes.Buffer
-		cw := csv.NewWriter(&hb)
-		_ = cw.Write(Header)
-		cw.Flush()
-		if _, err := f.Write(hb.Bytes()); err != nil {
+		if _, err := f.Write(csvLine(Header)); err != nil {
+			_ = f.Truncate(0)
 			f.Close()
 			return fmt.Errorf("cdr header %s: %w", path, err)
 		}
@@ -90,14 +212,64 @@ func (w *Writer) openLocked() error {
 	return nil
 }
 
-// Close flushes and closes the current file.
+// repairTail cuts a torn last line (no trailing newline), as a crash in
+// the middle of a write could leave it.
+func repairTail(f file) error {
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return err
+	}
+	size := st.Size()
+	var last [1]byte
+	if _, err := f.ReadAt(last[:], size-1); err != nil {
+		return err
+	}
+	if last[0] == '\n' {
+		return nil
+	}
+	buf := make([]byte, min(size, 64<<10))
+	off := size - int64(len(buf))
+	if _, err := f.ReadAt(buf, off); err != nil && err != io.EOF {
+		return err
+	}
+	cut := int64(0)
+	if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
+		cut = off + int64(i) + 1
+	}
+	return f.Truncate(cut)
+}
+
+// Spooled is the number of rows waiting in memory for the disk.
+func (w *Writer) Spooled() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.spool)
+}
+
+// Close flushes and closes the current file; rows still spooled go to a
+// fallback file in the OS temp dir (its name is in the error).
 func (w *Writer) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.f == nil {
-		return nil
+	select {
+	case <-w.closed:
+	default:
+		close(w.closed)
 	}
-	err := errors.Join(w.f.Sync(), w.f.Close())
-	w.f = nil
+	w.flushLocked()
+	var err error
+	if len(w.spool) > 0 {
+		fallback := filepath.Join(os.TempDir(), fmt.Sprintf("sc115-cdr-spool-%s-%d.csv", w.instance, time.Now().UnixNano()))
+		data := bytes.Join(append([][]byte{csvLine(Header)}, w.spool...), nil)
+		if werr := os.WriteFile(fallback, data, 0o640); werr != nil {
+			err = fmt.Errorf("%d CDR rows could not be written anywhere (%v); they are in the log", len(w.spool), werr)
+			for _, row := range w.spool {
+				w.log.Error().Str("cdr_row", string(row)).Msg("unwritten CDR row")
+			}
+		} else {
+			err = fmt.Errorf("%d CDR rows written to fallback file %s: move them into the CDR dir", len(w.spool), fallback)
+		}
+	}
+	w.closeFileLocked()
 	return err
 }

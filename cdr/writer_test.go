@@ -7,11 +7,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 func TestWriterHeaderRowsAndDailyFiles(t *testing.T) {
 	dir := t.TempDir()
-	w, err := NewWriter(dir, "hannover-1")
+	w, err := NewWriter(dir, "hannover-1", nil, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,11 +46,11 @@ func TestWriterHeaderRowsAndDailyFiles(t *testing.T) {
 	if len(rows) != 3 {
 		t.Fatalf("%d rows in %s, want header + 2", len(rows), f1)
 	}
-	want := "abc,hannover-1,burgdorf,+495136115,+495136123xxx,2026-10-31T23:58:29.000Z,2026-10-31T23:58:39.000Z,2026-10-31T23:59:59.000Z,10000,80000,30000,1003,answered"
+	want := "abc,hannover-1,burgdorf,+495136115,+495136123xxx,,2026-10-31T23:58:29.000Z,,2026-10-31T23:58:39.000Z,2026-10-31T23:59:59.000Z,,10000,0,80000,0,30000,1003,,answered,,,0,0"
 	if got := strings.Join(rows[1], ","); got != want {
 		t.Errorf("row\n got %s\nwant %s", got, want)
 	}
-	if rows[2][0] != `we,"ird` || rows[2][12] != "abandoned" || rows[2][11] != "" {
+	if rows[2][0] != `we,"ird` || rows[2][18] != "abandoned" || rows[2][16] != "" {
 		t.Errorf("quoted row read back as %v", rows[2])
 	}
 	if rows := readCSV(t, filepath.Join(dir, "cdr-hannover-1-2026-11-01.csv")); len(rows) != 2 {
@@ -59,7 +61,7 @@ func TestWriterHeaderRowsAndDailyFiles(t *testing.T) {
 func TestWriterAppendsToExistingFileWithoutSecondHeader(t *testing.T) {
 	dir := t.TempDir()
 	for i := 0; i < 2; i++ { // two starts of sc115 on the same day
-		w, err := NewWriter(dir, "i")
+		w, err := NewWriter(dir, "i", nil, zerolog.Nop())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,14 +81,14 @@ func TestWriterReportsUnwritableDir(t *testing.T) {
 		// root ignores permissions; use a path under a regular file instead.
 		f := filepath.Join(t.TempDir(), "file")
 		os.WriteFile(f, nil, 0o600)
-		if _, err := NewWriter(filepath.Join(f, "cdr"), "i"); err == nil {
+		if _, err := NewWriter(filepath.Join(f, "cdr"), "i", nil, zerolog.Nop()); err == nil {
 			t.Fatal("want an error for a CDR dir under a file")
 		}
 		return
 	}
 	dir := t.TempDir()
 	os.Chmod(dir, 0o500)
-	w, _ := NewWriter(dir, "i")
+	w, _ := NewWriter(dir, "i", nil, zerolog.Nop())
 	if err := w.Write(Record{CallID: "c"}); err == nil {
 		t.Fatal("want an error writing into a read-only dir")
 	}

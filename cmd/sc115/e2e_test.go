@@ -207,7 +207,7 @@ func TestTrunkErrors(t *testing.T) {
 	rows := readCDRs(t, cfg.CDR.Dir)
 	rejected := 0
 	for _, r := range rows {
-		if r["disposition"] == "rejected" {
+		if r["disposition"] == "rejected_unknown" {
 			rejected++
 		}
 	}
@@ -251,8 +251,8 @@ func TestAbandonWhileQueued(t *testing.T) {
 		t.Fatal(err)
 	}
 	row := waitCDR(t, cfg.CDR.Dir, call.CallID, 5*time.Second)
-	if row["disposition"] != "abandoned" || row["municipality"] != "lehrte" || row["caller"] != "anonymous" || row["agent"] != "" {
-		t.Errorf("cdr = %v, want abandoned lehrte, caller anonymous (withheld), no agent", row)
+	if row["disposition"] != "abandoned_short" || row["municipality"] != "lehrte" || row["caller"] != "anonymous" || row["agent"] != "" {
+		t.Errorf("cdr = %v, want abandoned_short (under 5 s) lehrte, caller anonymous (withheld), no agent", row)
 	}
 	assertMS(t, row, "wait_ms", 900, 3000)
 }

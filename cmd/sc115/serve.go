@@ -81,12 +81,12 @@ func start(cfg Config, log zerolog.Logger) (_ *service, err error) {
 			return nil, fmt.Errorf("acd.municipalities[%d].greeting: prompt %q not found in %s", i, m.Greeting, cfg.Media.PromptsDir)
 		}
 	}
-	if s.cdrs, err = cdr.NewWriter(cfg.CDR.Dir, cfg.Instance); err != nil {
+	if s.cdrs, err = cdr.NewWriter(cfg.CDR.Dir, cfg.Instance, reg, log.With().Str("component", "cdr").Logger()); err != nil {
 		return nil, err
 	}
 	dialer := &agentDialer{}
 	s.engine = acd.NewEngine(cfg.ACD, acd.Deps{
-		Instance: cfg.Instance, Store: s.store, Dialer: dialer, CDRs: s.cdrs, Privacy: cdr.NewPrivacy(cfg.CDR),
+		Instance: cfg.Instance, Store: s.store, Dialer: dialer, CDRs: s.cdrs, Privacy: cdr.NewPrivacy(cfg.CDR), ShortAbandon: cfg.CDR.ShortAbandon,
 		Log: log, Registry: reg,
 		Greeting: func(m *acd.Municipality) string {
 			if m.Greeting != "" {
