@@ -31,7 +31,7 @@ type Deps struct {
 	// ShortAbandon: abandoned within this time → abandoned_short.
 	ShortAbandon time.Duration
 	Log          zerolog.Logger
-	Registry prometheus.Registerer
+	Registry     prometheus.Registerer
 	// Greeting returns the prompt a municipality's callers hear first.
 	Greeting func(m *Municipality) string
 	// Now is the clock; nil means time.Now.

@@ -1,8 +1,8 @@
 package cdr
 
 import (
-	"time"
 	"github.com/sc115/sc115/internal/cfgerr"
+	"time"
 )
 
 // Config is the cdr section of the sc115 configuration.
@@ -20,7 +20,9 @@ type Config struct {
 }
 
 // Defaults returns the cdr defaults.
-func Defaults() Config { return Config{Dir: "var/cdr", CallerPolicy: "shorten", ShortAbandon: 5 * time.Second} }
+func Defaults() Config {
+	return Config{Dir: "var/cdr", CallerPolicy: "shorten", ShortAbandon: 5 * time.Second}
+}
 
 // Validate checks the section.
 func (c *Config) Validate() error {
