@@ -30,6 +30,8 @@ type Config struct {
 	Queue    queue.Config `yaml:"queue"`
 	ACD      acd.Config   `yaml:"acd"`
 	CDR      cdr.Config   `yaml:"cdr"`
+	// Billing is the billing office's section (tariffs, sender, recipients).
+	Billing cdr.BillingConfig `yaml:"billing"`
 }
 
 // HTTPConfig is where /metrics, /healthz and /readyz listen.
@@ -97,6 +99,11 @@ func (lc *loadedConfig) validate() error {
 	add(lc.Queue.Validate())
 	add(lc.ACD.Validate())
 	add(lc.CDR.Validate())
+	keys := map[string]bool{}
+	for _, m := range lc.ACD.Municipalities {
+		keys[m.Key] = true
+	}
+	add(lc.Billing.Validate(keys))
 	return lc.locate(errors.Join(errs...))
 }
 

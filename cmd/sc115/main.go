@@ -26,6 +26,10 @@ func run(args []string) int {
 		return serveCmd(args[1:])
 	case "check-config":
 		return checkConfigCmd(args[1:])
+	case "billing":
+		return billingCmd(args[1:])
+	case "cdr":
+		return cdrCmd(args[1:])
 	case "version", "--version", "-v":
 		fmt.Println("sc115", version)
 		return 0
@@ -45,6 +49,11 @@ func usage() {
 commands:
   serve          run the service (sc115 serve --help for flags)
   check-config   validate a config file: sc115 check-config FILE
+  billing        invoices for a period: sc115 billing --config FILE --cdr-dir DIR --period 2026-10 --out DIR
+  billing estimate  yearly cost under each financing model:
+                 sc115 billing estimate --config FILE --population N --calls-per-resident X --aht-s Y
+                 (or --municipality KEY --from-cdrs DIR)
+  cdr purge      delete CDRs past retention, keep daily aggregates: sc115 cdr purge --cdr-dir DIR --older-than 180d
   version        print the version
 `)
 }
