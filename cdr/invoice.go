@@ -109,11 +109,9 @@ func Bill(dir string, period Period, cfg BillingConfig, munis []MunicipalityInfo
 		}
 		var calls []callFacts
 		if i, ok := idx[m.Key]; ok {
-			for _, c := range sc.calls {
-				if int(c.muni) == i {
-					calls = append(calls, c)
-				}
-			}
+			lo := sort.Search(len(sc.calls), func(k int) bool { return int(sc.calls[k].muni) >= i })
+			hi := sort.Search(len(sc.calls), func(k int) bool { return int(sc.calls[k].muni) > i })
+			calls = sc.calls[lo:hi]
 		}
 		in := invoice(m, period, name, t, calls)
 		in.Sender, in.Recipient = cfg.Sender, cfg.Municipalities[m.Key].Recipient
@@ -153,13 +151,13 @@ func invoice(m MunicipalityInfo, p Period, tariffName string, t Tariff, calls []
 		if d != Answered && !(d == Overflowed && t.BillOverflowed) {
 			continue
 		}
-		s := t.BillableSeconds(c.talk, c.wrapup, c.hold, c.wait)
+		s := t.BillableSeconds(int64(c.talk), int64(c.wrapup), int64(c.hold), int64(c.wait))
 		if s == 0 {
 			continue
 		}
 		in.CallsBilled++
-		talkMS += c.talk
-		wrapMS += c.wrapup
+		talkMS += int64(c.talk)
+		wrapMS += int64(c.wrapup)
 		in.BillableS += s
 		free := min(s, included)
 		included -= free

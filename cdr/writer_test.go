@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -127,5 +128,77 @@ func TestPrivacy(t *testing.T) {
 	other := NewPrivacy(Config{CallerPolicy: "hash", HashKey: "fedcba9876543210"})
 	if other.Caller("+495136123456", false) == a {
 		t.Error("hash must depend on the key")
+	}
+}
+
+func TestTornTailIsCutOnOpen(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := NewWriter(dir, "i", nil, zerolog.Nop())
+	_ = w.Write(Record{CallID: "whole", Disposition: Answered})
+	w.Close()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
+	f, _ := os.OpenFile(files[0], os.O_APPEND|os.O_WRONLY, 0)
+	_, _ = f.WriteString("torn,hannover-1,burg") // a crash in the middle of a row
+	f.Close()
+	w, _ = NewWriter(dir, "i", nil, zerolog.Nop())
+	_ = w.Write(Record{CallID: "next", Disposition: Answered})
+	w.Close()
+	rows := readCSV(t, files[0])
+	if len(rows) != 3 || rows[1][0] != "whole" || rows[2][0] != "next" {
+		t.Errorf("rows %v, want header, whole, next", rows)
+	}
+}
+
+// failingFile refuses writes while full is set, like a full disk.
+type failingFile struct {
+	*os.File
+	full *bool
+}
+
+func (f failingFile) Write(p []byte) (int, error) {
+	if *f.full {
+		n, _ := f.File.Write(p[:len(p)/2]) // a partial write, then ENOSPC
+		return n, syscall.ENOSPC
+	}
+	return f.File.Write(p)
+}
+
+func TestFullDiskSpoolsAndRetries(t *testing.T) {
+	dir := t.TempDir()
+	full := false
+	w, _ := NewWriter(dir, "i", nil, zerolog.Nop())
+	w.open = func(name string) (file, error) {
+		f, err := os.OpenFile(name, os.O_CREATE|os.O_APPEND|os.O_RDWR, 0o640)
+		if err != nil {
+			return nil, err
+		}
+		return failingFile{f, &full}, nil
+	}
+	_ = w.Write(Record{CallID: "before", Disposition: Answered})
+	full = true
+	for _, id := range []string{"a", "b", "c"} {
+		if err := w.Write(Record{CallID: id, Disposition: Answered}); err != nil {
+			t.Fatalf("write while full: %v (calls must keep flowing)", err)
+		}
+	}
+	if n := w.Spooled(); n != 3 {
+		t.Fatalf("spooled %d, want 3", n)
+	}
+	full = false // space again: the retry writes the spool in order
+	deadline := time.Now().Add(5 * time.Second)
+	for w.Spooled() > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = w.Write(Record{CallID: "after", Disposition: Answered})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
+	var ids []string
+	for _, r := range readCSV(t, files[0])[1:] {
+		ids = append(ids, r[0])
+	}
+	if strings.Join(ids, ",") != "before,a,b,c,after" {
+		t.Errorf("rows %v, want before,a,b,c,after with no torn half-rows", ids)
 	}
 }
