@@ -35,7 +35,7 @@ func TestPropertyBillingIsAPlainSumAndSplitInvariant(t *testing.T) {
 		tf := Tariff{Model: Models[rng.IntN(3)], PerMinuteCents: 50 + rng.Int64N(150),
 			Increment: []string{"60/60", "60/1", "1/1", "30/10"}[rng.IntN(4)], Rounding: []string{"per_call", "per_invoice"}[rng.IntN(2)],
 			Components: [][]string{{"talk", "wrapup"}, {"talk"}, {"talk", "wrapup", "hold", "wait"}}[rng.IntN(3)],
-			CapS: []int64{0, 600}[rng.IntN(2)], MinS: []int64{0, 20}[rng.IntN(2)], IncludedMinutes: []int64{0, 100}[rng.IntN(2)],
+			CapS:       []int64{0, 600}[rng.IntN(2)], MinS: []int64{0, 20}[rng.IntN(2)], IncludedMinutes: []int64{0, 100}[rng.IntN(2)],
 			FlatFeeCents: []int64{0, 9900}[rng.IntN(2)], BillOverflowed: rng.IntN(2) == 0,
 			PerResidentYearCents: 40, LevySharePercent: 25, LevyFixedYearCents: 120000, SecondedHoursPerMonth: 3, HourlyRateCents: 3900}
 		cfg := BillingConfig{DefaultTariff: "t", Tariffs: map[string]Tariff{"t": tf}}
@@ -68,7 +68,10 @@ func TestPropertyBillingIsAPlainSumAndSplitInvariant(t *testing.T) {
 	}
 }
 
-type plain struct{ total, perMinute, billable int64; calls int }
+type plain struct {
+	total, perMinute, billable int64
+	calls                      int
+}
 
 // plainInvoice recomputes an invoice straight from the definitions, in
 // integer arithmetic of its own: rate each call, use included seconds in
