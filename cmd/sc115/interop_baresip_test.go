@@ -30,7 +30,7 @@ func TestBaresipAgentTalksToCaller(t *testing.T) {
 	dir := t.TempDir()
 	mic := filepath.Join(dir, "mic.wav")
 	writeToneWAV(t, mic, 1000, 30*time.Second)
-	sipPort := interop.FreePort(t, "udp")
+	sipPort := interop.FreeUDPTCPPort(t) // baresip listens on UDP and TCP
 	conf := fmt.Sprintf(`sip_listen 127.0.0.1:%d
 net_interface 127.0.0.1
 module_path /usr/lib/baresip/modules
