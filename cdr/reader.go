@@ -1,10 +1,6 @@
 package cdr
 
 import (
-	"encoding/csv"
-	"errors"
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -43,18 +39,23 @@ func Read(dir string) ([]Record, ReadStats, error) {
 	var out []Record
 	for _, p := range paths {
 		st.Files++
-		if err := readFile(p, func(r Record) {
+		if err := scanFile(p, &st.Bad, func(f []string) error {
+			r, err := ParseRecord(f)
+			if err != nil {
+				return err
+			}
 			st.Rows++
 			if i, dup := byID[r.CallID]; dup {
 				st.Duplicates++
 				if out[i].Disposition == Interrupted && r.Disposition != Interrupted {
 					out[i] = r
 				}
-				return
+				return nil
 			}
 			byID[r.CallID] = len(out)
 			out = append(out, r)
-		}, &st.Bad); err != nil {
+			return nil
+		}); err != nil {
 			return nil, st, err
 		}
 	}
@@ -65,39 +66,4 @@ func Read(dir string) ([]Record, ReadStats, error) {
 		return out[i].CallID < out[j].CallID
 	})
 	return out, st, nil
-}
-
-func readFile(path string, each func(Record), bad *[]string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	cr := csv.NewReader(f)
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	head, err := cr.Read()
-	if errors.Is(err, io.EOF) {
-		return nil
-	}
-	if err != nil || strings.Join(head, ",") != strings.Join(Header, ",") {
-		*bad = append(*bad, fmt.Sprintf("%s:1: not a CDR file of this version (header %q)", path, strings.Join(head, ",")))
-		return nil
-	}
-	for line := 2; ; line++ {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			*bad = append(*bad, fmt.Sprintf("%s:%d: %v", path, line, err))
-			continue
-		}
-		r, err := ParseRecord(rec)
-		if err != nil {
-			*bad = append(*bad, fmt.Sprintf("%s:%d: %v", path, line, err))
-			continue
-		}
-		each(r)
-	}
 }
