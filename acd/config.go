@@ -49,12 +49,14 @@ type Municipality struct {
 
 // Agent is a person answering calls from a softphone.
 type Agent struct {
-	ID       string         `yaml:"id"`
-	Name     string         `yaml:"name"`
-	SIPUser  string         `yaml:"sip_user"`
-	Password string         `yaml:"password"` // hashed to HA1 at load; prefer ha1
-	HA1      string         `yaml:"ha1"`      // MD5(user:realm:password), hex
-	Skills   map[string]int `yaml:"skills"`   // skill → proficiency 1–10
+	ID       string `yaml:"id"`
+	Name     string `yaml:"name"`
+	SIPUser  string `yaml:"sip_user"`
+	Password string `yaml:"password"` // hashed to HA1 at load; prefer ha1
+	HA1      string `yaml:"ha1"`      // MD5(user:realm:password), hex
+	// HA1SHA256 is SHA-256(user:realm:password), hex, for RFC 8760 digest.
+	HA1SHA256 string         `yaml:"ha1_sha256"`
+	Skills    map[string]int `yaml:"skills"` // skill → proficiency 1–10
 	// RingTimeout and Wrapup override the queue's values for this agent.
 	RingTimeout time.Duration `yaml:"ring_timeout"`
 	Wrapup      time.Duration `yaml:"wrapup"`
@@ -228,8 +230,8 @@ func (c *Config) Validate() error {
 			errs = append(errs, fieldErr(f+".sip_user", "duplicate SIP user %q", a.SIPUser))
 		}
 		users[a.SIPUser] = true
-		if a.Password == "" && a.HA1 == "" {
-			errs = append(errs, fieldErr(f+".password", "password or ha1 must be set"))
+		if a.Password == "" && a.HA1 == "" && a.HA1SHA256 == "" {
+			errs = append(errs, fieldErr(f+".password", "password, ha1 or ha1_sha256 must be set"))
 		}
 		if len(a.Skills) == 0 {
 			errs = append(errs, fieldErr(f+".skills", "at least one skill is needed"))

@@ -26,6 +26,16 @@ type Config struct {
 	MaxExpires time.Duration `yaml:"max_expires"`
 	// NonceKey signs nonces; empty means a random key per start.
 	NonceKey string `yaml:"nonce_key"`
+	// DigestAlgorithms are offered in this order: MD5 and/or SHA-256
+	// (RFC 8760). Default MD5 only: some phones (baresip 1.0, sipp 3.6)
+	// refuse a REGISTER challenge that offers any algorithm they lack.
+	DigestAlgorithms []string `yaml:"digest_algorithms"`
+	// LockoutFailures failed digest attempts within LockoutWindow, from one
+	// source IP or for one user, lock that source or user out (403) for
+	// LockoutTime. 0 disables.
+	LockoutFailures int           `yaml:"lockout_failures"`
+	LockoutWindow   time.Duration `yaml:"lockout_window"`
+	LockoutTime     time.Duration `yaml:"lockout_time"`
 }
 
 // Trunk is a PBX or 115 platform allowed to forward calls.
@@ -37,7 +47,8 @@ type Trunk struct {
 // Defaults returns the sip defaults.
 func Defaults() Config {
 	return Config{Listen: "127.0.0.1:5060", Realm: "sc115", CalledNumberFrom: []string{"request_uri", "to", "p_called_party_id"},
-		NonceTTL: 5 * time.Minute, MinExpires: 60 * time.Second, MaxExpires: time.Hour}
+		NonceTTL: 5 * time.Minute, MinExpires: 60 * time.Second, MaxExpires: time.Hour,
+		LockoutFailures: 5, LockoutWindow: time.Minute, LockoutTime: 5 * time.Minute, DigestAlgorithms: []string{"MD5"}}
 }
 
 // Validate checks the section.
@@ -66,6 +77,14 @@ func (c *Config) Validate() error {
 		case "request_uri", "to", "p_called_party_id":
 		default:
 			return cfgerr.New(fmt.Sprintf("sip.called_number_from[%d]", i), "%q is not one of request_uri, to, p_called_party_id", s)
+		}
+	}
+	if len(c.DigestAlgorithms) == 0 {
+		return cfgerr.New("sip.digest_algorithms", "offer at least one of MD5, SHA-256")
+	}
+	for i, a := range c.DigestAlgorithms {
+		if a != "MD5" && a != "SHA-256" {
+			return cfgerr.New(fmt.Sprintf("sip.digest_algorithms[%d]", i), "%q is not MD5 or SHA-256", a)
 		}
 	}
 	if c.MinExpires <= 0 || c.MaxExpires < c.MinExpires {

@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/icholy/digest"
@@ -18,6 +19,12 @@ import (
 // HA1 computes MD5(user:realm:password) as stored for digest auth.
 func HA1(user, realm, password string) string {
 	h := md5.Sum([]byte(user + ":" + realm + ":" + password))
+	return hex.EncodeToString(h[:])
+}
+
+// HA1SHA256 computes SHA-256(user:realm:password) for RFC 8760 digest.
+func HA1SHA256(user, realm, password string) string {
+	h := sha256.Sum256([]byte(user + ":" + realm + ":" + password))
 	return hex.EncodeToString(h[:])
 }
 
@@ -71,31 +78,49 @@ func (n *nonces) check(s string) error {
 	return nil
 }
 
-// challenge builds a WWW-Authenticate value.
-func challengeHeader(realm, nonce string, stale bool) string {
-	c := digest.Challenge{Realm: realm, Nonce: nonce, Algorithm: "MD5", QOP: []string{"auth"}, Stale: stale}
-	return c.String()
+// challengeHeaders builds one WWW-Authenticate value per algorithm, in the
+// configured order (RFC 8760: order of preference).
+func challengeHeaders(realm, nonce string, stale bool, algorithms []string) []string {
+	var out []string
+	for _, alg := range algorithms {
+		c := digest.Challenge{Realm: realm, Nonce: nonce, Algorithm: alg, QOP: []string{"auth"}, Stale: stale}
+		out = append(out, c.String())
+	}
+	return out
 }
 
-// verifyDigest checks an Authorization value against the stored HA1 for
-// method. It compares in constant time and never logs or returns secrets.
-func verifyDigest(cred *digest.Credentials, ha1, method string) bool {
-	if cred.Algorithm != "" && cred.Algorithm != "MD5" {
+// verifyDigest checks an Authorization value against the stored HA1 of
+// its algorithm (MD5 or SHA-256) for method. It compares in constant time
+// and never logs or returns secrets.
+func verifyDigest(cred *digest.Credentials, c Credential, method string) bool {
+	h, ha1 := md5hex, c.HA1
+	switch strings.ToUpper(cred.Algorithm) {
+	case "", "MD5":
+	case "SHA-256":
+		h, ha1 = sha256hex, c.HA1SHA256
+	default:
 		return false
 	}
-	ha2 := md5hex(method + ":" + cred.URI)
+	if ha1 == "" {
+		return false
+	}
+	ha2 := h(method + ":" + cred.URI)
 	var want string
 	if cred.QOP == "auth" {
-		nc := hex8(cred.Nc)
-		want = md5hex(ha1 + ":" + cred.Nonce + ":" + nc + ":" + cred.Cnonce + ":auth:" + ha2)
+		want = h(ha1 + ":" + cred.Nonce + ":" + hex8(cred.Nc) + ":" + cred.Cnonce + ":auth:" + ha2)
 	} else {
-		want = md5hex(ha1 + ":" + cred.Nonce + ":" + ha2)
+		want = h(ha1 + ":" + cred.Nonce + ":" + ha2)
 	}
 	return subtle.ConstantTimeCompare([]byte(want), []byte(cred.Response)) == 1
 }
 
 func md5hex(s string) string {
 	h := md5.Sum([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+func sha256hex(s string) string {
+	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])
 }
 

@@ -12,10 +12,11 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// Credential is what the registrar knows of one SIP user.
+// Credential is what the registrar knows of one SIP user: hashes only.
 type Credential struct {
-	AgentID string
-	HA1     string // MD5(user:realm:password), hex
+	AgentID   string
+	HA1       string // MD5(user:realm:password), hex
+	HA1SHA256 string // SHA-256(user:realm:password), hex (RFC 8760); empty: MD5 only
 }
 
 // AgentPresence is told when an agent's device gains its first live
@@ -57,6 +58,7 @@ type registrar struct {
 	cfg      Config
 	creds    map[string]Credential
 	nonces   *nonces
+	lock     *lockout
 	presence AgentPresence
 	log      zerolog.Logger
 	now      func() time.Time
@@ -67,12 +69,14 @@ type registrar struct {
 
 func newRegistrar(cfg Config, creds map[string]Credential, presence AgentPresence, log zerolog.Logger) *registrar {
 	return &registrar{cfg: cfg, creds: creds, nonces: newNonces(cfg.NonceKey, cfg.NonceTTL), presence: presence, log: log,
-		now: time.Now, bindings: map[string][]Binding{}}
+		now: time.Now, bindings: map[string][]Binding{}, lock: newLockout(cfg.LockoutFailures, cfg.LockoutWindow, cfg.LockoutTime)}
 }
 
 func (r *registrar) challenge(req *sip.Request, tx sip.ServerTransaction, stale bool) {
 	res := sip.NewResponseFromRequest(req, sip.StatusUnauthorized, "Unauthorized", nil)
-	res.AppendHeader(sip.NewHeader("WWW-Authenticate", challengeHeader(r.cfg.Realm, r.nonces.issue(), stale)))
+	for _, h := range challengeHeaders(r.cfg.Realm, r.nonces.issue(), stale, r.cfg.DigestAlgorithms) {
+		res.AppendHeader(sip.NewHeader("WWW-Authenticate", h))
+	}
 	_ = tx.Respond(res)
 }
 
@@ -85,6 +89,12 @@ func (r *registrar) authenticate(req *sip.Request, tx sip.ServerTransaction) (st
 		return "", Credential{}, false
 	}
 	user := to.Address.User
+	src := sourceIP(req)
+	if r.lock.isLocked(src, user) {
+		r.log.Warn().Str("src", src).Str("user", user).Msg("register: refused, locked out after failed attempts")
+		respond(tx, req, sip.StatusForbidden, "Forbidden")
+		return "", Credential{}, false
+	}
 	h := req.GetHeader("Authorization")
 	if h == nil {
 		r.challenge(req, tx, false)
@@ -105,11 +115,18 @@ func (r *registrar) authenticate(req *sip.Request, tx sip.ServerTransaction) (st
 		return "", Credential{}, false
 	}
 	c, known := r.creds[cred.Username]
-	if !known || cred.Username != user || cred.Realm != r.cfg.Realm || !verifyDigest(cred, c.HA1, string(req.Method)) {
-		r.log.Warn().Str("src", req.Source()).Str("user", cred.Username).Msg("register: authentication failed (wrong password or unknown user)")
+	if !known || cred.Username != user || cred.Realm != r.cfg.Realm || !verifyDigest(cred, c, string(req.Method)) {
+		nowLocked := r.lock.fail(src, user)
+		ev := r.log.Warn().Str("src", req.Source()).Str("user", cred.Username).Str("algorithm", cred.Algorithm)
+		if nowLocked {
+			ev.Dur("lockout", r.cfg.LockoutTime).Msg("register: authentication failed; source and user locked out")
+		} else {
+			ev.Msg("register: authentication failed (wrong password or unknown user)")
+		}
 		respond(tx, req, sip.StatusForbidden, "Forbidden")
 		return "", Credential{}, false
 	}
+	r.lock.success(src, user)
 	return user, c, true
 }
 
@@ -254,6 +271,15 @@ func (r *registrar) expire() {
 			r.presence.AgentUnregistered(c.AgentID)
 		}
 	}
+}
+
+// sourceIP is the request's source address without port.
+func sourceIP(req *sip.Request) string {
+	host, _, err := net.SplitHostPort(req.Source())
+	if err != nil {
+		return req.Source()
+	}
+	return host
 }
 
 func respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string) {

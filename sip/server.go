@@ -159,6 +159,7 @@ func (s *Server) Serve(ctx context.Context) error {
 			return err
 		case <-t.C:
 			s.reg.expire()
+			s.reg.lock.sweep()
 		}
 	}
 }

@@ -349,3 +349,36 @@ func TestCalledPartyFallbackAndAgentHangsUp(t *testing.T) {
 		t.Errorf("cdr %v", row)
 	}
 }
+
+// TestRegisterSHA256AndLockout: with SHA-256 offered (RFC 8760) a phone
+// registers with it; wrong passwords lock the user out (403 even with the
+// right password) until the lockout time is over.
+func TestRegisterSHA256AndLockout(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.SIP.DigestAlgorithms = []string{"SHA-256", "MD5"}
+	cfg.SIP.LockoutFailures, cfg.SIP.LockoutTime = 3, time.Hour
+	s := startTest(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	target := s.sip.Addr().String()
+	ph, err := testphone.New("1004", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ph.Close()
+	res, err := ph.Register(ctx, target, "demo1004", 300)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("register with SHA-256 offered first: %v %v", res, err)
+	}
+	if a := ph.LastAuthorization(); !strings.Contains(a, "algorithm=SHA-256") {
+		t.Errorf("phone answered %q, want the SHA-256 challenge", a)
+	}
+	for i := 0; i < 3; i++ {
+		if res, _ := ph.Register(ctx, target, "guess"+strconv.Itoa(i), 300); res == nil || res.StatusCode != 403 {
+			t.Fatalf("wrong password %d: %v, want 403", i, res)
+		}
+	}
+	if res, _ := ph.Register(ctx, target, "demo1004", 300); res == nil || res.StatusCode != 403 {
+		t.Errorf("right password while locked out: %v, want 403", res)
+	}
+}

@@ -27,6 +27,7 @@ type Phone struct {
 	legs     map[string]*Incoming
 	calls    map[string]*Call
 	answer   AnswerFunc
+	lastAuth string
 }
 
 // AnswerFunc decides how the agent phone answers an offer: the SIP code
@@ -130,7 +131,20 @@ func (p *Phone) Register(ctx context.Context, registrar, password string, expire
 	if res.StatusCode != 401 {
 		return res, nil
 	}
-	return p.client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: p.User, Password: password})
+	res, err = p.client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: p.User, Password: password})
+	if h := req.GetHeader("Authorization"); h != nil {
+		p.mu.Lock()
+		p.lastAuth = h.Value()
+		p.mu.Unlock()
+	}
+	return res, err
+}
+
+// LastAuthorization is the Authorization header of the last REGISTER.
+func (p *Phone) LastAuthorization() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lastAuth
 }
 
 // Do sends a request out of dialog (e.g. OPTIONS) and returns the final response.
