@@ -350,7 +350,8 @@ func (c *call) offer(ctx context.Context, agentID string) (AgentLeg, error) {
 		number = "anonymous"
 	}
 	return c.e.Dialer.Offer(ringCtx, Offer{CallID: c.rec.CallID, AgentID: agentID, SIPUser: a.cfg.SIPUser,
-		DisplayName: "115 " + c.muni.Name, MunicipalityKey: c.muni.Key, CallerNumber: number})
+		DisplayName: "115 " + c.muni.Name, MunicipalityKey: c.muni.Key, CallerNumber: number,
+		KnowledgeURL: c.e.knowledgeURL(c.muni, c.rec.CallID), AutoAnswer: a.cfg.AutoAnswer})
 }
 
 // connected bridges caller and agent until either hangs up, then runs the

@@ -25,6 +25,10 @@ type Config struct {
 	// DefaultHandleTime is the handling time (talk + wrap-up) assumed for
 	// wait-time estimates until a skill has handled calls.
 	DefaultHandleTime time.Duration `yaml:"default_handle_time"`
+	// KnowledgeBaseURL is a link template for the agent's console, sent in
+	// Call-Info with each offer: {municipality} (key), {name} and {call_id}
+	// are replaced.
+	KnowledgeBaseURL string `yaml:"knowledge_base_url"`
 	// APIToken protects the HTTP API (Authorization: Bearer …); empty
 	// disables the API's state-changing calls.
 	APIToken string `yaml:"api_token"`
@@ -57,6 +61,9 @@ type Agent struct {
 	// HA1SHA256 is SHA-256(user:realm:password), hex, for RFC 8760 digest.
 	HA1SHA256 string         `yaml:"ha1_sha256"`
 	Skills    map[string]int `yaml:"skills"` // skill → proficiency 1–10
+	// AutoAnswer sends Alert-Info/Call-Info headers that make phones
+	// answer offers at once (headset-only setups).
+	AutoAnswer bool `yaml:"auto_answer"`
 	// RingTimeout and Wrapup override the queue's values for this agent.
 	RingTimeout time.Duration `yaml:"ring_timeout"`
 	Wrapup      time.Duration `yaml:"wrapup"`

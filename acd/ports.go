@@ -43,6 +43,11 @@ type Offer struct {
 	DisplayName     string // "115 Burgdorf"
 	MunicipalityKey string
 	CallerNumber    string // as the caller presented it (privacy already applied if withheld)
+	// KnowledgeURL links the agent's console to the knowledge base for this
+	// municipality (from acd.knowledge_base_url); empty if none.
+	KnowledgeURL string
+	// AutoAnswer asks the phone to answer at once (headset-only setups).
+	AutoAnswer bool
 }
 
 // AgentDialer rings agents and bridges answered legs.

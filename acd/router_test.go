@@ -70,7 +70,7 @@ func TestConfigValidate(t *testing.T) {
 	for _, want := range []string{
 		`acd.municipalities[1].key: duplicate key "a"`,
 		`acd.municipalities[1].numbers[0]: +495136115 is already routed to a`,
-		`acd.agents[0].password: password or ha1 must be set`,
+		`acd.agents[0].password: password, ha1 or ha1_sha256 must be set`,
 		`acd.agents[0].skills.a: level 11 is outside 1–10`,
 		`acd.agents[0].skills.zz: no municipality uses skill "zz"`,
 	} {

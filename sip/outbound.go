@@ -15,35 +15,83 @@ import (
 
 // OfferRequest describes an INVITE toward an agent.
 type OfferRequest struct {
-	SIPUser     string            // registered user to ring
-	DisplayName string            // shown on the phone, e.g. "115 Burgdorf"
-	CallerUser  string            // caller number for the From user ("anonymous" if withheld)
-	Headers     map[string]string // extra headers, e.g. X-115-Municipality
+	SIPUser     string   // registered user to ring
+	DisplayName string   // shown on the phone, e.g. "115 Burgdorf"
+	CallerUser  string   // caller number for the From user ("anonymous" if withheld)
+	Headers     []Header // extra headers, e.g. X-115-Municipality, Call-Info, Alert-Info
 }
+
+// Header is one extra header of an offer; values are cleaned of control
+// characters before they are sent.
+type Header struct{ Name, Value string }
 
 // AgentCall is an answered leg toward an agent's phone.
 type AgentCall struct {
-	s    *Server
-	dcs  *sipgo.DialogClientSession
-	sess *media.Session
-	sdp  []byte
-	id   string
+	s      *Server
+	dcs    *sipgo.DialogClientSession
+	sess   *media.Session
+	sdp    []byte
+	id     string
+	answer media.Params
+	owns   bool // closes sess when done (the winner of a fork)
 }
 
-// Dial rings the agent's most recently registered device until it answers,
-// declines, or ctx ends (then CANCEL is sent). Forking to all devices comes
-// with the agents issue.
+// Dial rings all of the agent's registered devices at once (a fork): the
+// first to answer wins, the others get CANCEL (or BYE, if they answered a
+// moment later). It gives up when ctx ends (ring timeout, caller gone).
 func (s *Server) Dial(ctx context.Context, o OfferRequest) (*AgentCall, error) {
 	bindings := s.reg.Bindings(o.SIPUser)
 	if len(bindings) == 0 {
 		return nil, ErrNotRegistered
 	}
-	b := bindings[0]
 	sess, err := s.media.NewSession()
 	if err != nil {
 		return nil, err
 	}
 	body := offerSDP(sess.Local())
+	forkCtx, cancel := context.WithCancel(ctx)
+	type result struct {
+		ac  *AgentCall
+		err error
+	}
+	results := make(chan result, len(bindings))
+	for _, b := range bindings {
+		go func(b Binding) {
+			ac, err := s.dialBinding(forkCtx, b, o, sess, body)
+			results <- result{ac, err}
+		}(b)
+	}
+	var errs []error
+	for i := range bindings {
+		r := <-results
+		if r.err != nil {
+			errs = append(errs, r.err)
+			continue
+		}
+		// The first answer wins; the rest are cancelled, and any that still
+		// answers is hung up, in the background.
+		cancel()
+		winner := r.ac
+		winner.owns = true
+		sess.SetParams(winner.answer)
+		go func(left int) {
+			for ; left > 0; left-- {
+				if late := <-results; late.err == nil {
+					late.ac.Hangup()
+					late.ac.close()
+				}
+			}
+		}(len(bindings) - i - 1)
+		go func() { <-winner.dcs.Context().Done(); winner.close() }()
+		return winner, nil
+	}
+	cancel()
+	sess.Close()
+	return nil, errors.Join(errs...)
+}
+
+// dialBinding sends one INVITE of a fork and waits for its answer.
+func (s *Server) dialBinding(ctx context.Context, b Binding, o OfferRequest, sess *media.Session, body []byte) (*AgentCall, error) {
 	req := sip.NewRequest(sip.INVITE, b.Contact)
 	req.SetTransport(b.Transport)
 	req.SetDestination(b.target())
@@ -51,16 +99,15 @@ func (s *Server) Dial(ctx context.Context, o OfferRequest) (*AgentCall, error) {
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(from)
 	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: o.SIPUser, Host: b.Contact.Host, Port: b.Contact.Port}, Params: sip.NewParams()})
-	for k, v := range o.Headers {
-		req.AppendHeader(sip.NewHeader(k, cleanHeaderValue(v)))
+	for _, h := range o.Headers {
+		req.AppendHeader(sip.NewHeader(h.Name, cleanHeaderValue(h.Value)))
 	}
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(body)
 
 	dcs, err := s.dua.WriteInvite(ctx, req)
 	if err != nil {
-		sess.Close()
-		return nil, fmt.Errorf("invite agent %s: %w", o.SIPUser, err)
+		return nil, fmt.Errorf("invite agent %s at %s: %w", o.SIPUser, b.Contact.String(), err)
 	}
 	id := callID(req)
 	ac := &AgentCall{s: s, dcs: dcs, sess: sess, sdp: body, id: id}
@@ -80,12 +127,11 @@ func (s *Server) Dial(ctx context.Context, o OfferRequest) (*AgentCall, error) {
 		ac.close()
 		return nil, fmt.Errorf("agent %s answer SDP: %w", o.SIPUser, err)
 	}
-	sess.SetParams(ans.params(ans.formats[0]))
-	if err := dcs.Ack(ctx); err != nil {
+	ac.answer = ans.params(ans.formats[0])
+	if err := dcs.Ack(context.Background()); err != nil {
 		ac.close()
 		return nil, err
 	}
-	go func() { <-dcs.Context().Done(); ac.close() }()
 	return ac, nil
 }
 
@@ -134,7 +180,9 @@ func (a *AgentCall) localSDP() []byte { return a.sdp }
 
 func (a *AgentCall) close() {
 	a.s.legs.Delete(a.id)
-	a.sess.Close()
+	if a.owns {
+		a.sess.Close()
+	}
 	_ = a.dcs.Close()
 }
 

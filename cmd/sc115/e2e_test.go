@@ -382,3 +382,56 @@ func TestRegisterSHA256AndLockout(t *testing.T) {
 		t.Errorf("right password while locked out: %v, want 403", res)
 	}
 }
+
+// TestOfferForksToAllDevices: agent 1006 has a desk phone and a softphone
+// registered. Both ring; the softphone answers first and gets the call
+// (with the municipality, sc115's call id and the knowledge-base link in
+// its headers); the desk phone's ringing is cancelled.
+func TestOfferForksToAllDevices(t *testing.T) {
+	cfg := testConfig(t)
+	s := startTest(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	target := s.sip.Addr().String()
+	desk, _ := testphone.New("1006", "127.0.0.1")
+	soft, _ := testphone.New("1006", "127.0.0.1")
+	defer desk.Close()
+	defer soft.Close()
+	for _, ph := range []*testphone.Phone{desk, soft} {
+		if res, err := ph.Register(ctx, target, "demo1006", 300); err != nil || res.StatusCode != 200 {
+			t.Fatalf("register: %v %v", res, err)
+		}
+	}
+	if res, _ := desk.Register(ctx, target, "demo1006", 300); res == nil || len(res.GetHeaders("Contact")) != 2 {
+		t.Fatalf("registrar lists %v contacts, want both devices", res)
+	}
+	desk.OnOffer(func(*sip.Request) (int, time.Duration, []string) { return 200, 10 * time.Second, []string{"8 PCMA/8000"} })
+	soft.OnOffer(func(*sip.Request) (int, time.Duration, []string) { return 200, 300 * time.Millisecond, []string{"0 PCMU/8000"} })
+	caller, _ := testphone.New("+495031999888", "127.0.0.1")
+	defer caller.Close()
+	call, err := caller.Dial(ctx, target, "+495031115", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deskOffer := <-desk.Offers
+	in, err := soft.NextIncoming(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := in.Req.GetHeader("X-115-Call-ID"); h == nil || h.Value() != call.CallID {
+		t.Errorf("X-115-Call-ID %v, want %s", h, call.CallID)
+	}
+	if h := in.Req.GetHeader("Call-Info"); h == nil || !strings.Contains(h.Value(), "kommune=wunstorf") || !strings.Contains(h.Value(), "purpose=info") {
+		t.Errorf("Call-Info %v, want the knowledge-base link for wunstorf", h)
+	}
+	select {
+	case <-deskOffer.Ended:
+	case <-time.After(3 * time.Second):
+		t.Error("the desk phone still rings after the softphone answered (no CANCEL)")
+	}
+	_ = call.Bye(ctx)
+	row := waitCDR(t, cfg.CDR.Dir, call.CallID, 5*time.Second)
+	if row["agent"] != "1006" || row["disposition"] != "answered" || row["attempts"] != "1" {
+		t.Errorf("cdr %v", row)
+	}
+}

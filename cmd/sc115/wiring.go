@@ -14,13 +14,29 @@ type agentDialer struct{ srv *sip.Server }
 
 func (d agentDialer) Offer(ctx context.Context, o acd.Offer) (acd.AgentLeg, error) {
 	ac, err := d.srv.Dial(ctx, sip.OfferRequest{
-		SIPUser: o.SIPUser, DisplayName: o.DisplayName, CallerUser: o.CallerNumber,
-		Headers: map[string]string{"X-115-Municipality": o.MunicipalityKey, "X-115-Call-ID": o.CallID},
+		SIPUser: o.SIPUser, DisplayName: o.DisplayName, CallerUser: o.CallerNumber, Headers: offerHeaders(o),
 	})
 	if err != nil {
 		return nil, err
 	}
 	return ac, nil
+}
+
+// offerHeaders are the headers that tell the agent's phone and console
+// what the call is: the municipality key and sc115's call id, the
+// knowledge-base link (Call-Info purpose=info), and, for auto-answer
+// agents, the two common auto-answer hints (Alert-Info for Polycom/Yealink
+// style phones, Call-Info answer-after for Snom/Grandstream style ones).
+func offerHeaders(o acd.Offer) []sip.Header {
+	h := []sip.Header{{Name: "X-115-Municipality", Value: o.MunicipalityKey}, {Name: "X-115-Call-ID", Value: o.CallID}}
+	if o.KnowledgeURL != "" {
+		h = append(h, sip.Header{Name: "Call-Info", Value: "<" + o.KnowledgeURL + ">;purpose=info"})
+	}
+	if o.AutoAnswer {
+		h = append(h, sip.Header{Name: "Alert-Info", Value: "<http://localhost>;info=alert-autoanswer;delay=0"},
+			sip.Header{Name: "Call-Info", Value: "<sip:sc115>;answer-after=0"})
+	}
+	return h
 }
 
 func (d agentDialer) Bridge(c acd.CallerLeg, a acd.AgentLeg) error {

@@ -28,6 +28,15 @@ type Phone struct {
 	calls    map[string]*Call
 	answer   AnswerFunc
 	lastAuth string
+	// Offers receives every INVITE the phone gets, with a channel closed
+	// when that offer's dialog ends (answered-and-hung-up or cancelled).
+	Offers chan Offered
+}
+
+// Offered is an INVITE the phone received.
+type Offered struct {
+	Req   *sip.Request
+	Ended <-chan struct{}
 }
 
 // AnswerFunc decides how the agent phone answers an offer: the SIP code
@@ -65,7 +74,7 @@ func New(user, ip string) (*Phone, error) {
 	}
 	_, port, _ := net.SplitHostPort(addr)
 	p, _ := strconv.Atoi(port)
-	ph := &Phone{User: user, Addr: addr, ua: ua, srv: srv, client: client, incoming: make(chan *Incoming, 8), legs: map[string]*Incoming{}, calls: map[string]*Call{},
+	ph := &Phone{User: user, Addr: addr, ua: ua, srv: srv, client: client, incoming: make(chan *Incoming, 8), legs: map[string]*Incoming{}, calls: map[string]*Call{}, Offers: make(chan Offered, 16),
 		dua: &sipgo.DialogUA{Client: client, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: ip, Port: p}}}}
 	srv.OnInvite(ph.onInvite)
 	srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) {
@@ -174,6 +183,10 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if err != nil {
 		return
 	}
+	select {
+	case p.Offers <- Offered{Req: req, Ended: dss.Context().Done()}:
+	default:
+	}
 	p.mu.Lock()
 	answer := p.answer
 	p.mu.Unlock()
@@ -182,7 +195,11 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		code, delay, formats = answer(req)
 	}
 	_ = dss.Respond(180, "Ringing", nil)
-	time.Sleep(delay)
+	select {
+	case <-time.After(delay):
+	case <-dss.Context().Done(): // cancelled while ringing
+		return
+	}
 	if code != 200 {
 		_ = dss.Respond(code, "Declined", nil)
 		return
