@@ -34,11 +34,12 @@ type agent struct {
 	mu         sync.Mutex
 	registered bool
 	wrapup     chan struct{} // non-nil while in wrap-up on this instance
+	extend     chan time.Duration
 	rest       *time.Timer
 }
 
 func newAgent(cfg Agent) *agent {
-	a := &agent{cfg: cfg}
+	a := &agent{cfg: cfg, extend: make(chan time.Duration, 1)}
 	for s := range cfg.Skills {
 		a.skills = append(a.skills, s)
 	}

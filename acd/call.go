@@ -420,15 +420,30 @@ func (c *call) wrapUp(agentID string) {
 	a.wrapup = ready
 	a.mu.Unlock()
 	t := time.NewTimer(d)
-	select {
-	case <-t.C:
-	case <-ready:
-	case <-e.stop:
+	ends := e.now().Add(d)
+wait:
+	for {
+		select {
+		case <-t.C:
+			break wait
+		case more := <-a.extend:
+			ends = ends.Add(more)
+			t.Reset(time.Until(ends))
+			c.log.Info().Dur("by", more).Msg("wrap-up extended")
+		case <-ready:
+			break wait
+		case <-e.stop:
+			break wait
+		}
 	}
 	t.Stop()
 	a.mu.Lock()
 	if a.wrapup == ready {
 		a.wrapup = nil
+	}
+	select {
+	case <-a.extend: // an extension that came too late
+	default:
 	}
 	a.mu.Unlock()
 	c.rec.WrapupEndedAt = e.now()

@@ -25,6 +25,12 @@ type Config struct {
 	// DefaultHandleTime is the handling time (talk + wrap-up) assumed for
 	// wait-time estimates until a skill has handled calls.
 	DefaultHandleTime time.Duration `yaml:"default_handle_time"`
+	// FeatureCodes agents dial from their phones (default *41 … *45).
+	FeatureCodes FeatureCodes `yaml:"feature_codes"`
+	// PauseReasons names the digits of "*43*<digits>".
+	PauseReasons map[string]string `yaml:"pause_reasons"`
+	// WrapupExtension is how much longer *45 makes the wrap-up.
+	WrapupExtension time.Duration `yaml:"wrapup_extension"`
 	// KnowledgeBaseURL is a link template for the agent's console, sent in
 	// Call-Info with each offer: {municipality} (key), {name} and {call_id}
 	// are replaced.
@@ -136,6 +142,8 @@ type FederationTarget struct {
 // Defaults returns the acd defaults.
 func Defaults() Config {
 	return Config{CountryCode: "49", DrainTime: 30 * time.Second, DefaultHandleTime: 3 * time.Minute,
+		FeatureCodes: DefaultFeatureCodes(), WrapupExtension: defaultWrapupExtension(),
+		PauseReasons: map[string]string{"1": "break", "2": "meeting", "3": "training", "4": "back-office"},
 		Queue: QueueSettings{Strategy: "longest-idle", RingTimeout: 20 * time.Second, Wrapup: 30 * time.Second,
 			NoAnswerRest: 5 * time.Second, MaxNoAnswers: 3}}
 }
@@ -262,6 +270,16 @@ func (c *Config) Validate() error {
 		errs = append(errs, fieldErr("acd.queue.max_no_answers", "must be at least 1"))
 	}
 	errs = append(errs, validateQueue("acd.queue", c.Queue, skills))
+	seenCode := map[string]string{}
+	for name, code := range map[string]string{"login": c.FeatureCodes.Login, "logout": c.FeatureCodes.Logout, "pause": c.FeatureCodes.Pause,
+		"ready": c.FeatureCodes.Ready, "wrapup_extend": c.FeatureCodes.WrapupExtend} {
+		if len(code) < 2 || code[0] != '*' || strings.Contains(code[1:], "*") {
+			errs = append(errs, fieldErr("acd.feature_codes."+name, "%q: want * and digits, e.g. *41", code))
+		} else if other, dup := seenCode[code]; dup {
+			errs = append(errs, fieldErr("acd.feature_codes."+name, "%s is also %s", code, other))
+		}
+		seenCode[code] = name
+	}
 	for skill, q := range c.Queues {
 		f := "acd.queues." + skill
 		if !skills[skill] {

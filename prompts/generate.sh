@@ -10,6 +10,12 @@ for m in Hannover Burgdorf Lehrte Garbsen Wunstorf; do
   l=$(echo "$m" | tr 'A-Z' 'a-z')
   say "greeting-$l" "Willkommen beim Servicecenter 115 für $m. Bitte haben Sie einen Moment Geduld, der nächste freie Platz ist für Sie reserviert."
 done
+say feature-login "Sie sind angemeldet."
+say feature-logout "Sie sind abgemeldet."
+say feature-pause "Pause."
+say feature-ready "Sie sind bereit."
+say feature-wrapup "Nachbereitung verlängert."
+say feature-failed "Diese Funktion ist jetzt nicht möglich."
 say unknown-origin "Ihre Region ist leider noch nicht an das Servicecenter 115 angeschlossen."
 # Hold track: a soft C-Am-F-G arpeggio, 16 s, synthesised (no rights involved).
 parts=(); i=0

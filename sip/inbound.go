@@ -135,6 +135,12 @@ func (c *InboundCall) Answer(ctx context.Context) error {
 	return nil
 }
 
+func (c *InboundCall) markAnswered() {
+	c.mu.Lock()
+	c.answered = true
+	c.mu.Unlock()
+}
+
 // Play sends the named prompts once, then hold audio if hold is set.
 func (c *InboundCall) Play(names []string, hold bool) {
 	var intro []*media.Prompt

@@ -80,18 +80,23 @@ func (r *registrar) challenge(req *sip.Request, tx sip.ServerTransaction, stale 
 	_ = tx.Respond(res)
 }
 
-// authenticate answers the request itself unless the digest is good; then
-// it returns the credential.
+// authenticate checks a REGISTER's digest for the To user; see authenticateAs.
 func (r *registrar) authenticate(req *sip.Request, tx sip.ServerTransaction) (string, Credential, bool) {
 	to := req.To()
 	if to == nil {
 		respond(tx, req, sip.StatusBadRequest, "Missing To")
 		return "", Credential{}, false
 	}
-	user := to.Address.User
+	return r.authenticateAs(req, tx, to.Address.User)
+}
+
+// authenticateAs answers the request itself (401 challenge, 403, 400)
+// unless it carries a good digest for user; then it returns the credential.
+// Failures count toward the lockout.
+func (r *registrar) authenticateAs(req *sip.Request, tx sip.ServerTransaction, user string) (string, Credential, bool) {
 	src := sourceIP(req)
 	if r.lock.isLocked(src, user) {
-		r.log.Warn().Str("src", src).Str("user", user).Msg("register: refused, locked out after failed attempts")
+		r.log.Warn().Str("src", src).Str("user", user).Str("method", string(req.Method)).Msg("digest: refused, locked out after failed attempts")
 		respond(tx, req, sip.StatusForbidden, "Forbidden")
 		return "", Credential{}, false
 	}
@@ -102,7 +107,7 @@ func (r *registrar) authenticate(req *sip.Request, tx sip.ServerTransaction) (st
 	}
 	cred, err := digest.ParseCredentials(h.Value())
 	if err != nil {
-		r.log.Warn().Str("src", req.Source()).Str("user", user).Msg("register: malformed Authorization")
+		r.log.Warn().Str("src", req.Source()).Str("user", user).Str("method", string(req.Method)).Msg("digest: malformed Authorization")
 		respond(tx, req, sip.StatusBadRequest, "Malformed Authorization")
 		return "", Credential{}, false
 	}
@@ -119,9 +124,9 @@ func (r *registrar) authenticate(req *sip.Request, tx sip.ServerTransaction) (st
 		nowLocked := r.lock.fail(src, user)
 		ev := r.log.Warn().Str("src", req.Source()).Str("user", cred.Username).Str("algorithm", cred.Algorithm)
 		if nowLocked {
-			ev.Dur("lockout", r.cfg.LockoutTime).Msg("register: authentication failed; source and user locked out")
+			ev.Dur("lockout", r.cfg.LockoutTime).Str("method", string(req.Method)).Msg("digest: authentication failed; source and user locked out")
 		} else {
-			ev.Msg("register: authentication failed (wrong password or unknown user)")
+			ev.Str("method", string(req.Method)).Msg("digest: authentication failed (wrong password or unknown user)")
 		}
 		respond(tx, req, sip.StatusForbidden, "Forbidden")
 		return "", Credential{}, false

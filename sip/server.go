@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +22,11 @@ import (
 // INVITE's goroutine and returns when the call is over.
 type InboundHandler func(*InboundCall)
 
+// FeatureHandler runs a feature code (e.g. *42) an agent dialed from its
+// registered, authenticated phone and returns the confirmation prompt to
+// play; an error whose prompt is empty means "no such code" (404).
+type FeatureHandler func(agentID, dialed string) (prompt string, err error)
+
 // leg is a dialog in the call table that in-dialog requests are routed to.
 type leg interface {
 	onBye(req *sip.Request, tx sip.ServerTransaction)
@@ -31,12 +37,13 @@ type leg interface {
 // Server is sc115's SIP endpoint: one UDP and one TCP listener on the same
 // address, a registrar, the trunk side and the agent side of the B2BUA.
 type Server struct {
-	cfg     Config
-	log     zerolog.Logger
-	media   *media.Engine
-	handler InboundHandler
-	trunks  []netip.Prefix
-	reg     *registrar
+	cfg      Config
+	log      zerolog.Logger
+	media    *media.Engine
+	handler  InboundHandler
+	features FeatureHandler
+	trunks   []netip.Prefix
+	reg      *registrar
 
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
@@ -56,13 +63,14 @@ type Options struct {
 	Presence    AgentPresence
 	Media       *media.Engine
 	Inbound     InboundHandler
+	Features    FeatureHandler
 	Log         zerolog.Logger
 }
 
 // NewServer binds UDP and TCP on cfg.Listen (port 0 picks a free port,
 // the same for both) but does not serve yet.
 func NewServer(cfg Config, o Options) (*Server, error) {
-	s := &Server{cfg: cfg, log: o.Log, media: o.Media, handler: o.Inbound}
+	s := &Server{cfg: cfg, log: o.Log, media: o.Media, handler: o.Inbound, features: o.Features}
 	for _, t := range cfg.Trunks {
 		for _, a := range t.Allow {
 			p, err := netip.ParsePrefix(a)
@@ -236,6 +244,12 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	log := s.log.With().Str("call_id", callID(req)).Str("src", req.Source()).Logger()
+	// Feature codes (*41 …) come from agents' phones, which may sit in a
+	// trunk's network too; they are digest-authenticated, trunk calls not.
+	if strings.HasPrefix(req.Recipient.User, "*") && s.features != nil {
+		s.onFeatureInvite(req, tx)
+		return
+	}
 	if !s.fromTrunk(req) {
 		log.Warn().Msg("INVITE from outside the trunk CIDRs: 403")
 		respond(tx, req, sip.StatusForbidden, "Forbidden")

@@ -12,6 +12,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/zaf/g711"
 
+	"github.com/sc115/sc115/acd"
 	"github.com/sc115/sc115/internal/testphone"
 	"github.com/sc115/sc115/sip/media"
 )
@@ -405,8 +406,12 @@ func TestOfferForksToAllDevices(t *testing.T) {
 	if res, _ := desk.Register(ctx, target, "demo1006", 300); res == nil || len(res.GetHeaders("Contact")) != 2 {
 		t.Fatalf("registrar lists %v contacts, want both devices", res)
 	}
-	desk.OnOffer(func(*sip.Request) (int, time.Duration, []string) { return 200, 10 * time.Second, []string{"8 PCMA/8000"} })
-	soft.OnOffer(func(*sip.Request) (int, time.Duration, []string) { return 200, 300 * time.Millisecond, []string{"0 PCMU/8000"} })
+	desk.OnOffer(func(*sip.Request) (int, time.Duration, []string) {
+		return 200, 10 * time.Second, []string{"8 PCMA/8000"}
+	})
+	soft.OnOffer(func(*sip.Request) (int, time.Duration, []string) {
+		return 200, 300 * time.Millisecond, []string{"0 PCMU/8000"}
+	})
 	caller, _ := testphone.New("+495031999888", "127.0.0.1")
 	defer caller.Close()
 	call, err := caller.Dial(ctx, target, "+495031115", nil)
@@ -434,4 +439,62 @@ func TestOfferForksToAllDevices(t *testing.T) {
 	if row["agent"] != "1006" || row["disposition"] != "answered" || row["attempts"] != "1" {
 		t.Errorf("cdr %v", row)
 	}
+}
+
+// TestFeatureCodesFromThePhone: an agent changes its state by dialing
+// feature codes from its registered phone; each call is digest-challenged,
+// answered with a spoken confirmation, and hung up by sc115.
+func TestFeatureCodesFromThePhone(t *testing.T) {
+	cfg := testConfig(t)
+	s := startTest(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	target := s.sip.Addr().String()
+	ph, _ := testphone.New("1001", "127.0.0.1")
+	defer ph.Close()
+	ph.Password = "demo1001"
+	if res, err := ph.Register(ctx, target, "demo1001", 300); err != nil || res.StatusCode != 200 {
+		t.Fatalf("register: %v %v", res, err)
+	}
+	waitState := func(want acd.AgentState, reason string) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			st := s.engine.Agents()[0]
+			if st.ID != "1001" {
+				t.Fatal("agents not sorted")
+			}
+			if st.State == want && (reason == "" || st.Reason == reason) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("agent 1001 is %s (%s), want %s (%s)", st.State, st.Reason, want, reason)
+			}
+		}
+	}
+	waitState(acd.AgentAvailable, "")
+	for _, step := range []struct {
+		code   string
+		state  acd.AgentState
+		reason string
+	}{{"*43*2", acd.AgentPaused, "meeting"}, {"*44", acd.AgentAvailable, ""}, {"*42", acd.AgentLoggedOut, ""}, {"*41", acd.AgentAvailable, ""}} {
+		call, err := ph.Dial(ctx, target, step.code, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", step.code, err)
+		}
+		select {
+		case <-call.Ended():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: sc115 did not hang up after the confirmation", step.code)
+		}
+		if n := len(call.RTP.Received()); n < 20 {
+			t.Errorf("%s: heard %d packets of confirmation, want a spoken prompt", step.code, n)
+		}
+		waitState(step.state, step.reason)
+	}
+	expectCode(t, "unknown feature code", 404, dialErr(ph.Dial(ctx, target, "*49", nil)))
+	// A phone of an agent that is not registered may not use feature codes.
+	other, _ := testphone.New("1002", "127.0.0.1")
+	defer other.Close()
+	other.Password = "demo1002"
+	expectCode(t, "feature code without registration", 403, dialErr(other.Dial(ctx, target, "*41", nil)))
 }

@@ -28,6 +28,8 @@ type Phone struct {
 	calls    map[string]*Call
 	answer   AnswerFunc
 	lastAuth string
+	// Password, if set, answers digest challenges to the phone's INVITEs.
+	Password string
 	// Offers receives every INVITE the phone gets, with a channel closed
 	// when that offer's dialog ends (answered-and-hung-up or cancelled).
 	Offers chan Offered
@@ -277,7 +279,10 @@ func (p *Phone) dial(ctx context.Context, target, number string, mkBody func(*RT
 	p.mu.Lock()
 	p.calls[c.CallID] = c
 	p.mu.Unlock()
-	if err := dcs.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
+	p.mu.Lock()
+	opts := sipgo.AnswerOptions{Username: p.User, Password: p.Password}
+	p.mu.Unlock()
+	if err := dcs.WaitAnswer(ctx, opts); err != nil {
 		r.Close()
 		return nil, err
 	}

@@ -1,0 +1,71 @@
+package sip
+
+import (
+	"context"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// onFeatureInvite handles an INVITE to a feature code (*41 …) from an
+// agent's phone: digest-authenticated like REGISTER (same lockout), from a
+// user with a live registration. It answers, plays the confirmation
+// prompt, and hangs up.
+func (s *Server) onFeatureInvite(req *sip.Request, tx sip.ServerTransaction) {
+	from := req.From()
+	if from == nil {
+		respond(tx, req, sip.StatusBadRequest, "Missing From")
+		return
+	}
+	user, cred, ok := s.reg.authenticateAs(req, tx, from.Address.User)
+	if !ok {
+		return
+	}
+	log := s.log.With().Str("call_id", callID(req)).Str("agent", cred.AgentID).Str("feature", req.Recipient.User).Logger()
+	if len(s.reg.Bindings(user)) == 0 {
+		log.Warn().Msg("feature code from a device without registration: 403")
+		respond(tx, req, sip.StatusForbidden, "Register First")
+		return
+	}
+	prompt, err := s.features(cred.AgentID, req.Recipient.User)
+	if prompt == "" {
+		log.Warn().Err(err).Msg("unknown feature code: 404")
+		respond(tx, req, sip.StatusNotFound, "No Such Feature")
+		return
+	}
+	offer, err := parseAudio(req.Body())
+	if err != nil { // no usable SDP: confirm by 200 and an immediate BYE
+		offer = nil
+	}
+	dss, err := s.dua.ReadInvite(req, tx)
+	if err != nil {
+		respond(tx, req, sip.StatusBadRequest, "Bad Request")
+		return
+	}
+	c := newInboundCall(s, req, dss, offer)
+	s.legs.Store(c.CallID(), c)
+	defer s.legs.Delete(c.CallID())
+	defer c.close()
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	if offer == nil {
+		if err := dss.Respond(sip.StatusOK, "OK", nil); err == nil {
+			c.markAnswered()
+			c.Hangup()
+		}
+		return
+	}
+	if err := c.Answer(ctx); err != nil {
+		return
+	}
+	d := 500 * time.Millisecond
+	if p := s.media.Prompt(prompt); p != nil {
+		c.Play([]string{prompt}, false)
+		d += time.Duration(p.Frames()) * 20 * time.Millisecond
+	}
+	select {
+	case <-time.After(d):
+		c.Hangup()
+	case <-c.Ended():
+	}
+}
