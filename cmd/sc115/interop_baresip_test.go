@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/go-audio/wav"
 	"github.com/zaf/g711"
 
+	"github.com/sc115/sc115/acd"
 	"github.com/sc115/sc115/internal/interop"
 	"github.com/sc115/sc115/internal/testphone"
 )
@@ -22,7 +24,8 @@ import (
 // agent 1003 with digest auth and auto-answers; its microphone is a 1 kHz
 // tone. A caller dials Burgdorf and speaks a 440 Hz tone. The caller must
 // hear 1 kHz from the agent, and baresip's recording of what it heard must
-// be 440 Hz: audio crossed sc115 both ways.
+// be 440 Hz: audio crossed sc115 both ways. Then the agent dials *42 on
+// baresip and is logged out.
 func TestBaresipAgentTalksToCaller(t *testing.T) {
 	baresip := interop.Require(t, "baresip", "baresip-core")
 	cfg := testConfig(t)
@@ -31,6 +34,7 @@ func TestBaresipAgentTalksToCaller(t *testing.T) {
 	mic := filepath.Join(dir, "mic.wav")
 	writeToneWAV(t, mic, 1000, 30*time.Second)
 	sipPort := interop.FreeUDPTCPPort(t) // baresip listens on UDP and TCP
+	ctrlPort := interop.FreePort(t, "tcp")
 	conf := fmt.Sprintf(`sip_listen 127.0.0.1:%d
 net_interface 127.0.0.1
 module_path /usr/lib/baresip/modules
@@ -39,10 +43,12 @@ module account.so
 module menu.so
 module aufile.so
 module sndfile.so
+module ctrl_tcp.so
+ctrl_tcp_listen 127.0.0.1:%d
 audio_source aufile,%s
 audio_player aufile,%s
 snd_path %s
-`, sipPort, mic, filepath.Join(dir, "speaker.wav"), dir)
+`, sipPort, ctrlPort, mic, filepath.Join(dir, "speaker.wav"), dir)
 	account := fmt.Sprintf("<sip:1003@%s>;auth_pass=demo1003;answermode=auto\n", s.sip.Addr())
 	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -118,6 +124,30 @@ snd_path %s
 	}
 	if f := dominantHz(samples[len(samples)-rate:], rate); math.Abs(f-440) > 30 {
 		t.Errorf("baresip heard %.0f Hz, want the caller's 440 Hz", f)
+	}
+
+	// The agent dials *42 on baresip (through its ctrl_tcp remote control):
+	// baresip answers sc115's digest challenge, hears the confirmation, and
+	// the agent is logged out.
+	waitAgent(t, s, "1003", acd.AgentAvailable)
+	ctrl, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", ctrlPort))
+	if err != nil {
+		t.Fatalf("baresip ctrl_tcp: %v", err)
+	}
+	defer ctrl.Close()
+	cmd := `{"command":"dial","params":"*42","token":"t1"}`
+	if _, err := fmt.Fprintf(ctrl, "%d:%s,", len(cmd), cmd); err != nil {
+		t.Fatal(err)
+	}
+	waitAgent(t, s, "1003", acd.AgentLoggedOut)
+}
+
+func waitAgent(t *testing.T, s *service, id string, want acd.AgentState) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); s.engine.AgentStates()[id] != want; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("agent %s is %s, want %s", id, s.engine.AgentStates()[id], want)
+		}
 	}
 }
 
