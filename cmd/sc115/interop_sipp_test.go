@@ -174,3 +174,42 @@ func TestSippRegisterOverTCP(t *testing.T) {
 		}
 	}
 }
+
+// TestSippRegistrations: sipp registers two Contacts in one REGISTER (the
+// agent is logged in with two devices), then removes all with Contact: *;
+// wrong passwords get 403, and after lockout_failures wrong ones even the
+// right password gets 403.
+func TestSippRegistrations(t *testing.T) {
+	sipp := interop.Require(t, "sipp", "sip-tester")
+	cfg := testConfig(t)
+	cfg.SIP.LockoutFailures = 3
+	s := startTest(t, cfg)
+	target := s.sip.Addr().String()
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	multi := startSipp(ctx, t, sipp, dir, "multi", "-sf", "testdata/sipp/register-multi.xml", "-m", "1",
+		"-au", "1004", "-ap", "demo1004", "-key", "agent", "1004", "-key", "uasport", "5999", target)
+	for deadline := time.Now().Add(5 * time.Second); s.sip.BindingCount("1004") != 2; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("1004 has %d bindings, want 2 from one REGISTER", s.sip.BindingCount("1004"))
+		}
+	}
+	waitAgent(t, s, "1004", acd.AgentAvailable)
+	if err := multi.Wait(); err != nil {
+		t.Fatalf("sipp register-multi: %v\n%s", err, readLogs(dir, "multi"))
+	}
+	if n := s.sip.BindingCount("1004"); n != 0 {
+		t.Errorf("after Contact: * / Expires: 0: %d bindings", n)
+	}
+	waitAgent(t, s, "1004", acd.AgentLoggedOut)
+
+	for i := 0; i < 3; i++ {
+		runSipp(ctx, t, sipp, dir, fmt.Sprintf("bad%d", i), "-sf", "testdata/sipp/register-bad.xml", "-m", "1",
+			"-au", "1005", "-ap", "wrong"+strconv.Itoa(i), "-key", "agent", "1005", target)
+	}
+	// Locked out now: the right password is refused too.
+	runSipp(ctx, t, sipp, dir, "locked", "-sf", "testdata/sipp/register-bad.xml", "-m", "1",
+		"-au", "1005", "-ap", "demo1005", "-key", "agent", "1005", target)
+}
