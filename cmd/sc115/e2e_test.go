@@ -498,3 +498,34 @@ func TestFeatureCodesFromThePhone(t *testing.T) {
 	other.Password = "demo1002"
 	expectCode(t, "feature code without registration", 403, dialErr(other.Dial(ctx, target, "*41", nil)))
 }
+
+// TestRegistrationExpiryLogsOut: a phone that stops refreshing its
+// registration is not offered calls: when the binding expires the agent is
+// logged out. An expiry below min_expires gets 423 with Min-Expires.
+func TestRegistrationExpiryLogsOut(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.SIP.MinExpires = time.Second
+	s := startTest(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ph, _ := testphone.New("1002", "127.0.0.1")
+	defer ph.Close()
+	if res, err := ph.Register(ctx, s.sip.Addr().String(), "demo1002", 1); err != nil || res.StatusCode != 200 {
+		t.Fatalf("register: %v %v", res, err)
+	}
+	waitAgent(t, s, "1002", acd.AgentAvailable)
+	waitAgent(t, s, "1002", acd.AgentLoggedOut) // the registrar sweeps every 5 s
+	if s.sip.Registered("1002") {
+		t.Error("binding still live")
+	}
+
+	cfg2 := testConfig(t)
+	s2 := startTest(t, cfg2) // min_expires 60 s
+	res, err := ph.Register(ctx, s2.sip.Addr().String(), "demo1002", 30)
+	if err != nil || res.StatusCode != 423 {
+		t.Fatalf("Expires 30 < min 60: %v %v, want 423", res, err)
+	}
+	if h := res.GetHeader("Min-Expires"); h == nil || h.Value() != "60" {
+		t.Errorf("Min-Expires %v, want 60", h)
+	}
+}
