@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -445,4 +446,58 @@ func (s *Store) CallEvents(ctx context.Context) ([]CallEvent, error) {
 // OwnedCalls counts the calls the store still holds for an instance.
 func (s *Store) OwnedCalls(ctx context.Context, instance string) (int64, error) {
 	return s.rdb.SCard(ctx, "{sc}:calls:"+instance).Result()
+}
+
+// StoredBinding is one registered device as kept in the store, so that
+// every instance can reach every agent.
+type StoredBinding struct {
+	Contact   string    `json:"contact"`
+	Source    string    `json:"source"`
+	Transport string    `json:"transport"`
+	Instance  string    `json:"instance"`
+	Expires   time.Time `json:"expires"`
+}
+
+// SaveBindings replaces a SIP user's bindings; the key expires with the
+// last of them.
+func (s *Store) SaveBindings(ctx context.Context, user string, bs []StoredBinding) error {
+	key := "{sc}:reg:" + user
+	var last time.Time
+	for _, b := range bs {
+		if b.Expires.After(last) {
+			last = b.Expires
+		}
+	}
+	ttl := time.Until(last)
+	if len(bs) == 0 || ttl <= 0 {
+		return s.rdb.Del(ctx, key).Err()
+	}
+	data, err := json.Marshal(bs)
+	if err != nil {
+		return err
+	}
+	return s.rdb.Set(ctx, key, data, ttl).Err()
+}
+
+// LoadBindings returns a SIP user's unexpired bindings from the store.
+func (s *Store) LoadBindings(ctx context.Context, user string) ([]StoredBinding, error) {
+	data, err := s.rdb.Get(ctx, "{sc}:reg:"+user).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var bs []StoredBinding
+	if err := json.Unmarshal(data, &bs); err != nil {
+		return nil, fmt.Errorf("bindings of %s: %w", user, err)
+	}
+	now := s.Now()
+	live := bs[:0]
+	for _, b := range bs {
+		if b.Expires.After(now) {
+			live = append(live, b)
+		}
+	}
+	return live, nil
 }

@@ -1,11 +1,15 @@
 package sip
 
 import (
+	"context"
+
 	"net"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/sc115/sc115/queue"
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
@@ -17,6 +21,13 @@ type Credential struct {
 	AgentID   string
 	HA1       string // MD5(user:realm:password), hex
 	HA1SHA256 string // SHA-256(user:realm:password), hex (RFC 8760); empty: MD5 only
+}
+
+// BindingStore keeps bindings where every instance can read them (package
+// queue implements it on Redis). Optional: without it bindings are local.
+type BindingStore interface {
+	SaveBindings(ctx context.Context, user string, bs []queue.StoredBinding) error
+	LoadBindings(ctx context.Context, user string) ([]queue.StoredBinding, error)
 }
 
 // AgentPresence is told when an agent's device gains its first live
@@ -33,6 +44,7 @@ type Binding struct {
 	Transport string
 	Expires   time.Time
 	Updated   time.Time
+	Instance  string // the instance it registered with ("" = this one)
 }
 
 // target is where requests to this binding go. When the Contact's host is
@@ -63,8 +75,11 @@ type registrar struct {
 	log      zerolog.Logger
 	now      func() time.Time
 
+	store    BindingStore
+	instance string
+
 	mu       sync.RWMutex
-	bindings map[string][]Binding // by SIP user
+	bindings map[string][]Binding // by SIP user: this instance's registrations
 }
 
 func newRegistrar(cfg Config, creds map[string]Credential, presence AgentPresence, log zerolog.Logger) *registrar {
@@ -209,6 +224,7 @@ func (r *registrar) handle(req *sip.Request, tx sip.ServerTransaction) {
 	r.bindings[user] = list
 	current := r.live(user, now)
 	r.mu.Unlock()
+	r.save(user, current)
 
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
 	for _, b := range current {
@@ -244,12 +260,48 @@ func (r *registrar) live(user string, now time.Time) []Binding {
 	return out
 }
 
-// Bindings returns the user's live bindings, most recently refreshed first.
+// Bindings returns the user's live bindings, most recently refreshed
+// first: this instance's, or else those another instance stored.
 func (r *registrar) Bindings(user string) []Binding {
 	r.mu.RLock()
 	out := r.live(user, r.now())
 	r.mu.RUnlock()
+	if len(out) == 0 && r.store != nil {
+		out = r.load(user)
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Updated.After(out[j].Updated) })
+	return out
+}
+
+// save mirrors a user's bindings on this instance into the store.
+func (r *registrar) save(user string, bs []Binding) {
+	if r.store == nil {
+		return
+	}
+	out := make([]queue.StoredBinding, 0, len(bs))
+	for _, b := range bs {
+		out = append(out, queue.StoredBinding{Contact: b.Contact.String(), Source: b.Source, Transport: b.Transport, Instance: r.instance, Expires: b.Expires})
+	}
+	if err := r.store.SaveBindings(context.Background(), user, out); err != nil {
+		r.log.Error().Err(err).Str("user", user).Msg("store: save bindings")
+	}
+}
+
+// load reads bindings another instance stored.
+func (r *registrar) load(user string) []Binding {
+	sbs, err := r.store.LoadBindings(context.Background(), user)
+	if err != nil {
+		r.log.Error().Err(err).Str("user", user).Msg("store: load bindings")
+		return nil
+	}
+	var out []Binding
+	for _, sb := range sbs {
+		var u sip.Uri
+		if err := sip.ParseUri(sb.Contact, &u); err != nil {
+			continue
+		}
+		out = append(out, Binding{Contact: u, Source: sb.Source, Transport: sb.Transport, Expires: sb.Expires, Updated: sb.Expires, Instance: sb.Instance})
+	}
 	return out
 }
 
@@ -271,6 +323,7 @@ func (r *registrar) expire() {
 	}
 	r.mu.Unlock()
 	for _, u := range gone {
+		r.save(u, nil)
 		if c, ok := r.creds[u]; ok && r.presence != nil {
 			r.log.Info().Str("user", u).Str("agent", c.AgentID).Msg("registration expired")
 			r.presence.AgentUnregistered(c.AgentID)

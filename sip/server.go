@@ -64,7 +64,10 @@ type Options struct {
 	Media       *media.Engine
 	Inbound     InboundHandler
 	Features    FeatureHandler
-	Log         zerolog.Logger
+	// Bindings, if set, shares registrations between instances.
+	Bindings BindingStore
+	Instance string
+	Log      zerolog.Logger
 }
 
 // NewServer binds UDP and TCP on cfg.Listen (port 0 picks a free port,
@@ -84,6 +87,7 @@ func NewServer(cfg Config, o Options) (*Server, error) {
 		return nil, err
 	}
 	s.reg = newRegistrar(cfg, o.Credentials, o.Presence, o.Log)
+	s.reg.store, s.reg.instance = o.Bindings, o.Instance
 	host := s.addr.Addr().String()
 	var err error
 	s.ua, err = sipgo.NewUA(sipgo.WithUserAgent("sc115"), sipgo.WithUserAgentHostname(host))

@@ -13,6 +13,7 @@ import (
 	"github.com/zaf/g711"
 
 	"github.com/sc115/sc115/acd"
+	"github.com/sc115/sc115/internal/interop"
 	"github.com/sc115/sc115/internal/testphone"
 	"github.com/sc115/sc115/sip/media"
 )
@@ -527,5 +528,44 @@ func TestRegistrationExpiryLogsOut(t *testing.T) {
 	}
 	if h := res.GetHeader("Min-Expires"); h == nil || h.Value() != "60" {
 		t.Errorf("Min-Expires %v, want 60", h)
+	}
+}
+
+// TestTwoInstancesOneRedis: two sc115 instances share a redis-server. The
+// agent's phone registers with instance A; a call comes in at instance B.
+// B finds the agent's binding in the store, rings the phone, bridges the
+// call, and writes its CDR.
+func TestTwoInstancesOneRedis(t *testing.T) {
+	url := interop.RedisServer(t)
+	cfgA, cfgB := testConfig(t), testConfig(t)
+	cfgA.Queue.Redis, cfgB.Queue.Redis = url, url
+	cfgA.Instance, cfgB.Instance = "a", "b"
+	cfgB.Media.RTPPorts = "40000-40999"
+	a, b := startTest(t, cfgA), startTest(t, cfgB)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	agent, _ := testphone.New("1003", "127.0.0.1")
+	defer agent.Close()
+	if res, err := agent.Register(ctx, a.sip.Addr().String(), "demo1003", 300); err != nil || res.StatusCode != 200 {
+		t.Fatalf("register at A: %v %v", res, err)
+	}
+	waitAgent(t, b, "1003", acd.AgentAvailable) // B sees the state in Redis
+	caller, _ := testphone.New("+495136777666", "127.0.0.1")
+	defer caller.Close()
+	call, err := caller.Dial(ctx, b.sip.Addr().String(), "+495136115", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := agent.NextIncoming(ctx)
+	if err != nil {
+		t.Fatalf("the agent registered at A was not rung for B's call: %v", err)
+	}
+	if h := in.Req.GetHeader("X-115-Call-ID"); h == nil || h.Value() != call.CallID {
+		t.Errorf("offer for %v", h)
+	}
+	_ = call.Bye(ctx)
+	row := waitCDR(t, cfgB.CDR.Dir, call.CallID, 5*time.Second)
+	if row["instance"] != "b" || row["agent"] != "1003" || row["disposition"] != "answered" {
+		t.Errorf("cdr %v", row)
 	}
 }

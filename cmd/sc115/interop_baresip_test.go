@@ -1,11 +1,11 @@
 package main
 
 import (
-	"net"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"math"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"

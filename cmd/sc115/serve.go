@@ -98,6 +98,7 @@ func start(cfg Config, log zerolog.Logger) (_ *service, err error) {
 	s.sip, err = sip.NewServer(cfg.SIP, sip.Options{
 		Credentials: credentials(cfg.ACD.Agents, cfg.SIP.Realm), Presence: s.engine, Media: s.media,
 		Inbound: func(c *sip.InboundCall) { s.engine.HandleCall(c) }, Features: s.engine.Feature,
+		Bindings: s.store, Instance: cfg.Instance,
 		Log: log.With().Str("component", "sip").Logger(),
 	})
 	if err != nil {
