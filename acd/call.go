@@ -123,6 +123,13 @@ func (e *Engine) HandleCall(leg CallerLeg) {
 	}
 }
 
+func orDefaultString(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
 func orNow(t, now time.Time) time.Time {
 	if t.IsZero() {
 		return now
@@ -325,6 +332,11 @@ func isStopped(ch <-chan struct{}) bool {
 func (c *call) endUnanswered() CallState {
 	select {
 	case <-c.leg.Ended():
+		if r := c.leg.EndReason(); r != "" {
+			// The caller's media died (no RTP): not a caller who gave up.
+			c.rec.HangupBy = r
+			return c.finish(cdr.Failed, StateFailed, c.muni.Key)
+		}
 		c.rec.HangupBy = "caller"
 		return c.finish(cdr.Abandoned, StateAbandoned, c.muni.Key)
 	default:
@@ -382,10 +394,10 @@ func (c *call) connected(agentID string, agentLeg AgentLeg) CallState {
 	select {
 	case <-c.leg.Ended():
 		agentLeg.Hangup()
-		c.rec.HangupBy = "caller"
+		c.rec.HangupBy = orDefaultString(c.leg.EndReason(), "caller")
 	case <-agentLeg.Ended():
 		c.leg.Hangup()
-		c.rec.HangupBy = "agent"
+		c.rec.HangupBy = orDefaultString(agentLeg.EndReason(), "agent")
 	case <-e.stop:
 		agentLeg.Hangup()
 		c.leg.Hangup()

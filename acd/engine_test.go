@@ -37,6 +37,7 @@ func (l *fakeLeg) Reject(code int, _ string)        { l.rejected <- code; l.end(
 func (l *fakeLeg) Answer(ctx context.Context) error { return ctx.Err() }
 func (l *fakeLeg) Play([]string, bool)              {}
 func (l *fakeLeg) Hangup()                          { close(l.hungUp); l.end() }
+func (l *fakeLeg) EndReason() string                { return "" }
 func (l *fakeLeg) Ended() <-chan struct{}           { return l.ended }
 func (l *fakeLeg) end()                             { l.once.Do(func() { close(l.ended) }) }
 
@@ -47,6 +48,7 @@ type fakeAgentLeg struct {
 
 func (a *fakeAgentLeg) Hangup()                { a.once.Do(func() { close(a.ended) }) }
 func (a *fakeAgentLeg) Ended() <-chan struct{} { return a.ended }
+func (a *fakeAgentLeg) EndReason() string      { return "" }
 
 // fakeDialer answers or declines per agent as the test says and records offers.
 type fakeDialer struct {

@@ -70,6 +70,7 @@ type chaosLeg struct {
 
 func (l *chaosLeg) Hangup()                { l.once.Do(func() { close(l.ended); l.done() }) }
 func (l *chaosLeg) Ended() <-chan struct{} { return l.ended }
+func (l *chaosLeg) EndReason() string      { return "" }
 
 func (d *chaosDialer) Offer(ctx context.Context, o Offer) (AgentLeg, error) {
 	d.tr.ring(o.AgentID, o.CallID)

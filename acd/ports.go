@@ -27,12 +27,16 @@ type CallerLeg interface {
 	Hangup()
 	// Ended is closed when the caller hangs up or cancels.
 	Ended() <-chan struct{}
+	// EndReason says why the SIP layer ended the leg itself
+	// ("media-timeout"), "" when the caller hung up.
+	EndReason() string
 }
 
 // AgentLeg is an answered call leg toward an agent.
 type AgentLeg interface {
 	Hangup()
 	Ended() <-chan struct{}
+	EndReason() string
 }
 
 // Offer describes a call offered to an agent.

@@ -24,7 +24,12 @@ type InboundCall struct {
 	sess     *media.Session
 	sdp      []byte
 	answered bool
+	ended    endReason
 }
+
+// EndReason says why sc115 ended the leg itself: "media-timeout", or ""
+// when the caller hung up.
+func (c *InboundCall) EndReason() string { return c.ended.get() }
 
 func newInboundCall(s *Server, req *sip.Request, dss *sipgo.DialogServerSession, offer *audioOffer) *InboundCall {
 	return &InboundCall{s: s, req: req, dss: dss, offer: offer}
@@ -132,6 +137,7 @@ func (c *InboundCall) Answer(ctx context.Context) error {
 	c.mu.Lock()
 	c.answered = true
 	c.mu.Unlock()
+	go c.s.watchMedia(sess, c.Ended(), &c.ended, c.Hangup)
 	return nil
 }
 

@@ -34,7 +34,12 @@ type AgentCall struct {
 	id     string
 	answer media.Params
 	owns   bool // closes sess when done (the winner of a fork)
+	ended  endReason
 }
+
+// EndReason says why sc115 ended the leg itself: "media-timeout", or ""
+// when the agent hung up.
+func (a *AgentCall) EndReason() string { return a.ended.get() }
 
 // Dial rings all of the agent's registered devices at once (a fork): the
 // first to answer wins, the others get CANCEL (or BYE, if they answered a
@@ -83,6 +88,7 @@ func (s *Server) Dial(ctx context.Context, o OfferRequest) (*AgentCall, error) {
 			}
 		}(len(bindings) - i - 1)
 		go func() { <-winner.dcs.Context().Done(); winner.close() }()
+		go s.watchMedia(sess, winner.Ended(), &winner.ended, winner.Hangup)
 		return winner, nil
 	}
 	cancel()

@@ -569,3 +569,64 @@ func TestTwoInstancesOneRedis(t *testing.T) {
 		t.Errorf("cdr %v", row)
 	}
 }
+
+// TestMediaTimeouts: a caller whose phone never sends RTP is ended (BYE)
+// after first_packet_timeout with a failed CDR; a connected call whose
+// caller's RTP stops is ended on both legs after idle_timeout, the CDR
+// saying who ended it: media-timeout.
+func TestMediaTimeouts(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Media.FirstPacketTimeout, cfg.Media.IdleTimeout = time.Second, time.Second
+	s := startTest(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	target := s.sip.Addr().String()
+
+	mute, _ := testphone.New("+495132000111", "127.0.0.1")
+	defer mute.Close()
+	silent, err := mute.Dial(ctx, target, "+495132115", nil) // Lehrte: nobody logged in
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-silent.Ended():
+	case <-time.After(5 * time.Second):
+		t.Fatal("a caller without RTP was not ended")
+	}
+	if row := waitCDR(t, cfg.CDR.Dir, silent.CallID, 3*time.Second); row["disposition"] != "failed" || row["hangup_by"] != "media-timeout" {
+		t.Errorf("cdr %v, want failed by media-timeout", row)
+	}
+
+	agent, _ := testphone.New("1003", "127.0.0.1")
+	defer agent.Close()
+	if res, err := agent.Register(ctx, target, "demo1003", 300); err != nil || res.StatusCode != 200 {
+		t.Fatalf("register: %v %v", res, err)
+	}
+	caller, _ := testphone.New("+495136000222", "127.0.0.1")
+	defer caller.Close()
+	call, err := caller.Dial(ctx, target, "+495136115", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := agent.NextIncoming(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = in.RTP.Send(0, make([]byte, 160), 200) }() // the agent keeps talking
+	_ = call.RTP.Send(8, make([]byte, 160), 25)                // the caller's phone dies after 0.5 s
+	for _, leg := range []<-chan struct{}{call.Ended(), in.Ended()} {
+		select {
+		case <-leg:
+		case <-time.After(5 * time.Second):
+			t.Fatal("legs not ended after the caller's RTP stopped")
+		}
+	}
+	row := waitCDR(t, cfg.CDR.Dir, call.CallID, 3*time.Second)
+	if row["disposition"] != "answered" || row["hangup_by"] != "media-timeout" || row["agent"] != "1003" {
+		t.Errorf("cdr %v, want answered, ended by media-timeout", row)
+	}
+	_, body := httpGet(t, "http://"+s.httpLn.Addr().String()+"/metrics")
+	if l := metricLine(body, "sc115_media_timeouts_total "); l == "" || strings.HasSuffix(l, " 0") {
+		t.Errorf("media timeouts metric: %q", l)
+	}
+}

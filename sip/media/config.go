@@ -23,11 +23,17 @@ type Config struct {
 	// DefaultGreeting is the WAV file, relative to PromptsDir, greeting callers
 	// of a municipality that has no greeting of its own.
 	DefaultGreeting string `yaml:"default_greeting"`
+	// FirstPacketTimeout ends a call whose leg sends no RTP at all for this
+	// long after it was answered; IdleTimeout one whose RTP stopped for this
+	// long (a phone that died without BYE). 0 disables either.
+	FirstPacketTimeout time.Duration `yaml:"first_packet_timeout"`
+	IdleTimeout        time.Duration `yaml:"idle_timeout"`
 }
 
 // Defaults returns the media defaults used when the config leaves fields empty.
 func Defaults() Config {
-	return Config{RTPPorts: "20000-29999", PromptsDir: "prompts/de", HoldTrack: "hold.wav", DefaultGreeting: "greeting.wav"}
+	return Config{RTPPorts: "20000-29999", PromptsDir: "prompts/de", HoldTrack: "hold.wav", DefaultGreeting: "greeting.wav",
+		FirstPacketTimeout: 30 * time.Second, IdleTimeout: 15 * time.Second}
 }
 
 // Validate checks the section; errors are *cfgerr.FieldError with a YAML path.

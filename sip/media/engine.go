@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -21,6 +22,7 @@ type Engine struct {
 	prompts map[string]*Prompt
 	hold    *Prompt
 	stop    chan struct{}
+	cfg     Config
 }
 
 // NewEngine validates cfg, loads every WAV in cfg.PromptsDir (encoded once
@@ -37,7 +39,7 @@ func NewEngine(cfg Config, ip string, reg prometheus.Registerer, log zerolog.Log
 	if addr == nil || addr.IsUnspecified() {
 		return nil, fmt.Errorf("media ip %q must be a concrete address (SDP advertises it)", ip)
 	}
-	e := &Engine{ip: addr, ports: newPortAllocator(addr, low, high), m: newMetrics(reg), log: log, prompts: map[string]*Prompt{}, stop: make(chan struct{})}
+	e := &Engine{ip: addr, ports: newPortAllocator(addr, low, high), m: newMetrics(reg), log: log, prompts: map[string]*Prompt{}, stop: make(chan struct{}), cfg: cfg}
 	files, _ := filepath.Glob(filepath.Join(cfg.PromptsDir, "*.wav"))
 	for _, f := range files {
 		p, err := LoadWAV(f)
@@ -62,6 +64,19 @@ func (e *Engine) Prompt(name string) *Prompt { return e.prompts[name] }
 // HoldTrack is the track queued callers hear.
 func (e *Engine) HoldTrack() *Prompt { return e.hold }
 
+// Silent reports whether a leg has been without RTP for longer than the
+// configured timeouts (from its start if nothing ever came).
+func (e *Engine) Silent(s *Session, now time.Time) bool {
+	last := s.LastReceived()
+	if last.IsZero() {
+		return e.cfg.FirstPacketTimeout > 0 && now.Sub(s.created) > e.cfg.FirstPacketTimeout
+	}
+	return e.cfg.IdleTimeout > 0 && now.Sub(last) > e.cfg.IdleTimeout
+}
+
+// MediaTimeouts counts legs ended for silence.
+func (e *Engine) MediaTimeouts() { e.m.timeouts.Inc() }
+
 // Close stops the media clock. Sessions must be closed by their owners.
 func (e *Engine) Close() { close(e.stop) }
 
@@ -72,7 +87,7 @@ func (e *Engine) NewSession() (*Session, error) {
 		return nil, err
 	}
 	ap := conn.LocalAddr().(*net.UDPAddr).AddrPort()
-	s := &Session{eng: e, conn: conn, local: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), done: make(chan struct{})}
+	s := &Session{eng: e, conn: conn, local: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), done: make(chan struct{}), created: time.Now()}
 	s.out.ssrc = randUint32()
 	s.out.seq = uint16(randUint32())
 	s.out.ts = randUint32()

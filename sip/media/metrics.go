@@ -14,6 +14,7 @@ type metrics struct {
 	relayDrops    prometheus.Counter
 	framesSkipped prometheus.Counter
 	lateness      prometheus.Histogram
+	timeouts      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -25,9 +26,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		framesSkipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_clock_frames_skipped_total", Help: "Generated frames skipped because the media clock woke late."}),
 		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sc115_media_clock_lateness_seconds", Help: "How late the media clock woke for a 20 ms tick.",
 			Buckets: []float64{.001, .002, .005, .01, .02, .04, .08}}),
+		timeouts: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_timeouts_total", Help: "Call legs ended because their RTP stopped (or never started)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.sessions, m.packetsIn, m.packetsOut, m.relayDrops, m.framesSkipped, m.lateness)
+		reg.MustRegister(m.sessions, m.packetsIn, m.packetsOut, m.relayDrops, m.framesSkipped, m.lateness, m.timeouts)
 	}
 	return m
 }

@@ -53,6 +53,7 @@ type Session struct {
 	lastRx    atomic.Int64
 	closeOnce sync.Once
 	done      chan struct{}
+	created   time.Time
 }
 
 func randUint32() uint32 { return rand.Uint32() }
