@@ -82,16 +82,17 @@ func (e *Engine) Close() { close(e.stop) }
 
 // NewSession binds a new RTP socket on a free even port and starts reading.
 func (e *Engine) NewSession() (*Session, error) {
-	conn, err := e.ports.listen()
+	conn, rtcp, err := e.ports.listen()
 	if err != nil {
 		return nil, err
 	}
 	ap := conn.LocalAddr().(*net.UDPAddr).AddrPort()
-	s := &Session{eng: e, conn: conn, local: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), done: make(chan struct{}), created: time.Now()}
+	s := &Session{eng: e, conn: conn, rtcp: rtcp, local: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), done: make(chan struct{}), created: time.Now()}
 	s.out.ssrc = randUint32()
 	s.out.seq = uint16(randUint32())
 	s.out.ts = randUint32()
 	e.m.sessions.Inc()
 	go s.readLoop()
+	go s.readRTCP()
 	return s, nil
 }

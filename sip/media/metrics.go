@@ -15,6 +15,7 @@ type metrics struct {
 	framesSkipped prometheus.Counter
 	lateness      prometheus.Histogram
 	timeouts      prometheus.Counter
+	rtcpIn        prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -26,10 +27,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		framesSkipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_clock_frames_skipped_total", Help: "Generated frames skipped because the media clock woke late."}),
 		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sc115_media_clock_lateness_seconds", Help: "How late the media clock woke for a 20 ms tick.",
 			Buckets: []float64{.001, .002, .005, .01, .02, .04, .08}}),
+		rtcpIn:   prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_rtcp_packets_in_total", Help: "RTCP packets received."}),
 		timeouts: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_timeouts_total", Help: "Call legs ended because their RTP stopped (or never started)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.sessions, m.packetsIn, m.packetsOut, m.relayDrops, m.framesSkipped, m.lateness, m.timeouts)
+		reg.MustRegister(m.sessions, m.packetsIn, m.packetsOut, m.relayDrops, m.framesSkipped, m.lateness, m.timeouts, m.rtcpIn)
 	}
 	return m
 }

@@ -29,21 +29,28 @@ func newPortAllocator(ip net.IP, low, high int) *portAllocator {
 	return a
 }
 
-// listen binds a UDP socket on the next free even port.
-func (a *portAllocator) listen() (*net.UDPConn, error) {
+// listen binds the next free pair: RTP on an even port, RTCP on the odd
+// one above it (the SDP default, so no a=rtcp line is needed).
+func (a *portAllocator) listen() (rtp, rtcp *net.UDPConn, err error) {
 	if a.pairs <= 0 {
-		return nil, errors.New("rtp port range holds no even port")
+		return nil, nil, errors.New("rtp port range holds no even port")
 	}
 	for try := 0; try < a.pairs; try++ {
 		n := a.cursor.Add(1)
 		port := a.low + 2*int(n%uint64(a.pairs))
 		conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: a.ip, Port: port})
-		if err == nil {
-			// Bursts from many callers sharing one socket buffer: give room.
-			_ = conn.SetReadBuffer(256 << 10)
-			_ = conn.SetWriteBuffer(256 << 10)
-			return conn, nil
+		if err != nil {
+			continue
 		}
+		ctl, err := net.ListenUDP("udp", &net.UDPAddr{IP: a.ip, Port: port + 1})
+		if err != nil {
+			conn.Close()
+			continue
+		}
+		// Bursts from many callers sharing one socket buffer: give room.
+		_ = conn.SetReadBuffer(256 << 10)
+		_ = conn.SetWriteBuffer(256 << 10)
+		return conn, ctl, nil
 	}
-	return nil, fmt.Errorf("no free RTP port in %d-%d", a.low, a.low+2*a.pairs-1)
+	return nil, nil, fmt.Errorf("no free RTP/RTCP port pair in %d-%d", a.low, a.low+2*a.pairs-1)
 }

@@ -25,6 +25,7 @@ type Params struct {
 type Session struct {
 	eng   *Engine
 	conn  *net.UDPConn
+	rtcp  *net.UDPConn // port+1: RTCP is received and counted
 	local netip.AddrPort
 
 	params  atomic.Pointer[Params]
@@ -50,6 +51,7 @@ type Session struct {
 
 	rxPackets atomic.Uint64
 	txPackets atomic.Uint64
+	rxRTCP    atomic.Uint64
 	lastRx    atomic.Int64
 	closeOnce sync.Once
 	done      chan struct{}
@@ -66,6 +68,25 @@ func (s *Session) SetParams(p Params) {
 	s.params.Store(&p)
 	if !s.latched.Load() && p.Remote.IsValid() && !p.Remote.Addr().IsUnspecified() {
 		s.remote.Store(net.UDPAddrFromAddrPort(p.Remote))
+	}
+}
+
+// RTCPReceived is the number of RTCP packets received on this leg.
+func (s *Session) RTCPReceived() uint64 { return s.rxRTCP.Load() }
+
+// readRTCP counts RTCP compound packets (version 2, types 200–207) from the
+// peer; their content (reports) is not used yet.
+func (s *Session) readRTCP() {
+	buf := make([]byte, 1500)
+	for {
+		n, err := s.rtcp.Read(buf)
+		if err != nil {
+			return
+		}
+		if n >= 8 && buf[0]>>6 == 2 && buf[1] >= 200 && buf[1] <= 207 {
+			s.rxRTCP.Add(1)
+			s.eng.m.rtcpIn.Inc()
+		}
 	}
 }
 
@@ -126,6 +147,7 @@ func (s *Session) Close() {
 		}
 		close(s.done)
 		_ = s.conn.Close()
+		_ = s.rtcp.Close()
 		s.eng.m.sessions.Dec()
 	})
 }
@@ -225,24 +247,31 @@ func (s *Session) readLoop() {
 			}
 			return
 		}
-		hl, err := h.Unmarshal(buf[:n])
-		if err != nil || h.Version != 2 {
-			continue // not RTP: ignore quietly, never panic on network input
-		}
-		s.rxPackets.Add(1)
-		s.lastRx.Store(time.Now().UnixNano())
-		s.eng.m.packetsIn.Inc()
-		if !s.latched.Load() {
-			s.remote.Store(net.UDPAddrFromAddrPort(netip.AddrPortFrom(from.Addr().Unmap(), from.Port())))
-			s.latched.Store(true)
-		}
-		peer := s.peer.Load()
-		src := s.params.Load()
-		if peer == nil || src == nil {
-			continue
-		}
-		if !peer.relayFrom(src, &h, buf[hl:n], scratch) {
-			s.eng.m.relayDrops.Inc()
-		}
+		s.handle(buf[:n], from, &h, scratch)
+	}
+}
+
+// handle takes one datagram from the network: RTP or not (then ignored),
+// latches the remote address, and relays to the bridged peer. Nothing in
+// a packet can make it panic (FuzzHandlePacket).
+func (s *Session) handle(b []byte, from netip.AddrPort, h *rtp.Header, scratch []byte) {
+	hl, err := h.Unmarshal(b)
+	if err != nil || h.Version != 2 || hl > len(b) {
+		return // not RTP: ignore quietly, never panic on network input
+	}
+	s.rxPackets.Add(1)
+	s.lastRx.Store(time.Now().UnixNano())
+	s.eng.m.packetsIn.Inc()
+	if !s.latched.Load() {
+		s.remote.Store(net.UDPAddrFromAddrPort(netip.AddrPortFrom(from.Addr().Unmap(), from.Port())))
+		s.latched.Store(true)
+	}
+	peer := s.peer.Load()
+	src := s.params.Load()
+	if peer == nil || src == nil {
+		return
+	}
+	if !peer.relayFrom(src, h, b[hl:], scratch) {
+		s.eng.m.relayDrops.Inc()
 	}
 }

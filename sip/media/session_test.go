@@ -184,3 +184,26 @@ func TestPlayerSkipsAheadAndLoops(t *testing.T) {
 		t.Error("empty player must send A-law silence")
 	}
 }
+
+func TestRTCPIsReceivedOnPortPlusOne(t *testing.T) {
+	e := testEngine(t)
+	s, err := e.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	p := newPeer(t)
+	rr := []byte{0x80, 201, 0, 1, 0, 0, 0, 1} // an empty receiver report
+	to := netip.AddrPortFrom(s.Local().Addr(), s.Local().Port()+1)
+	for i := 0; i < 3; i++ {
+		_, _ = p.conn.WriteToUDPAddrPort(rr, to)
+	}
+	_, _ = p.conn.WriteToUDPAddrPort([]byte("garbage!"), to)
+	deadline := time.Now().Add(2 * time.Second)
+	for s.RTCPReceived() < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := s.RTCPReceived(); n != 3 {
+		t.Errorf("RTCP packets counted: %d, want 3 (garbage ignored)", n)
+	}
+}
