@@ -1,0 +1,167 @@
+package media
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"runtime"
+	"sort"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// BenchmarkHoldStreams: N queued callers hear hold audio at once, each its
+// own stream (SSRC, sequence, timestamp) from its own socket; 20 receiver
+// sockets in the benchmark take every packet and measure, per stream, how
+// late each frame arrives against its timestamp (arrival − first arrival −
+// (ts − first ts)/8 kHz). Reports p50/p99/max lateness, frames the clock
+// skipped, CPU and heap per call. Run with -benchtime 1x (5 s measured).
+func BenchmarkHoldStreams(b *testing.B) {
+	for _, n := range []int{2000, 5000} {
+		b.Run(fmt.Sprintf("calls=%d", n), func(b *testing.B) { benchHold(b, n, 5*time.Second) })
+	}
+}
+
+type streamStat struct {
+	firstAt time.Time
+	firstTS uint32
+	lastTS  uint32
+	n       int
+}
+
+type holdReceiver struct {
+	conn    *net.UDPConn
+	mu      sync.Mutex
+	streams map[uint32]*streamStat
+	late    []time.Duration
+	skipped int
+	packets int
+}
+
+func (r *holdReceiver) run(stop <-chan struct{}) {
+	buf := make([]byte, 1500)
+	for {
+		_ = r.conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		n, err := r.conn.Read(buf)
+		now := time.Now()
+		if err != nil {
+			select {
+			case <-stop:
+				return
+			default:
+				continue
+			}
+		}
+		if n < 12 {
+			continue
+		}
+		ts := binary.BigEndian.Uint32(buf[4:8])
+		ssrc := binary.BigEndian.Uint32(buf[8:12])
+		r.mu.Lock()
+		r.packets++
+		st := r.streams[ssrc]
+		if st == nil {
+			r.streams[ssrc] = &streamStat{firstAt: now, firstTS: ts, lastTS: ts, n: 1}
+			r.mu.Unlock()
+			continue
+		}
+		if d := ts - st.lastTS; d > FrameSamples {
+			r.skipped += int(d/FrameSamples) - 1
+		}
+		st.lastTS = ts
+		st.n++
+		want := st.firstAt.Add(time.Duration(ts-st.firstTS) * time.Second / 8000)
+		r.late = append(r.late, now.Sub(want))
+		r.mu.Unlock()
+	}
+}
+
+func benchHold(b *testing.B, n int, d time.Duration) {
+	cfg := Defaults()
+	cfg.PromptsDir = "../../prompts/de"
+	cfg.RTPPorts = "40000-59999"
+	e, err := NewEngine(cfg, "127.0.0.1", nil, zerolog.Nop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	const nrecv = 20
+	recv := make([]*holdReceiver, nrecv)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range recv {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = c.SetReadBuffer(8 << 20)
+		defer c.Close()
+		recv[i] = &holdReceiver{conn: c, streams: map[uint32]*streamStat{}}
+		wg.Add(1)
+		go func(r *holdReceiver) { defer wg.Done(); r.run(stop) }(recv[i])
+	}
+	runtime.GC()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	sessions := make([]*Session, 0, n)
+	for i := 0; i < n; i++ {
+		s, err := e.NewSession()
+		if err != nil {
+			b.Fatalf("session %d: %v", i, err)
+		}
+		sessions = append(sessions, s)
+		to := recv[i%nrecv].conn.LocalAddr().(*net.UDPAddr).AddrPort()
+		s.SetParams(Params{Remote: to, Codec: PCMA, PT: 8})
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	defer func() {
+		for _, s := range sessions {
+			s.Close()
+		}
+	}()
+	var ru0, ru1 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	start := time.Now()
+	b.ResetTimer()
+	for _, s := range sessions {
+		s.Play(nil, e.HoldTrack())
+	}
+	time.Sleep(d)
+	for _, s := range sessions {
+		s.StopPlaying()
+	}
+	elapsed := time.Since(start)
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	b.StopTimer()
+	close(stop)
+	wg.Wait()
+	var late []time.Duration
+	skipped, packets, streams := 0, 0, 0
+	for _, r := range recv {
+		late = append(late, r.late...)
+		skipped += r.skipped
+		packets += r.packets
+		streams += len(r.streams)
+	}
+	sort.Slice(late, func(i, j int) bool { return late[i] < late[j] })
+	q := func(p float64) float64 {
+		if len(late) == 0 {
+			return 0
+		}
+		return float64(late[min(len(late)-1, int(float64(len(late))*p))].Microseconds()) / 1000
+	}
+	cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()) * time.Nanosecond
+	b.ReportMetric(q(0.5), "late-p50-ms")
+	b.ReportMetric(q(0.99), "late-p99-ms")
+	b.ReportMetric(q(1)-0, "late-max-ms")
+	b.ReportMetric(float64(skipped), "frames-skipped")
+	b.ReportMetric(float64(packets)/elapsed.Seconds(), "pkts/s")
+	b.ReportMetric(float64(streams), "streams-heard")
+	b.ReportMetric(100*cpu.Seconds()/elapsed.Seconds()/float64(n), "cpu-%-per-call")
+	b.ReportMetric(float64(m1.HeapInuse+m1.StackInuse-m0.HeapInuse-m0.StackInuse)/float64(n)/1024, "KB-per-call")
+}
