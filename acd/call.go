@@ -49,6 +49,8 @@ type call struct {
 	muni  *Municipality
 	rec   cdr.Record
 
+	lastPos int // position last announced
+
 	mu     sync.Mutex // guards state (read by the API), closed and the hand-over of assignments
 	closed bool
 	assign chan string
@@ -176,8 +178,6 @@ func (c *call) run() CallState {
 		c.rec.HangupBy = "system"
 		return c.finish(cdr.Failed, StateFailed, m.Key)
 	}
-	leg.Play([]string{e.Greeting(m)}, true)
-
 	e.calls.Store(c.rec.CallID, c)
 	defer c.close()
 	return c.queueAndConnect(ctx)
@@ -257,6 +257,8 @@ func (c *call) queueAndConnect(ctx context.Context) CallState {
 		return c.finish(cdr.Failed, StateFailed, key)
 	}
 	c.rec.QueuedAt = e.now()
+	// The greeting, then (if the call waits) its position and wait, then hold.
+	c.leg.Play(append([]string{e.Greeting(c.muni)}, c.announce()...), true)
 	for {
 		c.to(StateQueued)
 		agentID, st := c.wait(ctx, waiting)
@@ -294,6 +296,12 @@ func (c *call) wait(ctx context.Context, waiting prometheus.Gauge) (string, Call
 	e := c.e
 	waiting.Inc()
 	defer waiting.Dec()
+	var every <-chan time.Time
+	if e.cfg.Announce.Every > 0 && (e.cfg.Announce.Position || e.cfg.Announce.Wait) {
+		t := time.NewTicker(e.cfg.Announce.Every)
+		defer t.Stop()
+		every = t.C
+	}
 	for {
 		_, next := c.targets(e.now().Sub(c.rec.ArrivedAt))
 		var escalate <-chan time.Time
@@ -305,6 +313,10 @@ func (c *call) wait(ctx context.Context, waiting prometheus.Gauge) (string, Call
 		select {
 		case agentID := <-c.assign:
 			return agentID, ""
+		case <-every:
+			if p := c.announce(); len(p) > 0 {
+				c.leg.Play(p, true)
+			}
 		case <-escalate:
 			ts, _ := c.targets(e.now().Sub(c.rec.ArrivedAt))
 			c.log.Info().Interface("targets", ts).Msg("escalation: call widened")
@@ -326,6 +338,20 @@ func isStopped(ch <-chan struct{}) bool {
 	default:
 		return false
 	}
+}
+
+// announce returns the prompts telling a waiting caller its position and
+// estimated wait (nothing if it does not wait), and remembers the position.
+func (c *call) announce() []string {
+	pos, ewt, err := c.e.Position(context.Background(), c.rec.CallID)
+	if err != nil || pos == 0 {
+		return nil
+	}
+	p := announcement(c.e.cfg.Announce, pos, ewt, c.lastPos)
+	if c.e.cfg.Announce.Position && len(p) > 0 && p[0] == promptPosition {
+		c.lastPos = pos
+	}
+	return p
 }
 
 // endUnanswered is the exit for a call that ends before any agent answered.

@@ -25,6 +25,8 @@ type Config struct {
 	// DefaultHandleTime is the handling time (talk + wrap-up) assumed for
 	// wait-time estimates until a skill has handled calls.
 	DefaultHandleTime time.Duration `yaml:"default_handle_time"`
+	// Announce says when waiting callers hear position and wait.
+	Announce AnnounceSettings `yaml:"announce"`
 	// FeatureCodes agents dial from their phones (default *41 … *45).
 	FeatureCodes FeatureCodes `yaml:"feature_codes"`
 	// PauseReasons names the digits of "*43*<digits>".
@@ -143,6 +145,7 @@ type FederationTarget struct {
 func Defaults() Config {
 	return Config{CountryCode: "49", DrainTime: 30 * time.Second, DefaultHandleTime: 3 * time.Minute,
 		FeatureCodes: DefaultFeatureCodes(), WrapupExtension: defaultWrapupExtension(),
+		Announce:     AnnounceSettings{Position: true, Wait: true, Every: time.Minute, OnlyWhenImproved: true},
 		PauseReasons: map[string]string{"1": "break", "2": "meeting", "3": "training", "4": "back-office"},
 		Queue: QueueSettings{Strategy: "longest-idle", RingTimeout: 20 * time.Second, Wrapup: 30 * time.Second,
 			NoAnswerRest: 5 * time.Second, MaxNoAnswers: 3}}

@@ -16,6 +16,14 @@ say feature-pause "Pause."
 say feature-ready "Sie sind bereit."
 say feature-wrapup "Nachbereitung verlängert."
 say feature-failed "Diese Funktion ist jetzt nicht möglich."
+say position-intro "Sie sind an Position"
+say wait-intro "Die voraussichtliche Wartezeit beträgt etwa"
+say wait-lt1 "weniger als eine Minute."
+say wait-1min "eine Minute."
+say minutes "Minuten."
+say more-than-20 "mehr als zwanzig"
+words=(null eins zwei drei vier fünf sechs sieben acht neun zehn elf zwölf dreizehn vierzehn fünfzehn sechzehn siebzehn achtzehn neunzehn zwanzig)
+for i in $(seq 1 20); do say "num-$i" "${words[$i]}"; done
 say unknown-origin "Ihre Region ist leider noch nicht an das Servicecenter 115 angeschlossen."
 # Hold track: a soft C-Am-F-G arpeggio, 16 s, synthesised (no rights involved).
 parts=(); i=0

@@ -630,3 +630,59 @@ func TestMediaTimeouts(t *testing.T) {
 		t.Errorf("media timeouts metric: %q", l)
 	}
 }
+
+// TestCallerHearsGreetingPositionWaitThenHold listens to what a queued
+// caller receives: the greeting, "Sie sind an Position eins. Die
+// voraussichtliche Wartezeit beträgt etwa drei Minuten." (nobody logged
+// in: one round of the default 3 min handling time), then the hold track —
+// every A-law frame in order, compared with the prompts.
+func TestCallerHearsGreetingPositionWaitThenHold(t *testing.T) {
+	cfg := testConfig(t)
+	for i := range cfg.ACD.Municipalities {
+		if cfg.ACD.Municipalities[i].Key == "lehrte" {
+			cfg.ACD.Municipalities[i].Greeting = "feature-pause.wav" // a short greeting keeps the test short
+		}
+	}
+	s := startTest(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var want []string
+	total := 0
+	for _, name := range []string{"feature-pause", "position-intro", "num-1", "wait-intro", "num-3", "minutes"} {
+		p, err := media.LoadWAV("../../prompts/de/" + name + ".wav")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < p.Frames(); i++ {
+			want = append(want, string(p.Frame(media.PCMA, i)))
+		}
+		total += p.Frames()
+	}
+	hold, _ := media.LoadWAV("../../prompts/de/hold.wav")
+	for i := 0; i < 25; i++ {
+		want = append(want, string(hold.Frame(media.PCMA, i)))
+	}
+	caller, _ := testphone.New("+495132444555", "127.0.0.1")
+	defer caller.Close()
+	call, err := caller.Dial(ctx, s.sip.Addr().String(), "+495132115", []string{"8 PCMA/8000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Duration(len(want)+50) * 20 * time.Millisecond)
+	for len(call.RTP.Received()) < len(want) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	got := call.RTP.Received()
+	if len(got) < len(want) {
+		t.Fatalf("received %d frames, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if string(got[i].Payload) != want[i] {
+			t.Fatalf("frame %d of %d is not the expected audio (announcement is %d frames, then hold)", i, len(want), total)
+		}
+		if i > 0 && (got[i].Header.SequenceNumber != got[i-1].Header.SequenceNumber+1 || got[i].Header.Timestamp != got[i-1].Header.Timestamp+160) {
+			t.Fatalf("frame %d: sequence/timestamp not continuous", i)
+		}
+	}
+	_ = call.Bye(ctx)
+}
