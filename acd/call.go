@@ -432,6 +432,7 @@ func (c *call) connected(agentID string, agentLeg AgentLeg) CallState {
 	}
 	c.rec.EndedAt = e.now()
 	c.rec.TalkMS = c.rec.EndedAt.Sub(c.rec.AnsweredAt).Milliseconds()
+	c.rec.HoldMS = (c.leg.HoldTime() + agentLeg.HoldTime()).Milliseconds()
 	c.rec.Disposition = cdr.Answered
 	c.wrapUp(agentID)
 	return final

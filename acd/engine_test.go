@@ -38,6 +38,7 @@ func (l *fakeLeg) Answer(ctx context.Context) error { return ctx.Err() }
 func (l *fakeLeg) Play([]string, bool)              {}
 func (l *fakeLeg) Hangup()                          { close(l.hungUp); l.end() }
 func (l *fakeLeg) EndReason() string                { return "" }
+func (l *fakeLeg) HoldTime() time.Duration          { return 0 }
 func (l *fakeLeg) Ended() <-chan struct{}           { return l.ended }
 func (l *fakeLeg) end()                             { l.once.Do(func() { close(l.ended) }) }
 
@@ -46,9 +47,10 @@ type fakeAgentLeg struct {
 	once  sync.Once
 }
 
-func (a *fakeAgentLeg) Hangup()                { a.once.Do(func() { close(a.ended) }) }
-func (a *fakeAgentLeg) Ended() <-chan struct{} { return a.ended }
-func (a *fakeAgentLeg) EndReason() string      { return "" }
+func (a *fakeAgentLeg) Hangup()                 { a.once.Do(func() { close(a.ended) }) }
+func (a *fakeAgentLeg) Ended() <-chan struct{}  { return a.ended }
+func (a *fakeAgentLeg) EndReason() string       { return "" }
+func (a *fakeAgentLeg) HoldTime() time.Duration { return 0 }
 
 // fakeDialer answers or declines per agent as the test says and records offers.
 type fakeDialer struct {

@@ -68,9 +68,10 @@ type chaosLeg struct {
 	done  func()
 }
 
-func (l *chaosLeg) Hangup()                { l.once.Do(func() { close(l.ended); l.done() }) }
-func (l *chaosLeg) Ended() <-chan struct{} { return l.ended }
-func (l *chaosLeg) EndReason() string      { return "" }
+func (l *chaosLeg) Hangup()                 { l.once.Do(func() { close(l.ended); l.done() }) }
+func (l *chaosLeg) Ended() <-chan struct{}  { return l.ended }
+func (l *chaosLeg) EndReason() string       { return "" }
+func (l *chaosLeg) HoldTime() time.Duration { return 0 }
 
 func (d *chaosDialer) Offer(ctx context.Context, o Offer) (AgentLeg, error) {
 	d.tr.ring(o.AgentID, o.CallID)

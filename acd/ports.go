@@ -30,6 +30,8 @@ type CallerLeg interface {
 	// EndReason says why the SIP layer ended the leg itself
 	// ("media-timeout"), "" when the caller hung up.
 	EndReason() string
+	// HoldTime is how long the caller's phone held the call.
+	HoldTime() time.Duration
 }
 
 // AgentLeg is an answered call leg toward an agent.
@@ -37,6 +39,7 @@ type AgentLeg interface {
 	Hangup()
 	Ended() <-chan struct{}
 	EndReason() string
+	HoldTime() time.Duration
 }
 
 // Offer describes a call offered to an agent.

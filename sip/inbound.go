@@ -25,6 +25,22 @@ type InboundCall struct {
 	sdp      []byte
 	answered bool
 	ended    endReason
+	hold     holdState
+}
+
+// HoldTime is how long the caller's phone held the call (re-INVITE).
+func (c *InboundCall) HoldTime() time.Duration { return c.hold.duration(time.Now()) }
+
+func (c *InboundCall) reinvite(o *audioOffer) []byte {
+	sess := c.session()
+	if sess == nil {
+		return c.localSDP()
+	}
+	body := reanswer(sess, sess.Local(), o, &c.hold)
+	c.mu.Lock()
+	c.sdp = body
+	c.mu.Unlock()
+	return body
 }
 
 // EndReason says why sc115 ended the leg itself: "media-timeout", or ""

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -35,6 +36,19 @@ type AgentCall struct {
 	answer media.Params
 	owns   bool // closes sess when done (the winner of a fork)
 	ended  endReason
+	hold   holdState
+	mu     sync.Mutex // guards sdp after a re-INVITE
+}
+
+// HoldTime is how long the agent's phone held the call (re-INVITE).
+func (a *AgentCall) HoldTime() time.Duration { return a.hold.duration(time.Now()) }
+
+func (a *AgentCall) reinvite(o *audioOffer) []byte {
+	body := reanswer(a.sess, a.sess.Local(), o, &a.hold)
+	a.mu.Lock()
+	a.sdp = body
+	a.mu.Unlock()
+	return body
 }
 
 // EndReason says why sc115 ended the leg itself: "media-timeout", or ""
@@ -182,7 +196,11 @@ func (a *AgentCall) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	}
 }
 
-func (a *AgentCall) localSDP() []byte { return a.sdp }
+func (a *AgentCall) localSDP() []byte {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.sdp
+}
 
 func (a *AgentCall) close() {
 	a.s.legs.Delete(a.id)

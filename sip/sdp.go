@@ -24,6 +24,27 @@ type audioOffer struct {
 	formats []media.Codec // in the peer's preference order
 	pts     map[media.Codec]uint8
 	dtmfPT  uint8
+	// dir is the offerer's direction: sendrecv, sendonly, recvonly, inactive.
+	dir string
+}
+
+// held reports whether the offer puts sc115's side on hold: the peer only
+// sends or does nothing (RFC 3264), or the old style c=0.0.0.0 (RFC 2543).
+func (o *audioOffer) held() bool {
+	return o.dir == "sendonly" || o.dir == "inactive" || o.remote.Addr().IsUnspecified()
+}
+
+// answerDir is the direction that answers dir.
+func answerDir(dir string) string {
+	switch dir {
+	case "sendonly":
+		return "recvonly"
+	case "recvonly":
+		return "sendonly"
+	case "inactive":
+		return "inactive"
+	}
+	return "sendrecv"
 }
 
 // parseAudio reads the first audio m-line of an SDP body. Payload type
@@ -49,7 +70,13 @@ func parseAudio(body []byte) (*audioOffer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("SDP connection address %q: %w", ci.Address.Address, err)
 		}
-		o := &audioOffer{remote: netip.AddrPortFrom(ip, uint16(md.MediaName.Port.Value)), pts: map[media.Codec]uint8{}}
+		o := &audioOffer{remote: netip.AddrPortFrom(ip, uint16(md.MediaName.Port.Value)), pts: map[media.Codec]uint8{}, dir: "sendrecv"}
+		for _, a := range append(append([]sdp.Attribute(nil), sd.Attributes...), md.Attributes...) { // media level wins
+			switch a.Key {
+			case "sendrecv", "sendonly", "recvonly", "inactive":
+				o.dir = a.Key
+			}
+		}
 		names := map[string]string{}
 		for _, a := range md.Attributes {
 			if a.Key != "rtpmap" {
@@ -102,7 +129,7 @@ func init() { sdpVersion.Store(uint64(time.Now().Unix())) }
 
 // buildSDP writes an SDP body for local offering the given codecs with the
 // given payload types (plus telephone-event when dtmfPT != 0).
-func buildSDP(local netip.AddrPort, codecs []media.Codec, pts map[media.Codec]uint8, dtmfPT uint8) []byte {
+func buildSDP(local netip.AddrPort, codecs []media.Codec, pts map[media.Codec]uint8, dtmfPT uint8, dir string) []byte {
 	ip := local.Addr().String()
 	addrType := "IP4"
 	if local.Addr().Is6() {
@@ -124,7 +151,7 @@ func buildSDP(local netip.AddrPort, codecs []media.Codec, pts map[media.Codec]ui
 			sdp.Attribute{Key: "rtpmap", Value: pt + " telephone-event/8000"},
 			sdp.Attribute{Key: "fmtp", Value: pt + " 0-16"})
 	}
-	md.Attributes = append(md.Attributes, sdp.Attribute{Key: "ptime", Value: "20"}, sdp.Attribute{Key: "sendrecv"})
+	md.Attributes = append(md.Attributes, sdp.Attribute{Key: "ptime", Value: "20"}, sdp.Attribute{Key: dir})
 	sd := sdp.SessionDescription{
 		Origin:                sdp.Origin{Username: "sc115", SessionID: id, SessionVersion: id, NetworkType: "IN", AddressType: addrType, UnicastAddress: ip},
 		SessionName:           "sc115",
@@ -140,10 +167,10 @@ func buildSDP(local netip.AddrPort, codecs []media.Codec, pts map[media.Codec]ui
 // offerer's payload type numbers.
 func answerSDP(local netip.AddrPort, o *audioOffer) (media.Params, []byte) {
 	c := o.formats[0]
-	return o.params(c), buildSDP(local, []media.Codec{c}, o.pts, o.dtmfPT)
+	return o.params(c), buildSDP(local, []media.Codec{c}, o.pts, o.dtmfPT, answerDir(o.dir))
 }
 
 // offerSDP is sc115's own offer toward agents and federation targets.
 func offerSDP(local netip.AddrPort) []byte {
-	return buildSDP(local, []media.Codec{media.PCMA, media.PCMU}, map[media.Codec]uint8{media.PCMA: 8, media.PCMU: 0}, 101)
+	return buildSDP(local, []media.Codec{media.PCMA, media.PCMU}, map[media.Codec]uint8{media.PCMA: 8, media.PCMU: 0}, 101, "sendrecv")
 }

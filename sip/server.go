@@ -32,6 +32,8 @@ type leg interface {
 	onBye(req *sip.Request, tx sip.ServerTransaction)
 	onAck(req *sip.Request, tx sip.ServerTransaction)
 	localSDP() []byte
+	// reinvite answers an in-dialog offer (hold, resume, new address).
+	reinvite(o *audioOffer) []byte
 }
 
 // Server is sc115's SIP endpoint: one UDP and one TCP listener on the same
@@ -281,15 +283,27 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	s.handler(c)
 }
 
-// onReInvite answers an in-dialog INVITE (session refresh) with the leg's
-// current SDP; hold/resume by re-INVITE comes with the media issue.
+// onReInvite answers an in-dialog INVITE: hold (sendonly, inactive,
+// c=0.0.0.0) and resume (sendrecv), a new address or law; without SDP (a
+// session refresh) the leg's current SDP.
 func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	l := s.lookup(req)
 	if l == nil || l.localSDP() == nil {
 		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 		return
 	}
-	res := sip.NewSDPResponseFromRequest(req, l.localSDP())
+	body := l.localSDP()
+	if len(req.Body()) > 0 {
+		o, err := parseAudio(req.Body())
+		if err != nil {
+			s.log.Warn().Err(err).Str("call_id", callID(req)).Msg("re-INVITE with unusable SDP: 488")
+			respond(tx, req, sip.StatusNotAcceptableHere, "Not Acceptable Here")
+			return
+		}
+		body = l.reinvite(o)
+		s.log.Info().Str("call_id", callID(req)).Bool("held", o.held()).Msg("re-INVITE")
+	}
+	res := sip.NewSDPResponseFromRequest(req, body)
 	res.AppendHeader(sip.HeaderClone(&s.dua.ContactHDR))
 	_ = tx.Respond(res)
 }

@@ -686,3 +686,69 @@ func TestCallerHearsGreetingPositionWaitThenHold(t *testing.T) {
 	}
 	_ = call.Bye(ctx)
 }
+
+// TestHoldAndResumeByReInvite: the caller's phone holds the call
+// (re-INVITE a=sendonly → 200 a=recvonly): the agent's audio no longer
+// reaches it; it resumes (a=sendrecv) and hears the agent again; the CDR
+// counts the hold time.
+func TestHoldAndResumeByReInvite(t *testing.T) {
+	cfg := testConfig(t)
+	s := startTest(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	target := s.sip.Addr().String()
+	agent, _ := testphone.New("1003", "127.0.0.1")
+	defer agent.Close()
+	if res, err := agent.Register(ctx, target, "demo1003", 300); err != nil || res.StatusCode != 200 {
+		t.Fatalf("register: %v %v", res, err)
+	}
+	caller, _ := testphone.New("+495136111222", "127.0.0.1")
+	defer caller.Close()
+	call, err := caller.Dial(ctx, target, "+495136115", []string{"8 PCMA/8000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := agent.NextIncoming(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	talk := make(chan struct{})
+	go func() { // the agent talks all along
+		for {
+			select {
+			case <-talk:
+				return
+			default:
+				_ = in.RTP.Send(0, make([]byte, 160), 5)
+			}
+		}
+	}()
+	defer close(talk)
+	go func() { _ = call.RTP.Send(8, make([]byte, 160), 150) }() // and so does the caller (no media timeout)
+	time.Sleep(500 * time.Millisecond)
+
+	res, err := call.ReInvite(ctx, "sendonly")
+	if err != nil || res.StatusCode != 200 || !strings.Contains(string(res.Body()), "a=recvonly") {
+		t.Fatalf("hold: %v %v", res, err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	call.RTP.Reset()
+	time.Sleep(time.Second)
+	if n := len(call.RTP.Received()); n > 2 {
+		t.Errorf("on hold, the caller still got %d packets", n)
+	}
+	res, err = call.ReInvite(ctx, "sendrecv")
+	if err != nil || res.StatusCode != 200 || !strings.Contains(string(res.Body()), "a=sendrecv") {
+		t.Fatalf("resume: %v %v", res, err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := len(call.RTP.Received()); n < 5 {
+		t.Errorf("after resume the caller got %d packets, want the agent's audio again", n)
+	}
+	_ = call.Bye(ctx)
+	row := waitCDR(t, cfg.CDR.Dir, call.CallID, 5*time.Second)
+	hold, _ := strconv.Atoi(row["hold_ms"])
+	if hold < 1000 || hold > 2500 || row["disposition"] != "answered" {
+		t.Errorf("cdr hold_ms=%s disposition=%s, want ~1100 ms, answered", row["hold_ms"], row["disposition"])
+	}
+}

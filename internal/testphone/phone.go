@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -227,14 +228,44 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 
 // Call is an outgoing call from the phone.
 type Call struct {
-	RTP    *RTP
-	Res    *sip.Response
-	dcs    *sipgo.DialogClientSession
-	CallID string
+	RTP       *RTP
+	Res       *sip.Response
+	dcs       *sipgo.DialogClientSession
+	CallID    string
+	p         *Phone
+	reinvites int
 }
 
 // Ended is closed when the call's dialog ends.
 func (c *Call) Ended() <-chan struct{} { return c.dcs.Context().Done() }
+
+// ReInvite sends an in-dialog INVITE offering PCMA with direction dir
+// (sendonly to hold, sendrecv to resume), ACKs the answer and returns it.
+func (c *Call) ReInvite(ctx context.Context, dir string) (*sip.Response, error) {
+	c.reinvites++
+	inv, res := c.dcs.InviteRequest, c.dcs.InviteResponse
+	target := res.Contact().Address
+	req := sip.NewRequest(sip.INVITE, target)
+	req.AppendHeader(sip.HeaderClone(inv.From()))
+	req.AppendHeader(sip.HeaderClone(res.To()))
+	req.AppendHeader(sip.HeaderClone(inv.CallID()))
+	seq := inv.CSeq().SeqNo + uint32(c.reinvites)
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: sip.INVITE})
+	req.AppendHeader(sip.HeaderClone(inv.Contact()))
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	body := strings.Replace(string(SDP(c.RTP.Addr(), "8 PCMA/8000")), "a=sendrecv", "a="+dir, 1)
+	req.SetBody([]byte(body))
+	ans, err := c.p.client.Do(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	ack := sip.NewRequest(sip.ACK, target)
+	ack.AppendHeader(sip.HeaderClone(inv.From()))
+	ack.AppendHeader(sip.HeaderClone(ans.To()))
+	ack.AppendHeader(sip.HeaderClone(inv.CallID()))
+	ack.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: sip.ACK})
+	return ans, c.p.client.WriteRequest(ack)
+}
 
 // Bye hangs up.
 func (c *Call) Bye(ctx context.Context) error { return c.dcs.Bye(ctx) }
@@ -275,7 +306,7 @@ func (p *Phone) dial(ctx context.Context, target, number string, mkBody func(*RT
 		r.Close()
 		return nil, err
 	}
-	c := &Call{RTP: r, dcs: dcs, CallID: req.CallID().Value()}
+	c := &Call{RTP: r, dcs: dcs, CallID: req.CallID().Value(), p: p}
 	p.mu.Lock()
 	p.calls[c.CallID] = c
 	p.mu.Unlock()

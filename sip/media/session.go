@@ -33,6 +33,7 @@ type Session struct {
 	latched atomic.Bool
 
 	peer   atomic.Pointer[Session]
+	muted  atomic.Bool // the peer put us on hold (sendonly/inactive): send nothing
 	player atomic.Pointer[player]
 	shard  *clockShard // set while a player runs; guarded by out.mu
 
@@ -88,6 +89,18 @@ func (s *Session) readRTCP() {
 			s.eng.m.rtcpIn.Inc()
 		}
 	}
+}
+
+// SetMuted stops (true) or resumes sending on this leg, for hold by
+// re-INVITE: an offer that only sends to us must not get media back.
+func (s *Session) SetMuted(m bool) { s.muted.Store(m) }
+
+// Params returns the negotiated parameters (zero before SetParams).
+func (s *Session) Params() Params {
+	if p := s.params.Load(); p != nil {
+		return *p
+	}
+	return Params{}
 }
 
 // Received is the number of RTP packets received on this leg.
@@ -209,7 +222,7 @@ func (s *Session) relayFrom(src *Params, h *rtp.Header, payload []byte, scratch 
 // writeLocked marshals header and payload into the leg's buffer and sends.
 func (s *Session) writeLocked(pt uint8, payload []byte) bool {
 	dst := s.remote.Load()
-	if dst == nil {
+	if dst == nil || s.muted.Load() {
 		return false
 	}
 	h := rtp.Header{Version: 2, Marker: s.out.marker, PayloadType: pt, SequenceNumber: s.out.seq, Timestamp: s.out.ts, SSRC: s.out.ssrc}
