@@ -313,6 +313,9 @@ func (c *call) wait(ctx context.Context, waiting prometheus.Gauge) (string, Call
 		select {
 		case agentID := <-c.assign:
 			return agentID, ""
+		case d := <-c.leg.DTMF():
+			// Menus and callback requests will use these; for now they are logged.
+			c.log.Info().Str("dtmf", string(d)).Msg("caller pressed a key while waiting")
 		case <-every:
 			if p := c.announce(); len(p) > 0 {
 				c.leg.Play(p, true)

@@ -39,6 +39,7 @@ func (l *fakeLeg) Play([]string, bool)              {}
 func (l *fakeLeg) Hangup()                          { close(l.hungUp); l.end() }
 func (l *fakeLeg) EndReason() string                { return "" }
 func (l *fakeLeg) HoldTime() time.Duration          { return 0 }
+func (l *fakeLeg) DTMF() <-chan rune                { return nil }
 func (l *fakeLeg) Ended() <-chan struct{}           { return l.ended }
 func (l *fakeLeg) end()                             { l.once.Do(func() { close(l.ended) }) }
 

@@ -32,6 +32,8 @@ type CallerLeg interface {
 	EndReason() string
 	// HoldTime is how long the caller's phone held the call.
 	HoldTime() time.Duration
+	// DTMF delivers the keys the caller presses.
+	DTMF() <-chan rune
 }
 
 // AgentLeg is an answered call leg toward an agent.

@@ -26,7 +26,12 @@ type InboundCall struct {
 	answered bool
 	ended    endReason
 	hold     holdState
+	dtmf     chan rune
 }
+
+// DTMF delivers the keys the caller presses (RFC 4733), for menus and
+// callback requests; keys pressed while the channel is full are dropped.
+func (c *InboundCall) DTMF() <-chan rune { return c.dtmf }
 
 // HoldTime is how long the caller's phone held the call (re-INVITE).
 func (c *InboundCall) HoldTime() time.Duration { return c.hold.duration(time.Now()) }
@@ -48,7 +53,7 @@ func (c *InboundCall) reinvite(o *audioOffer) []byte {
 func (c *InboundCall) EndReason() string { return c.ended.get() }
 
 func newInboundCall(s *Server, req *sip.Request, dss *sipgo.DialogServerSession, offer *audioOffer) *InboundCall {
-	return &InboundCall{s: s, req: req, dss: dss, offer: offer}
+	return &InboundCall{s: s, req: req, dss: dss, offer: offer, dtmf: make(chan rune, 16)}
 }
 
 // CallID is the trunk's Call-ID, used as sc115's call id.
@@ -141,6 +146,12 @@ func (c *InboundCall) Answer(ctx context.Context) error {
 	}
 	params, body := answerSDP(sess.Local(), c.offer)
 	sess.SetParams(params)
+	sess.OnDTMF(func(d rune) {
+		select {
+		case c.dtmf <- d:
+		default:
+		}
+	})
 	c.mu.Lock()
 	c.sess, c.sdp = sess, body
 	c.mu.Unlock()

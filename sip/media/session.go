@@ -34,6 +34,8 @@ type Session struct {
 
 	peer   atomic.Pointer[Session]
 	muted  atomic.Bool // the peer put us on hold (sendonly/inactive): send nothing
+	onDTMF atomic.Pointer[func(digit rune)]
+	dtmfTS uint32 // timestamp of the last DTMF event reported (read loop only)
 	player atomic.Pointer[player]
 	shard  *clockShard // set while a player runs; guarded by out.mu
 
@@ -88,6 +90,24 @@ func (s *Session) readRTCP() {
 			s.rxRTCP.Add(1)
 			s.eng.m.rtcpIn.Inc()
 		}
+	}
+}
+
+// OnDTMF sets the function told of each DTMF key the peer presses
+// (RFC 4733 telephone-events, reported once per event, at its end).
+func (s *Session) OnDTMF(f func(digit rune)) { s.onDTMF.Store(&f) }
+
+const dtmfDigits = "0123456789*#ABCD"
+
+// dtmf reports a telephone-event once: on the first packet with the end
+// bit for an event timestamp (the end packet is usually sent three times).
+func (s *Session) dtmf(h *rtp.Header, p []byte) {
+	if len(p) < 4 || p[1]&0x80 == 0 || p[0] >= byte(len(dtmfDigits)) || h.Timestamp == s.dtmfTS {
+		return
+	}
+	s.dtmfTS = h.Timestamp
+	if f := s.onDTMF.Load(); f != nil {
+		(*f)(rune(dtmfDigits[p[0]]))
 	}
 }
 
@@ -281,6 +301,9 @@ func (s *Session) handle(b []byte, from netip.AddrPort, h *rtp.Header, scratch [
 	}
 	peer := s.peer.Load()
 	src := s.params.Load()
+	if src != nil && src.DTMFPT != 0 && h.PayloadType == src.DTMFPT {
+		s.dtmf(h, b[hl:])
+	}
 	if peer == nil || src == nil {
 		return
 	}

@@ -207,3 +207,47 @@ func TestRTCPIsReceivedOnPortPlusOne(t *testing.T) {
 		t.Errorf("RTCP packets counted: %d, want 3 (garbage ignored)", n)
 	}
 }
+
+func TestDTMFEventsReportedOnce(t *testing.T) {
+	e := testEngine(t)
+	s, _ := e.NewSession()
+	defer s.Close()
+	s.SetParams(Params{Codec: PCMA, PT: 8, DTMFPT: 101})
+	got := make(chan rune, 8)
+	s.OnDTMF(func(d rune) { got <- d })
+	p := newPeer(t)
+	send := func(ts uint32, digit byte, end bool) {
+		flags := byte(10)
+		if end {
+			flags |= 0x80
+		}
+		b, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 101, Timestamp: ts, SSRC: 9}, Payload: []byte{digit, flags, 0, 160}}).Marshal()
+		_, _ = p.conn.WriteToUDPAddrPort(b, s.Local())
+	}
+	for _, ev := range []struct {
+		ts    uint32
+		digit byte
+	}{{1000, 5}, {2000, 11}} { // "5", then "#"
+		send(ev.ts, ev.digit, false)
+		for i := 0; i < 3; i++ {
+			send(ev.ts, ev.digit, true) // the end packet, three times
+		}
+	}
+	var digits []rune
+	for len(digits) < 2 {
+		select {
+		case d := <-got:
+			digits = append(digits, d)
+		case <-time.After(2 * time.Second):
+			t.Fatalf("digits %q", string(digits))
+		}
+	}
+	select {
+	case d := <-got:
+		t.Errorf("extra digit %q (an event reported twice)", d)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if string(digits) != "5#" {
+		t.Errorf("digits %q, want 5#", string(digits))
+	}
+}
