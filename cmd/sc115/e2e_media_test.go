@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sc115/sc115/internal/testphone"
+	"github.com/sc115/sc115/sip/media"
+)
+
+func TestMediaTimeouts(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Media.FirstPacketTimeout, cfg.Media.IdleTimeout = time.Second, time.Second
+	s := startTest(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	target := s.sip.Addr().String()
+
+	mute, _ := testphone.New("+495132000111", "127.0.0.1")
+	defer mute.Close()
+	silent, err := mute.Dial(ctx, target, "+495132115", nil) // Lehrte: nobody logged in
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-silent.Ended():
+	case <-time.After(5 * time.Second):
+		t.Fatal("a caller without RTP was not ended")
+	}
+	if row := waitCDR(t, cfg.CDR.Dir, silent.CallID, 3*time.Second); row["disposition"] != "failed" || row["hangup_by"] != "media-timeout" {
+		t.Errorf("cdr %v, want failed by media-timeout", row)
+	}
+
+	agent, _ := testphone.New("1003", "127.0.0.1")
+	defer agent.Close()
+	if res, err := agent.Register(ctx, target, "demo1003", 300); err != nil || res.StatusCode != 200 {
+		t.Fatalf("register: %v %v", res, err)
+	}
+	caller, _ := testphone.New("+495136000222", "127.0.0.1")
+	defer caller.Close()
+	call, err := caller.Dial(ctx, target, "+495136115", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := agent.NextIncoming(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = in.RTP.Send(0, make([]byte, 160), 200) }() // the agent keeps talking
+	_ = call.RTP.Send(8, make([]byte, 160), 25)                // the caller's phone dies after 0.5 s
+	for _, leg := range []<-chan struct{}{call.Ended(), in.Ended()} {
+		select {
+		case <-leg:
+		case <-time.After(5 * time.Second):
+			t.Fatal("legs not ended after the caller's RTP stopped")
+		}
+	}
+	row := waitCDR(t, cfg.CDR.Dir, call.CallID, 3*time.Second)
+	if row["disposition"] != "answered" || row["hangup_by"] != "media-timeout" || row["agent"] != "1003" {
+		t.Errorf("cdr %v, want answered, ended by media-timeout", row)
+	}
+	_, body := httpGet(t, "http://"+s.httpLn.Addr().String()+"/metrics")
+	if l := metricLine(body, "sc115_media_timeouts_total "); l == "" || strings.HasSuffix(l, " 0") {
+		t.Errorf("media timeouts metric: %q", l)
+	}
+}
+
+func TestCallerHearsGreetingPositionWaitThenHold(t *testing.T) {
+	cfg := testConfig(t)
+	for i := range cfg.ACD.Municipalities {
+		if cfg.ACD.Municipalities[i].Key == "lehrte" {
+			cfg.ACD.Municipalities[i].Greeting = "feature-pause.wav" // a short greeting keeps the test short
+		}
+	}
+	s := startTest(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var want []string
+	total := 0
+	for _, name := range []string{"feature-pause", "position-intro", "num-1", "wait-intro", "num-3", "minutes"} {
+		p, err := media.LoadWAV("../../prompts/de/" + name + ".wav")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < p.Frames(); i++ {
+			want = append(want, string(p.Frame(media.PCMA, i)))
+		}
+		total += p.Frames()
+	}
+	hold, _ := media.LoadWAV("../../prompts/de/hold.wav")
+	for i := 0; i < 25; i++ {
+		want = append(want, string(hold.Frame(media.PCMA, i)))
+	}
+	caller, _ := testphone.New("+495132444555", "127.0.0.1")
+	defer caller.Close()
+	call, err := caller.Dial(ctx, s.sip.Addr().String(), "+495132115", []string{"8 PCMA/8000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Duration(len(want)+50) * 20 * time.Millisecond)
+	for len(call.RTP.Received()) < len(want) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	got := call.RTP.Received()
+	if len(got) < len(want) {
+		t.Fatalf("received %d frames, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if string(got[i].Payload) != want[i] {
+			t.Fatalf("frame %d of %d is not the expected audio (announcement is %d frames, then hold)", i, len(want), total)
+		}
+		if i > 0 && (got[i].Header.SequenceNumber != got[i-1].Header.SequenceNumber+1 || got[i].Header.Timestamp != got[i-1].Header.Timestamp+160) {
+			t.Fatalf("frame %d: sequence/timestamp not continuous", i)
+		}
+	}
+	_ = call.Bye(ctx)
+}
+
+func TestHoldAndResumeByReInvite(t *testing.T) {
+	cfg := testConfig(t)
+	s := startTest(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	target := s.sip.Addr().String()
+	agent, _ := testphone.New("1003", "127.0.0.1")
+	defer agent.Close()
+	if res, err := agent.Register(ctx, target, "demo1003", 300); err != nil || res.StatusCode != 200 {
+		t.Fatalf("register: %v %v", res, err)
+	}
+	caller, _ := testphone.New("+495136111222", "127.0.0.1")
+	defer caller.Close()
+	call, err := caller.Dial(ctx, target, "+495136115", []string{"8 PCMA/8000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := agent.NextIncoming(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	talk := make(chan struct{})
+	go func() { // the agent talks all along
+		for {
+			select {
+			case <-talk:
+				return
+			default:
+				_ = in.RTP.Send(0, make([]byte, 160), 5)
+			}
+		}
+	}()
+	defer close(talk)
+	go func() { _ = call.RTP.Send(8, make([]byte, 160), 150) }() // and so does the caller (no media timeout)
+	time.Sleep(500 * time.Millisecond)
+
+	res, err := call.ReInvite(ctx, "sendonly")
+	if err != nil || res.StatusCode != 200 || !strings.Contains(string(res.Body()), "a=recvonly") {
+		t.Fatalf("hold: %v %v", res, err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	call.RTP.Reset()
+	time.Sleep(time.Second)
+	if n := len(call.RTP.Received()); n > 2 {
+		t.Errorf("on hold, the caller still got %d packets", n)
+	}
+	res, err = call.ReInvite(ctx, "sendrecv")
+	if err != nil || res.StatusCode != 200 || !strings.Contains(string(res.Body()), "a=sendrecv") {
+		t.Fatalf("resume: %v %v", res, err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := len(call.RTP.Received()); n < 5 {
+		t.Errorf("after resume the caller got %d packets, want the agent's audio again", n)
+	}
+	_ = call.Bye(ctx)
+	row := waitCDR(t, cfg.CDR.Dir, call.CallID, 5*time.Second)
+	hold, _ := strconv.Atoi(row["hold_ms"])
+	if hold < 1000 || hold > 2500 || row["disposition"] != "answered" {
+		t.Errorf("cdr hold_ms=%s disposition=%s, want ~1100 ms, answered", row["hold_ms"], row["disposition"])
+	}
+}
