@@ -21,6 +21,8 @@ import (
 //	POST /api/agents/{id}/ready          end a pause or the wrap-up early
 //	GET  /api/queues                     per skill: waiting, logged in, handling time
 //	GET  /api/calls                      this instance's calls: state, position, estimated wait
+//	GET  /api/servicelevel               per municipality: offered, answered (within threshold), abandoned, service level
+//	POST /api/municipalities/{key}/crisis?on=true&by=NAME   crisis mode on/off, audited
 //
 // Every request needs "Authorization: Bearer <acd.api_token>"; without a
 // configured token the API answers 403.
@@ -68,6 +70,18 @@ func API(mux *http.ServeMux, e *Engine) {
 	}))
 	h("GET /api/queues", func(_ http.ResponseWriter, r *http.Request) (any, error) { return e.Queues(r.Context()) })
 	h("GET /api/calls", func(_ http.ResponseWriter, r *http.Request) (any, error) { return e.Calls(r.Context()), nil })
+	h("GET /api/servicelevel", func(_ http.ResponseWriter, r *http.Request) (any, error) { return e.ServiceLevels(r.Context()), nil })
+	h("POST /api/municipalities/{key}/crisis", func(_ http.ResponseWriter, r *http.Request) (any, error) {
+		on := r.URL.Query().Get("on") != "false"
+		by := r.URL.Query().Get("by")
+		if by == "" {
+			return nil, errors.New("say who switches: ?by=<name>")
+		}
+		if err := e.SetCrisis(r.Context(), r.PathValue("key"), on, by); err != nil {
+			return nil, err
+		}
+		return map[string]any{"municipality": r.PathValue("key"), "crisis": on, "by": by}, nil
+	})
 }
 
 func (e *Engine) authorized(r *http.Request) bool {

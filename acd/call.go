@@ -49,7 +49,9 @@ type call struct {
 	muni  *Municipality
 	rec   cdr.Record
 
-	lastPos int // position last announced
+	lastPos  int    // position last announced
+	priority int    // the municipality's, or its crisis priority
+	greeting string // the municipality's greeting, or its crisis greeting
 
 	mu     sync.Mutex // guards state (read by the API), closed and the hand-over of assignments
 	closed bool
@@ -115,6 +117,7 @@ func (e *Engine) HandleCall(leg CallerLeg) {
 	if err := e.CDRs.Write(c.rec); err != nil {
 		c.log.Error().Err(err).Msg("cdr write failed")
 	}
+	e.record(&c.rec)
 	if c.muni != nil {
 		// After the CDR: if this instance dies in between, the reaper writes
 		// a second row for the call id, which billing deduplicates; the
@@ -159,6 +162,13 @@ func (c *call) run() CallState {
 	c.log = c.log.With().Str("municipality", m.Key).Logger()
 	e.m.offered.WithLabelValues(m.Key).Inc()
 	c.to(StateRouted)
+	sched := e.hours[m.Key]
+	c.priority, c.greeting = m.Priority, e.Greeting(m)
+	if crisis, err := e.Store.Crisis(context.Background(), m.Key); err == nil && crisis {
+		sched, c.priority, c.greeting = e.crisisHours[m.Key], m.Crisis.Priority, m.Crisis.Greeting
+		c.log = c.log.With().Bool("crisis", true).Logger()
+	}
+	closed := sched != nil && !sched.isOpen(e.now())
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -177,6 +187,13 @@ func (c *call) run() CallState {
 		c.log.Warn().Err(err).Msg("answer failed")
 		c.rec.HangupBy = "system"
 		return c.finish(cdr.Failed, StateFailed, m.Key)
+	}
+	if closed {
+		c.log.Info().Msg("outside opening hours: closed announcement")
+		leg.PlayOnce([]string{m.ClosedPrompt})
+		leg.Hangup()
+		c.rec.HangupBy = "system"
+		return c.finish(cdr.RejectedClosed, StateRejected, m.Key)
 	}
 	e.calls.Store(c.rec.CallID, c)
 	defer c.close()
@@ -241,7 +258,7 @@ func (c *call) targets(w time.Duration) ([]queue.Target, time.Duration) {
 func (c *call) queueAndConnect(ctx context.Context) CallState {
 	e, key := c.e, c.muni.Key
 	waiting := e.m.waiting.WithLabelValues(key)
-	score := queue.Score(c.muni.Priority, c.rec.ArrivedAt)
+	score := queue.Score(c.priority, c.rec.ArrivedAt)
 	// Store calls run to completion even if the caller hangs up meanwhile
 	// (a cancelled request may still have been executed by Redis); the
 	// hang-up is noticed right after.
@@ -258,7 +275,7 @@ func (c *call) queueAndConnect(ctx context.Context) CallState {
 	}
 	c.rec.QueuedAt = e.now()
 	// The greeting, then (if the call waits) its position and wait, then hold.
-	c.leg.Play(append([]string{e.Greeting(c.muni)}, c.announce()...), true)
+	c.leg.Play(append([]string{c.greeting}, c.announce()...), true)
 	for {
 		c.to(StateQueued)
 		agentID, st := c.wait(ctx, waiting)

@@ -25,6 +25,11 @@ type Config struct {
 	// DefaultHandleTime is the handling time (talk + wrap-up) assumed for
 	// wait-time estimates until a skill has handled calls.
 	DefaultHandleTime time.Duration `yaml:"default_handle_time"`
+	// Hours are the default opening hours; municipalities may have their own.
+	Hours Hours `yaml:"hours"`
+	// ServiceLevel is the answer-time threshold of the service level (the
+	// 115 promise: 75 % answered within 30 s).
+	ServiceLevel time.Duration `yaml:"service_level"`
 	// Announce says when waiting callers hear position and wait.
 	Announce AnnounceSettings `yaml:"announce"`
 	// FeatureCodes agents dial from their phones (default *41 … *45).
@@ -55,8 +60,24 @@ type Municipality struct {
 	Population int      `yaml:"population"`
 	Skill      string   `yaml:"skill"`     // queue/skill calls wait in; default: the key
 	MinLevel   int      `yaml:"min_level"` // proficiency an agent needs at first (1–10, default 1)
-	Priority   int      `yaml:"priority"`  // 0–9, higher first (default 5)
+	Priority   int      `yaml:"priority"`  // 1–9, higher first (0 or unset: 5)
 	Greeting   string   `yaml:"greeting"`  // prompt file; default: the media default greeting
+	// Hours override acd.hours for this municipality.
+	Hours *Hours `yaml:"hours"`
+	// ClosedPrompt is played outside opening hours (default closed.wav).
+	ClosedPrompt string `yaml:"closed_prompt"`
+	// Crisis is what changes while the municipality is in crisis mode
+	// (switched at run time by the API, or on at start with active).
+	Crisis CrisisSettings `yaml:"crisis"`
+}
+
+// CrisisSettings are a municipality's crisis mode: its own greeting, a
+// higher priority, and opening hours of its own (e.g. around the clock).
+type CrisisSettings struct {
+	Active   bool   `yaml:"active"`
+	Greeting string `yaml:"greeting"` // default crisis-greeting.wav
+	Priority int    `yaml:"priority"` // default 8
+	Hours    *Hours `yaml:"hours"`    // default: always open
 }
 
 // Agent is a person answering calls from a softphone.
@@ -145,7 +166,8 @@ type FederationTarget struct {
 func Defaults() Config {
 	return Config{CountryCode: "49", DrainTime: 30 * time.Second, DefaultHandleTime: 3 * time.Minute,
 		FeatureCodes: DefaultFeatureCodes(), WrapupExtension: defaultWrapupExtension(),
-		Announce:     AnnounceSettings{Position: true, Wait: true, Every: time.Minute, OnlyWhenImproved: true},
+		Announce: AnnounceSettings{Position: true, Wait: true, Every: time.Minute, OnlyWhenImproved: true},
+		Hours:    DefaultHours(), ServiceLevel: 30 * time.Second,
 		PauseReasons: map[string]string{"1": "break", "2": "meeting", "3": "training", "4": "back-office"},
 		Queue: QueueSettings{Strategy: "longest-idle", RingTimeout: 20 * time.Second, Wrapup: 30 * time.Second,
 			NoAnswerRest: 5 * time.Second, MaxNoAnswers: 3}}
@@ -215,6 +237,28 @@ func (c *Config) Validate() error {
 		if m.Priority < 0 || m.Priority > 9 {
 			errs = append(errs, fieldErr(f+".priority", "%d is outside 0–9", m.Priority))
 		}
+		if m.Priority == 0 {
+			m.Priority = 5
+		}
+		if m.ClosedPrompt == "" {
+			m.ClosedPrompt = "closed.wav"
+		}
+		if m.Crisis.Greeting == "" {
+			m.Crisis.Greeting = "crisis-greeting.wav"
+		}
+		if m.Crisis.Priority == 0 {
+			m.Crisis.Priority = 8
+		}
+		if m.Hours != nil {
+			if _, err := compileHours(*m.Hours, f+".hours"); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if m.Crisis.Hours != nil {
+			if _, err := compileHours(*m.Crisis.Hours, f+".crisis.hours"); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		skills[m.Skill] = true
 		if len(m.Numbers) == 0 {
 			errs = append(errs, fieldErr(f+".numbers", "at least one dialed number is needed"))
@@ -262,6 +306,9 @@ func (c *Config) Validate() error {
 				errs = append(errs, fieldErr(f+".skills."+s, "no municipality uses skill %q", s))
 			}
 		}
+	}
+	if _, err := compileHours(c.Hours, "acd.hours"); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Queue.RingTimeout <= 0 {
 		errs = append(errs, fieldErr("acd.queue.ring_timeout", "must be positive"))

@@ -2,6 +2,7 @@ package acd
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,7 +57,13 @@ type Engine struct {
 	stop     chan struct{} // closed when draining time is over: cut calls
 	stopped  sync.Once
 	prepared sync.Once
+
+	hours       map[string]*schedule   // municipality → opening hours
+	crisisHours map[string]*schedule   // … in crisis mode (nil: always open)
+	sl          map[string]*slCounters // municipality → service-level counters; read-only map
 }
+
+var errUnknownMunicipality = errors.New("unknown municipality")
 
 // NewEngine builds the engine from a validated config.
 func NewEngine(cfg Config, d Deps) *Engine {
@@ -70,6 +77,18 @@ func NewEngine(cfg Config, d Deps) *Engine {
 	}
 	for _, a := range cfg.Agents {
 		e.agents[a.ID] = newAgent(a)
+	}
+	e.hours, e.crisisHours, e.sl = map[string]*schedule{}, map[string]*schedule{}, map[string]*slCounters{}
+	def, _ := compileHours(cfg.Hours, "acd.hours") // validated
+	for _, m := range cfg.Municipalities {
+		e.hours[m.Key] = def
+		if m.Hours != nil {
+			e.hours[m.Key], _ = compileHours(*m.Hours, "")
+		}
+		if m.Crisis.Hours != nil {
+			e.crisisHours[m.Key], _ = compileHours(*m.Crisis.Hours, "")
+		}
+		e.sl[m.Key] = &slCounters{}
 	}
 	return e
 }
@@ -103,6 +122,13 @@ func (e *Engine) Prepare(ctx context.Context) {
 	e.prepared.Do(func() {
 		e.heartbeat(ctx)
 		e.reapOwn(ctx)
+		for _, m := range e.cfg.Municipalities {
+			if m.Crisis.Active {
+				if err := e.SetCrisis(ctx, m.Key, true, "config"); err != nil {
+					e.log.Error().Err(err).Msg("store: crisis from config")
+				}
+			}
+		}
 	})
 }
 

@@ -35,6 +35,7 @@ func (l *fakeLeg) DialedNumbers() []string          { return l.dialed }
 func (l *fakeLeg) Caller() (string, bool)           { return "+495136123456", false }
 func (l *fakeLeg) Reject(code int, _ string)        { l.rejected <- code; l.end() }
 func (l *fakeLeg) Answer(ctx context.Context) error { return ctx.Err() }
+func (l *fakeLeg) PlayOnce([]string)                {}
 func (l *fakeLeg) Play([]string, bool)              {}
 func (l *fakeLeg) Hangup()                          { close(l.hungUp); l.end() }
 func (l *fakeLeg) EndReason() string                { return "" }
@@ -103,6 +104,7 @@ func testConfigACD() Config {
 	cfg.Queue.MaxNoAnswers = 2
 	cfg.Queues = map[string]QueueSettings{"lehrte": {Escalation: []EscalationStep{{After: 300 * time.Millisecond, MinLevel: 1}}}}
 	cfg.DrainTime = 200 * time.Millisecond
+	cfg.Hours = AlwaysOpen()
 	cfg.APIToken = "secret"
 	return cfg
 }

@@ -145,6 +145,7 @@ func multiConfig(agents int) Config {
 	cfg.Queue.MaxNoAnswers = 3
 	cfg.Queues = map[string]QueueSettings{"burgdorf": {Strategy: "best-skill"}, "lehrte": {Strategy: "fewest-calls"}, "garbsen": {Strategy: "round-robin"}}
 	cfg.DrainTime = time.Second
+	cfg.Hours = AlwaysOpen()
 	return cfg
 }
 

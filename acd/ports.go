@@ -23,6 +23,9 @@ type CallerLeg interface {
 	Answer(ctx context.Context) error
 	// Play sends the named prompts once, then loops hold audio if hold.
 	Play(prompts []string, hold bool)
+	// PlayOnce plays the prompts and returns when they are over (or the
+	// caller hung up).
+	PlayOnce(prompts []string)
 	// Hangup ends the leg (BYE after answer, an error response before).
 	Hangup()
 	// Ended is closed when the caller hangs up or cancels.
@@ -88,6 +91,8 @@ type Store interface {
 	HandleTime(ctx context.Context, skill string) (time.Duration, error)
 	NoAnswer(ctx context.Context, agentID string) (int64, error)
 	ResetNoAnswer(ctx context.Context, agentID string) error
+	SetCrisis(ctx context.Context, municipality string, on bool, by string) error
+	Crisis(ctx context.Context, municipality string) (bool, error)
 	Heartbeat(ctx context.Context, instance string, ttl time.Duration) error
 	Release(ctx context.Context, instance string) error
 	DeadInstances(ctx context.Context) ([]string, error)

@@ -501,3 +501,24 @@ func (s *Store) LoadBindings(ctx context.Context, user string) ([]StoredBinding,
 	}
 	return live, nil
 }
+
+// SetCrisis switches a municipality's crisis mode for all instances and
+// appends who did it to the audit stream {sc}:audit.
+func (s *Store) SetCrisis(ctx context.Context, municipality string, on bool, by string) error {
+	pipe := s.rdb.TxPipeline()
+	if on {
+		pipe.Set(ctx, "{sc}:crisis:"+municipality, by, 0)
+	} else {
+		pipe.Del(ctx, "{sc}:crisis:"+municipality)
+	}
+	pipe.XAdd(ctx, &redis.XAddArgs{Stream: "{sc}:audit", MaxLen: 10000, Approx: true,
+		Values: map[string]any{"what": "crisis", "municipality": municipality, "on": strconv.FormatBool(on), "by": by, "t": s.nowMS()}})
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// Crisis reports whether a municipality is in crisis mode.
+func (s *Store) Crisis(ctx context.Context, municipality string) (bool, error) {
+	n, err := s.rdb.Exists(ctx, "{sc}:crisis:"+municipality).Result()
+	return n == 1, err
+}

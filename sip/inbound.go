@@ -191,6 +191,22 @@ func (c *InboundCall) Play(names []string, hold bool) {
 	}
 }
 
+// PlayOnce plays the named prompts and returns when they are over or the
+// caller hung up.
+func (c *InboundCall) PlayOnce(names []string) {
+	d := 300 * time.Millisecond
+	for _, n := range names {
+		if p := c.s.media.Prompt(n); p != nil {
+			d += time.Duration(p.Frames()) * media.FrameDuration
+		}
+	}
+	c.Play(names, false)
+	select {
+	case <-time.After(d):
+	case <-c.Ended():
+	}
+}
+
 func (c *InboundCall) session() *media.Session {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/sc115/sc115/acd"
 )
 
 // testConfig loads the shipped Region Hannover example and moves every
@@ -41,6 +43,7 @@ func testConfigB(t testing.TB) Config {
 	c.ACD.Queue.Wrapup = 300 * time.Millisecond
 	c.ACD.Queue.NoAnswerRest = 500 * time.Millisecond
 	c.ACD.DrainTime = 2 * time.Second
+	c.ACD.Hours = acd.AlwaysOpen() // the example's Mon–Fri 08–18 would close tests run at night
 	c.Instance = "test-1"
 	return c
 }

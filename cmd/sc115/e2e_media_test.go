@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sc115/sc115/acd"
 	"github.com/sc115/sc115/internal/testphone"
 	"github.com/sc115/sc115/sip/media"
 )
@@ -178,5 +179,43 @@ func TestHoldAndResumeByReInvite(t *testing.T) {
 	hold, _ := strconv.Atoi(row["hold_ms"])
 	if hold < 1000 || hold > 2500 || row["disposition"] != "answered" {
 		t.Errorf("cdr hold_ms=%s disposition=%s, want ~1100 ms, answered", row["hold_ms"], row["disposition"])
+	}
+}
+
+// TestClosedAnnouncement: outside Garbsen's opening hours the caller is
+// answered, hears the closed announcement frame by frame, and gets BYE.
+func TestClosedAnnouncement(t *testing.T) {
+	cfg := testConfig(t)
+	for i := range cfg.ACD.Municipalities {
+		if cfg.ACD.Municipalities[i].Key == "garbsen" {
+			cfg.ACD.Municipalities[i].Hours = &acd.Hours{Holidays: "none"} // never open
+		}
+	}
+	s := startTest(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	caller, _ := testphone.New("+495131999000", "127.0.0.1")
+	defer caller.Close()
+	call, err := caller.Dial(ctx, s.sip.Addr().String(), "+495131115", []string{"8 PCMA/8000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-call.Ended():
+	case <-time.After(15 * time.Second):
+		t.Fatal("no BYE after the closed announcement")
+	}
+	closed, _ := media.LoadWAV("../../prompts/de/closed.wav")
+	got := call.RTP.Received()
+	if len(got) < closed.Frames() {
+		t.Fatalf("heard %d frames, the announcement has %d", len(got), closed.Frames())
+	}
+	for i := 0; i < closed.Frames(); i++ {
+		if string(got[i].Payload) != string(closed.Frame(media.PCMA, i)) {
+			t.Fatalf("frame %d is not the closed announcement", i)
+		}
+	}
+	if row := waitCDR(t, cfg.CDR.Dir, call.CallID, 3*time.Second); row["disposition"] != "rejected_closed" {
+		t.Errorf("cdr %v", row)
 	}
 }

@@ -1,0 +1,90 @@
+package acd
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sc115/sc115/cdr"
+)
+
+// TestCrisisModeSwitchedWhileCallsWait: three calls wait for Burgdorf;
+// crisis mode goes on (audited), two crisis calls arrive and are served
+// first (higher priority, FIFO among them); crisis mode goes off and a last
+// call queues behind the older ones. Every call is offered once and ends
+// with one CDR; nobody is lost or reordered within a priority.
+func TestCrisisModeSwitchedWhileCallsWait(t *testing.T) {
+	e, d, s := testEngine(t)
+	d.legs = make(chan *fakeAgentLeg, 16)
+	var legs []*fakeLeg
+	call := func(id string) {
+		l := newFakeLeg(id, "+495136115")
+		legs = append(legs, l)
+		go e.HandleCall(l)
+		time.Sleep(30 * time.Millisecond)
+	}
+	for i := 1; i <= 3; i++ {
+		call(fmt.Sprintf("normal-%d", i))
+	}
+	if err := e.SetCrisis(context.Background(), "burgdorf", true, "Lagezentrum Müller"); err != nil {
+		t.Fatal(err)
+	}
+	call("crisis-1")
+	call("crisis-2")
+	if err := e.SetCrisis(context.Background(), "burgdorf", false, "Lagezentrum Müller"); err != nil {
+		t.Fatal(err)
+	}
+	call("normal-4")
+	if err := e.SetCrisis(context.Background(), "nowhere", true, "x"); err == nil {
+		t.Error("crisis for an unknown municipality accepted")
+	}
+
+	e.AgentRegistered("a1") // one agent serves them one by one
+	want := []string{"crisis-1", "crisis-2", "normal-1", "normal-2", "normal-3", "normal-4"}
+	for range want {
+		l := connect(t, d)
+		l.Hangup() // short call; wrap-up 50 ms
+	}
+	d.mu.Lock()
+	got := append([]string(nil), d.offers...)
+	d.mu.Unlock()
+	for i, w := range want {
+		if i >= len(got) || got[i] != "a1:"+w {
+			t.Fatalf("offers %v, want a1 in order %v", got, want)
+		}
+	}
+	for range want {
+		if r := waitRec(t, s); r.Disposition != cdr.Answered {
+			t.Errorf("cdr %+v", r)
+		}
+	}
+	sl := e.ServiceLevels(context.Background())
+	for _, x := range sl {
+		if x.Municipality == "burgdorf" && (x.Offered != 6 || x.Answered != 6 || x.Crisis) {
+			t.Errorf("service level %+v", x)
+		}
+	}
+}
+
+// TestClosedOutsideHours: outside opening hours the caller hears the
+// closed announcement and the CDR says rejected_closed.
+func TestClosedOutsideHours(t *testing.T) {
+	e, _, s := testEngine(t)
+	closed, _ := compileHours(Hours{Holidays: "none"}, "") // no weekday open
+	e.hours["burgdorf"] = closed
+	leg := newFakeLeg("c-closed", "+495136115")
+	e.HandleCall(leg)
+	if r := waitRec(t, s); r.Disposition != cdr.RejectedClosed || r.HangupBy != "system" {
+		t.Errorf("cdr %+v, want rejected_closed", r)
+	}
+	// In crisis mode the crisis hours apply (default: always open).
+	_ = e.SetCrisis(context.Background(), "burgdorf", true, "test")
+	leg2 := newFakeLeg("c-crisis-night", "+495136115")
+	go e.HandleCall(leg2)
+	time.Sleep(100 * time.Millisecond)
+	leg2.end()
+	if r := waitRec(t, s); r.Disposition == cdr.RejectedClosed {
+		t.Errorf("crisis call at night was closed: %+v", r)
+	}
+}

@@ -1,0 +1,90 @@
+package acd
+
+import (
+	"context"
+	"sort"
+	"sync/atomic"
+
+	"github.com/sc115/sc115/cdr"
+)
+
+// slCounters count one municipality's calls on this instance for the
+// service level (Prometheus has the same counters for all instances).
+type slCounters struct {
+	offered, answered, answeredInSL, abandoned, abandonedShort, overflowed, rejected atomic.Int64
+}
+
+// ServiceLevel is one municipality's figures since start of this instance.
+//
+//	service_level = answered within the threshold ÷ (offered − short abandons)
+//	reachability  = answered ÷ (answered + abandoned + rejected)
+type ServiceLevel struct {
+	Municipality   string  `json:"municipality"`
+	Crisis         bool    `json:"crisis"`
+	Offered        int64   `json:"offered"`
+	Answered       int64   `json:"answered"`
+	AnsweredInSL   int64   `json:"answered_within_threshold"`
+	Abandoned      int64   `json:"abandoned"`
+	AbandonedShort int64   `json:"abandoned_short"`
+	Overflowed     int64   `json:"overflowed"`
+	Rejected       int64   `json:"rejected"`
+	ThresholdSecs  float64 `json:"threshold_s"`
+	Level          float64 `json:"service_level"`
+	Reachability   float64 `json:"reachability"`
+}
+
+// record counts a finished call.
+func (e *Engine) record(r *cdr.Record) {
+	c := e.sl[r.Municipality]
+	if c == nil {
+		return
+	}
+	c.offered.Add(1)
+	switch r.Disposition {
+	case cdr.Answered:
+		c.answered.Add(1)
+		if r.WaitMS <= e.cfg.ServiceLevel.Milliseconds() {
+			c.answeredInSL.Add(1)
+			e.m.answeredInSL.WithLabelValues(r.Municipality).Inc()
+		}
+	case cdr.Abandoned:
+		c.abandoned.Add(1)
+	case cdr.AbandonedShort:
+		c.abandonedShort.Add(1)
+		e.m.abandonedShort.WithLabelValues(r.Municipality).Inc()
+	case cdr.Overflowed:
+		c.overflowed.Add(1)
+	case cdr.RejectedClosed, cdr.RejectedBusy:
+		c.rejected.Add(1)
+	}
+}
+
+// ServiceLevels returns every municipality's service level on this instance.
+func (e *Engine) ServiceLevels(ctx context.Context) []ServiceLevel {
+	var out []ServiceLevel
+	for key, c := range e.sl {
+		s := ServiceLevel{Municipality: key, Offered: c.offered.Load(), Answered: c.answered.Load(), AnsweredInSL: c.answeredInSL.Load(),
+			Abandoned: c.abandoned.Load(), AbandonedShort: c.abandonedShort.Load(), Overflowed: c.overflowed.Load(), Rejected: c.rejected.Load(),
+			ThresholdSecs: e.cfg.ServiceLevel.Seconds()}
+		s.Crisis, _ = e.Store.Crisis(ctx, key)
+		if d := s.Offered - s.AbandonedShort; d > 0 {
+			s.Level = float64(s.AnsweredInSL) / float64(d)
+		}
+		if d := s.Answered + s.Abandoned + s.Rejected; d > 0 {
+			s.Reachability = float64(s.Answered) / float64(d)
+		}
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Municipality < out[j].Municipality })
+	return out
+}
+
+// SetCrisis switches a municipality's crisis mode (all instances) and
+// logs who did it; the store keeps an audit trail.
+func (e *Engine) SetCrisis(ctx context.Context, key string, on bool, by string) error {
+	if _, ok := e.sl[key]; !ok {
+		return errUnknownMunicipality
+	}
+	e.log.Warn().Str("municipality", key).Bool("crisis", on).Str("by", by).Msg("crisis mode switched")
+	return e.Store.SetCrisis(ctx, key, on, by)
+}
