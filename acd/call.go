@@ -17,8 +17,10 @@ import (
 // CallState is a step in the life of a call. The states and their order:
 //
 //	arrived → routed → queued → offering → connected → wrap-up → done
-//	                     ↑          │
-//	                     └──────────┘  offer not answered: back to its place
+//	                     ↑  │       │
+//	                     │  │       └─ offer not answered: back to its place
+//	                     │  └─ overflowing → connected (to another center) → overflowed
+//	                     └──── every federation target failed: back to its place
 //
 // Exits, each with a CDR: rejected (unknown number, draining), abandoned
 // (caller hung up before an agent answered), failed (SIP/media/store error),
@@ -34,6 +36,8 @@ const (
 	StateConnected   CallState = "connected"
 	StateWrapUp      CallState = "wrap-up"
 	StateDone        CallState = "done"
+	StateOverflowing CallState = "overflowing"
+	StateOverflowed  CallState = "overflowed"
 	StateRejected    CallState = "rejected"
 	StateAbandoned   CallState = "abandoned"
 	StateFailed      CallState = "failed"
@@ -52,6 +56,9 @@ type call struct {
 	lastPos  int    // position last announced
 	priority int    // the municipality's, or its crisis priority
 	greeting string // the municipality's greeting, or its crisis greeting
+	// noOverflowUntil pauses overflow after every target failed.
+	noOverflowUntil time.Time
+	pendingOverflow string
 
 	mu     sync.Mutex // guards state (read by the API), closed and the hand-over of assignments
 	closed bool
@@ -188,6 +195,13 @@ func (c *call) run() CallState {
 		c.rec.HangupBy = "system"
 		return c.finish(cdr.Failed, StateFailed, m.Key)
 	}
+	if closed && m.Overflow != nil && m.Overflow.WhenClosed {
+		e.calls.Store(c.rec.CallID, c)
+		defer c.close()
+		if st, done, _ := c.overflowed(ctx, "closed", false); done {
+			return st
+		}
+	}
 	if closed {
 		c.log.Info().Msg("outside opening hours: closed announcement")
 		leg.PlayOnce([]string{m.ClosedPrompt})
@@ -274,11 +288,36 @@ func (c *call) queueAndConnect(ctx context.Context) CallState {
 		return c.finish(cdr.Failed, StateFailed, key)
 	}
 	c.rec.QueuedAt = e.now()
+	if reason := c.overflowReason(ctx, true); reason != "" {
+		st, done, requeue := c.overflowed(ctx, reason, true)
+		if done {
+			return st
+		}
+		if requeue {
+			if err := enqueue(); err != nil {
+				c.leg.Hangup()
+				return c.finish(cdr.Failed, StateFailed, key)
+			}
+		}
+	}
 	// The greeting, then (if the call waits) its position and wait, then hold.
 	c.leg.Play(append([]string{c.greeting}, c.announce()...), true)
 	for {
 		c.to(StateQueued)
 		agentID, st := c.wait(ctx, waiting)
+		if st == stateOverflowCheck {
+			st, done, requeue := c.overflowed(ctx, c.pendingOverflow, true)
+			if done {
+				return st
+			}
+			if requeue { // back to its place (same score)
+				if err := enqueue(); err != nil {
+					c.leg.Hangup()
+					return c.finish(cdr.Failed, StateFailed, key)
+				}
+			}
+			continue
+		}
 		if st != "" {
 			return st
 		}
@@ -313,6 +352,12 @@ func (c *call) wait(ctx context.Context, waiting prometheus.Gauge) (string, Call
 	e := c.e
 	waiting.Inc()
 	defer waiting.Dec()
+	var check <-chan time.Time
+	if c.muni.Overflow != nil {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		check = t.C
+	}
 	var every <-chan time.Time
 	if e.cfg.Announce.Every > 0 && (e.cfg.Announce.Position || e.cfg.Announce.Wait) {
 		t := time.NewTicker(e.cfg.Announce.Every)
@@ -330,6 +375,11 @@ func (c *call) wait(ctx context.Context, waiting prometheus.Gauge) (string, Call
 		select {
 		case agentID := <-c.assign:
 			return agentID, ""
+		case <-check:
+			if r := c.overflowReason(ctx, false); r != "" {
+				c.pendingOverflow = r
+				return "", stateOverflowCheck
+			}
 		case d := <-c.leg.DTMF():
 			// Menus and callback requests will use these; for now they are logged.
 			c.log.Info().Str("dtmf", string(d)).Msg("caller pressed a key while waiting")
@@ -350,6 +400,10 @@ func (c *call) wait(ctx context.Context, waiting prometheus.Gauge) (string, Call
 		}
 	}
 }
+
+// stateOverflowCheck is wait's signal that an overflow rule holds (not a
+// state of the call).
+const stateOverflowCheck CallState = "overflow-check"
 
 func isStopped(ch <-chan struct{}) bool {
 	select {

@@ -48,6 +48,10 @@ type Config struct {
 	// Federation lists other 115 service centers calls may overflow to
 	// (used by the routing issue; parsed and validated now).
 	Federation []FederationTarget `yaml:"federation"`
+	// FederationRingTimeout is how long an overflow target may take to answer.
+	FederationRingTimeout time.Duration `yaml:"federation_ring_timeout"`
+	// MaxCalls overloads the instance: more concurrent calls overflow (0: off).
+	MaxCalls int `yaml:"max_calls"`
 	// DrainTime is how long active calls may go on after SIGTERM.
 	DrainTime time.Duration `yaml:"drain_time"`
 }
@@ -66,6 +70,8 @@ type Municipality struct {
 	Hours *Hours `yaml:"hours"`
 	// ClosedPrompt is played outside opening hours (default closed.wav).
 	ClosedPrompt string `yaml:"closed_prompt"`
+	// Overflow rules to the 115 federation (none: calls always wait here).
+	Overflow *OverflowRules `yaml:"overflow"`
 	// Crisis is what changes while the municipality is in crisis mode
 	// (switched at run time by the API, or on at start with active).
 	Crisis CrisisSettings `yaml:"crisis"`
@@ -160,6 +166,25 @@ func (c *Config) settings(skill string) QueueSettings {
 type FederationTarget struct {
 	Name string `yaml:"name"`
 	URI  string `yaml:"uri"`
+	// MaxCalls limits concurrent overflow calls to this center (0: none).
+	MaxCalls int `yaml:"max_calls"`
+}
+
+// OverflowRules say when a municipality's call goes to the 115 federation
+// instead of waiting here. Checked on arrival and every second while the
+// call waits; the first rule that holds sends it.
+type OverflowRules struct {
+	NoAgents    bool          `yaml:"no_agents"`     // nobody logged in for the skill
+	QueueLength int           `yaml:"queue_length"`  // this many or more waiting (0: off)
+	MaxEWT      time.Duration `yaml:"max_ewt"`       // estimated wait above this (0: off)
+	MaxWait     time.Duration `yaml:"max_wait"`      // waited longer (0: off)
+	Share       int           `yaml:"share_percent"` // this share of calls by contract (0–100)
+	WhenClosed  bool          `yaml:"when_closed"`   // outside hours: forward instead of the closed announcement
+	// Targets are federation target names, tried in order (default: all).
+	Targets []string `yaml:"targets"`
+	// OnFailure when every target fails: "queue" (back to its place, the
+	// default) or "busy" (all-lines-busy announcement, then hang up).
+	OnFailure string `yaml:"on_failure"`
 }
 
 // Defaults returns the acd defaults.
@@ -337,9 +362,39 @@ func (c *Config) Validate() error {
 		}
 		errs = append(errs, validateQueue(f, q, skills))
 	}
+	targets := map[string]bool{}
 	for i, t := range c.Federation {
-		if t.URI == "" {
-			errs = append(errs, fieldErr(fmt.Sprintf("acd.federation[%d].uri", i), "must be set"))
+		if t.URI == "" || !strings.HasPrefix(t.URI, "sip:") {
+			errs = append(errs, fieldErr(fmt.Sprintf("acd.federation[%d].uri", i), "%q: want a sip: URI", t.URI))
+		}
+		if t.Name == "" {
+			errs = append(errs, fieldErr(fmt.Sprintf("acd.federation[%d].name", i), "must be set"))
+		}
+		targets[t.Name] = true
+	}
+	for i, m := range c.Municipalities {
+		o := m.Overflow
+		if o == nil {
+			continue
+		}
+		f := fmt.Sprintf("acd.municipalities[%d].overflow", i)
+		if len(c.Federation) == 0 {
+			errs = append(errs, fieldErr(f, "overflow rules need acd.federation targets"))
+		}
+		for j, t := range o.Targets {
+			if !targets[t] {
+				errs = append(errs, fieldErr(fmt.Sprintf("%s.targets[%d]", f, j), "no federation target %q", t))
+			}
+		}
+		if o.Share < 0 || o.Share > 100 {
+			errs = append(errs, fieldErr(f+".share_percent", "%d is outside 0–100", o.Share))
+		}
+		switch o.OnFailure {
+		case "":
+			c.Municipalities[i].Overflow.OnFailure = "queue"
+		case "queue", "busy":
+		default:
+			errs = append(errs, fieldErr(f+".on_failure", "%q: queue or busy", o.OnFailure))
 		}
 	}
 	return errors.Join(errs...)

@@ -61,6 +61,7 @@ type Engine struct {
 	hours       map[string]*schedule   // municipality → opening hours
 	crisisHours map[string]*schedule   // … in crisis mode (nil: always open)
 	sl          map[string]*slCounters // municipality → service-level counters; read-only map
+	fed         *federation
 }
 
 var errUnknownMunicipality = errors.New("unknown municipality")
@@ -79,6 +80,7 @@ func NewEngine(cfg Config, d Deps) *Engine {
 		e.agents[a.ID] = newAgent(a)
 	}
 	e.hours, e.crisisHours, e.sl = map[string]*schedule{}, map[string]*schedule{}, map[string]*slCounters{}
+	e.fed = newFederation(cfg.Federation)
 	def, _ := compileHours(cfg.Hours, "acd.hours") // validated
 	for _, m := range cfg.Municipalities {
 		e.hours[m.Key] = def

@@ -56,10 +56,13 @@ func (a *fakeAgentLeg) HoldTime() time.Duration { return 0 }
 
 // fakeDialer answers or declines per agent as the test says and records offers.
 type fakeDialer struct {
-	mu      sync.Mutex
-	decline map[string]bool
-	offers  []string
-	legs    chan *fakeAgentLeg
+	mu        sync.Mutex
+	decline   map[string]bool
+	offers    []string
+	forwards  []string
+	forwardOK bool
+	failFirst bool // the first forward attempt is refused
+	legs      chan *fakeAgentLeg
 }
 
 func (d *fakeDialer) Offer(ctx context.Context, o Offer) (AgentLeg, error) {
@@ -75,6 +78,18 @@ func (d *fakeDialer) Offer(ctx context.Context, o Offer) (AgentLeg, error) {
 	return l, nil
 }
 func (d *fakeDialer) Bridge(CallerLeg, AgentLeg) error { return nil }
+
+// Forward answers when forwardOK is set, else refuses (503).
+func (d *fakeDialer) Forward(ctx context.Context, f ForwardOffer) (AgentLeg, error) {
+	d.mu.Lock()
+	d.forwards = append(d.forwards, f.Target)
+	ok := d.forwardOK && !(d.failFirst && len(d.forwards) == 1)
+	d.mu.Unlock()
+	if !ok {
+		return nil, errors.New("503 Service Unavailable")
+	}
+	return &fakeAgentLeg{ended: make(chan struct{})}, nil
+}
 
 type sink struct {
 	mu   sync.Mutex
@@ -234,4 +249,10 @@ func waitAgentState(t *testing.T, e *Engine, agent string, want AgentState) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+func (d *fakeDialer) forwardList() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]string(nil), d.forwards...)
 }

@@ -12,6 +12,7 @@ type metrics struct {
 	// answeredInSL and abandonedShort complete the service level:
 	// answered within threshold ÷ (offered − short abandons).
 	answeredInSL   *prometheus.CounterVec
+	overflowed     *prometheus.CounterVec
 	abandonedShort *prometheus.CounterVec
 	waiting        *prometheus.GaugeVec
 }
@@ -24,12 +25,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		abandoned:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_abandoned_total", Help: "Calls the caller hung up before an agent answered."}, lbl),
 		rejected:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_rejected_total", Help: "Calls refused (unknown number, draining)."}, lbl),
 		answeredInSL:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_answered_within_sl_total", Help: "Calls answered by an agent within the service-level threshold (acd.service_level)."}, lbl),
+		overflowed:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_overflowed_total", Help: "Calls forwarded to another 115 center."}, lbl),
 		abandonedShort: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_abandoned_short_total", Help: "Calls abandoned within cdr.short_abandon (left out of the service level)."}, lbl),
 		active:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "sc115_calls_active", Help: "Calls in progress on this instance."}),
 		waiting:        prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sc115_calls_waiting", Help: "Calls waiting in queue on this instance."}, lbl),
 	}
 	if reg != nil {
-		reg.MustRegister(m.offered, m.answered, m.abandoned, m.rejected, m.active, m.waiting, m.answeredInSL, m.abandonedShort)
+		reg.MustRegister(m.offered, m.answered, m.abandoned, m.rejected, m.active, m.waiting, m.answeredInSL, m.abandonedShort, m.overflowed)
 	}
 	return m
 }

@@ -100,6 +100,10 @@ func (d *chaosDialer) Offer(ctx context.Context, o Offer) (AgentLeg, error) {
 	return l, nil
 }
 
+func (d *chaosDialer) Forward(context.Context, ForwardOffer) (AgentLeg, error) {
+	return nil, errors.New("no federation in this test")
+}
+
 func (d *chaosDialer) Bridge(c CallerLeg, _ AgentLeg) error {
 	if l, ok := c.(*fakeLeg); ok {
 		l.connect()

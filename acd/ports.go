@@ -68,6 +68,9 @@ type AgentDialer interface {
 	Offer(ctx context.Context, o Offer) (AgentLeg, error)
 	// Bridge relays media between the caller and the agent leg.
 	Bridge(caller CallerLeg, agent AgentLeg) error
+	// Forward sends the call to another 115 center until it answers,
+	// refuses or ctx ends.
+	Forward(ctx context.Context, f ForwardOffer) (AgentLeg, error)
 }
 
 // Store is the shared queue state (package queue implements it). Every

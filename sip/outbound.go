@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -125,18 +126,44 @@ func (s *Server) dialBinding(ctx context.Context, b Binding, o OfferRequest, ses
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(body)
 
+	return s.invite(ctx, req, sess, body, "agent "+o.SIPUser)
+}
+
+// invite sends an INVITE and waits for the answer. When ctx ends (ring
+// timeout, caller gone) a peer that answered provisionally gets CANCEL; one
+// that never answered at all is given up at once instead of after timer B
+// (32 s), which sipgo's WaitAnswer would otherwise wait for.
+func (s *Server) invite(ctx context.Context, req *sip.Request, sess *media.Session, body []byte, who string) (*AgentCall, error) {
 	dcs, err := s.dua.WriteInvite(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("invite agent %s at %s: %w", o.SIPUser, b.Contact.String(), err)
+		return nil, fmt.Errorf("invite %s: %w", who, err)
 	}
 	id := callID(req)
 	ac := &AgentCall{s: s, dcs: dcs, sess: sess, sdp: body, id: id}
 	s.legs.Store(id, ac)
-	if err := dcs.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
+	var responded atomic.Bool
+	wctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-ctx.Done():
+			if responded.Load() {
+				cancel(ctx.Err()) // send CANCEL
+			} else {
+				cancel(sipgo.WaitAnswerForceCancelErr) // nothing to cancel
+			}
+		case <-wctx.Done():
+		}
+	}()
+	opts := sipgo.AnswerOptions{OnResponse: func(*sip.Response) error { responded.Store(true); return nil }}
+	if err := dcs.WaitAnswer(wctx, opts); err != nil {
 		ac.close()
 		var re *sipgo.ErrDialogResponse
 		if errors.As(err, &re) {
-			return nil, fmt.Errorf("agent %s answered %d %s", o.SIPUser, re.Res.StatusCode, re.Res.Reason)
+			return nil, &RefusedError{Code: re.Res.StatusCode, Reason: re.Res.Reason, Who: who}
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%s: %w", who, ctx.Err())
 		}
 		return nil, err
 	}
@@ -145,7 +172,7 @@ func (s *Server) dialBinding(ctx context.Context, b Binding, o OfferRequest, ses
 		_ = dcs.Ack(context.Background())
 		ac.Hangup()
 		ac.close()
-		return nil, fmt.Errorf("agent %s answer SDP: %w", o.SIPUser, err)
+		return nil, fmt.Errorf("%s answer SDP: %w", who, err)
 	}
 	ac.answer = ans.params(ans.formats[0])
 	if err := dcs.Ack(context.Background()); err != nil {
@@ -153,6 +180,17 @@ func (s *Server) dialBinding(ctx context.Context, b Binding, o OfferRequest, ses
 		return nil, err
 	}
 	return ac, nil
+}
+
+// RefusedError is a final error response to an INVITE.
+type RefusedError struct {
+	Code   int
+	Reason string
+	Who    string
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("%s answered %d %s", e.Who, e.Code, e.Reason)
 }
 
 func orDefault(s, d string) string {

@@ -39,6 +39,15 @@ func offerHeaders(o acd.Offer) []sip.Header {
 	return h
 }
 
+func (d agentDialer) Forward(ctx context.Context, f acd.ForwardOffer) (acd.AgentLeg, error) {
+	ac, err := d.srv.Forward(ctx, sip.ForwardRequest{Target: f.Target, CallID: f.CallID, CallerNumber: f.CallerNumber,
+		Withheld: f.Withheld, Dialed: f.Dialed, Municipality: f.Municipality, Waited: f.Waited})
+	if err != nil {
+		return nil, err
+	}
+	return ac, nil
+}
+
 func (d agentDialer) Bridge(c acd.CallerLeg, a acd.AgentLeg) error {
 	in, ok1 := c.(*sip.InboundCall)
 	out, ok2 := a.(*sip.AgentCall)

@@ -1,0 +1,171 @@
+package acd
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"github.com/sc115/sc115/cdr"
+)
+
+// ForwardOffer is a call sent to another 115 center.
+type ForwardOffer struct {
+	Target       string // SIP URI
+	CallID       string
+	CallerNumber string
+	Withheld     bool
+	Dialed       string
+	Municipality string
+	Waited       time.Duration
+}
+
+// federation holds the targets and their live call counts.
+type federation struct {
+	targets []FederationTarget
+	active  []atomic.Int64
+}
+
+func newFederation(ts []FederationTarget) *federation {
+	return &federation{targets: ts, active: make([]atomic.Int64, len(ts))}
+}
+
+// overflowReason says why the call should leave for the federation now
+// ("" = it stays). entry is true on arrival (share and closed are decided
+// only then).
+func (c *call) overflowReason(ctx context.Context, entry bool) string {
+	o := c.muni.Overflow
+	e := c.e
+	if o == nil || c.noOverflowUntil.After(e.now()) {
+		return ""
+	}
+	if entry && o.Share > 0 && rand.IntN(100) < o.Share {
+		return "share"
+	}
+	if e.cfg.MaxCalls > 0 && e.active.Load() > int64(e.cfg.MaxCalls) {
+		return "instance-overloaded"
+	}
+	if o.NoAgents {
+		if n, err := e.Store.LoggedIn(ctx, c.muni.Skill); err == nil && n == 0 {
+			return "no-agents"
+		}
+	}
+	if o.QueueLength > 0 {
+		if n, err := e.Store.Waiting(ctx, c.muni.Skill); err == nil && n > int64(o.QueueLength) {
+			return "queue-length"
+		}
+	}
+	if o.MaxEWT > 0 {
+		if pos, ewt, err := e.Position(ctx, c.rec.CallID); err == nil && pos > 0 && ewt > o.MaxEWT {
+			return "estimated-wait"
+		}
+	}
+	if o.MaxWait > 0 && e.now().Sub(c.rec.ArrivedAt) > o.MaxWait {
+		return "waited"
+	}
+	return ""
+}
+
+var errAllTargetsFailed = errors.New("every federation target failed")
+
+// forward tries the municipality's federation targets in order (skipping
+// full ones) and bridges the caller to the first that answers.
+func (c *call) forward(ctx context.Context, reason string) (AgentLeg, string, error) {
+	e := c.e
+	names := c.muni.Overflow.Targets
+	number, withheld := c.leg.Caller()
+	for i, t := range e.fed.targets {
+		if len(names) > 0 && !contains(names, t.Name) {
+			continue
+		}
+		if t.MaxCalls > 0 && e.fed.active[i].Load() >= int64(t.MaxCalls) {
+			c.log.Info().Str("target", t.Name).Msg("overflow target full")
+			continue
+		}
+		e.fed.active[i].Add(1)
+		rctx, cancel := context.WithTimeout(ctx, e.cfg.FederationRingTimeout)
+		leg, err := e.Dialer.Forward(rctx, ForwardOffer{Target: t.URI, CallID: c.rec.CallID, CallerNumber: number, Withheld: withheld,
+			Dialed: c.rec.DialedNumber, Municipality: c.muni.Key, Waited: e.now().Sub(c.rec.ArrivedAt)})
+		cancel()
+		if err != nil {
+			e.fed.active[i].Add(-1)
+			c.log.Warn().Err(err).Str("target", t.Name).Str("reason", reason).Msg("overflow target failed; next")
+			if ctx.Err() != nil {
+				return nil, "", ctx.Err()
+			}
+			continue
+		}
+		go func(i int) { <-leg.Ended(); e.fed.active[i].Add(-1) }(i)
+		return leg, t.Name, nil
+	}
+	return nil, "", errAllTargetsFailed
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// overflowed runs an overflow: out of the queue (if queued), to the
+// federation, and either bridged until the end (CDR overflowed) or, if
+// every target failed, the busy announcement or back to its place. done:
+// the call is over (final state st); requeue: it must be queued again (at
+// its place); neither: an agent was reserved meanwhile, its assignment is
+// on the way.
+func (c *call) overflowed(ctx context.Context, reason string, queued bool) (st CallState, done, requeue bool) {
+	e := c.e
+	if queued {
+		if still, err := e.Store.RemoveCall(context.Background(), c.rec.CallID); err != nil || !still {
+			return "", false, false
+		}
+	}
+	c.to(StateOverflowing)
+	c.log.Info().Str("reason", reason).Msg("overflow to the 115 federation")
+	leg, target, err := c.forward(ctx, reason)
+	if err != nil {
+		if ctx.Err() != nil {
+			return c.endUnanswered(), true, false
+		}
+		if c.muni.Overflow.OnFailure == "busy" {
+			c.leg.PlayOnce([]string{"busy.wav"})
+			c.leg.Hangup()
+			c.rec.HangupBy = "system"
+			return c.finish(cdr.RejectedBusy, StateRejected, c.muni.Key), true, false
+		}
+		c.noOverflowUntil = e.now().Add(time.Minute) // do not hammer failing centers
+		c.log.Warn().Msg("every overflow target failed: back to its place")
+		return "", false, queued
+	}
+	c.rec.OverflowTarget = target
+	c.rec.AnsweredAt = e.now()
+	c.rec.WaitMS = c.rec.AnsweredAt.Sub(c.rec.ArrivedAt).Milliseconds()
+	e.m.overflowed.WithLabelValues(c.muni.Key).Inc()
+	if err := e.Dialer.Bridge(c.leg, leg); err != nil {
+		leg.Hangup()
+		c.leg.Hangup()
+		return c.finish(cdr.Failed, StateFailed, c.muni.Key), true, false
+	}
+	c.to(StateConnected)
+	select {
+	case <-c.leg.Ended():
+		leg.Hangup()
+		c.rec.HangupBy = orDefaultString(c.leg.EndReason(), "caller")
+	case <-leg.Ended():
+		c.leg.Hangup()
+		c.rec.HangupBy = orDefaultString(leg.EndReason(), "federation")
+	case <-e.stop:
+		leg.Hangup()
+		c.leg.Hangup()
+		c.rec.HangupBy = "system"
+	}
+	c.rec.EndedAt = e.now()
+	c.rec.TalkMS = c.rec.EndedAt.Sub(c.rec.AnsweredAt).Milliseconds()
+	c.rec.HoldMS = (c.leg.HoldTime() + leg.HoldTime()).Milliseconds()
+	c.rec.Disposition = cdr.Overflowed
+	return StateOverflowed, true, false
+}

@@ -1,0 +1,82 @@
+package acd
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sc115/sc115/cdr"
+)
+
+func withOverflow(e *Engine, o OverflowRules) {
+	e.fed = newFederation([]FederationTarget{{Name: "nord", URI: "sip:115@127.0.0.1:5071"}, {Name: "sued", URI: "sip:115@127.0.0.1:5072", MaxCalls: 1}})
+	for i := range e.cfg.Municipalities {
+		if e.cfg.Municipalities[i].Key == "burgdorf" {
+			e.cfg.Municipalities[i].Overflow = &o
+			e.router = NewRouter(&e.cfg)
+		}
+	}
+}
+
+// TestOverflowNoAgents: nobody is logged in for Burgdorf: the call goes to
+// the federation at once; the first target refuses, the second answers;
+// the CDR says overflowed and where.
+func TestOverflowNoAgents(t *testing.T) {
+	e, d, s := testEngine(t)
+	withOverflow(e, OverflowRules{NoAgents: true, OnFailure: "queue"})
+	d.forwardOK = true
+	d.failFirst = true
+	leg := newFakeLeg("c-ov", "+495136115")
+	go e.HandleCall(leg)
+	time.Sleep(200 * time.Millisecond)
+	leg.end()
+	r := waitRec(t, s)
+	if r.Disposition != cdr.Overflowed || r.OverflowTarget != "sued" || r.HangupBy != "caller" {
+		t.Errorf("cdr %+v, want overflowed to sued", r)
+	}
+	if got := d.forwardList(); len(got) != 2 || got[0] != "sip:115@127.0.0.1:5071" {
+		t.Errorf("forwards %v, want nord then sued", got)
+	}
+}
+
+// TestOverflowAllFailBackToPlace: both centers refuse; the call keeps its
+// place here and is answered when an agent logs in.
+func TestOverflowAllFailBackToPlace(t *testing.T) {
+	e, d, s := testEngine(t)
+	withOverflow(e, OverflowRules{NoAgents: true, OnFailure: "queue"})
+	leg := newFakeLeg("c-back", "+495136115")
+	go e.HandleCall(leg)
+	time.Sleep(200 * time.Millisecond)
+	e.AgentRegistered("a1")
+	al := connect(t, d)
+	al.Hangup()
+	r := waitRec(t, s)
+	if r.Disposition != cdr.Answered || r.Agent != "a1" {
+		t.Errorf("cdr %+v, want answered here after the federation refused", r)
+	}
+	if got := d.forwardList(); len(got) != 2 {
+		t.Errorf("forwards %v, want both targets tried once", got)
+	}
+}
+
+// TestOverflowAfterMaxWait: an agent is logged in but paused; after
+// max_wait the waiting call overflows.
+func TestOverflowAfterMaxWait(t *testing.T) {
+	e, d, s := testEngine(t)
+	withOverflow(e, OverflowRules{MaxWait: 1500 * time.Millisecond, OnFailure: "queue"})
+	d.forwardOK = true
+	_ = e.Login("a1")
+	_ = e.Pause("a1", "lunch")
+	leg := newFakeLeg("c-wait", "+495136115")
+	start := time.Now()
+	go e.HandleCall(leg)
+	for len(d.forwardList()) == 0 && time.Since(start) < 5*time.Second {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if w := time.Since(start); w < 1500*time.Millisecond {
+		t.Errorf("overflowed after %v, before max_wait", w)
+	}
+	leg.end()
+	if r := waitRec(t, s); r.Disposition != cdr.Overflowed || r.WaitMS < 1500 {
+		t.Errorf("cdr %+v", r)
+	}
+}
