@@ -289,6 +289,7 @@ func (c *call) queueAndConnect(ctx context.Context) CallState {
 	}
 	c.rec.QueuedAt = e.now()
 	if reason := c.overflowReason(ctx, true); reason != "" {
+		c.leg.Play([]string{c.greeting}, true) // the caller hears something while other centers ring
 		st, done, requeue := c.overflowed(ctx, reason, true)
 		if done {
 			return st

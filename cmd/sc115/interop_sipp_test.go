@@ -18,6 +18,7 @@ import (
 
 	"github.com/sc115/sc115/acd"
 	"github.com/sc115/sc115/internal/interop"
+	"github.com/sc115/sc115/internal/testphone"
 )
 
 // TestSippCallThroughAgent drives the foundation call with sipp, a SIP
@@ -212,4 +213,64 @@ func TestSippRegistrations(t *testing.T) {
 	// Locked out now: the right password is refused too.
 	runSipp(ctx, t, sipp, dir, "locked", "-sf", "testdata/sipp/register-bad.xml", "-m", "1",
 		"-au", "1005", "-ap", "demo1005", "-key", "agent", "1005", target)
+}
+
+// TestSippFederationOverflow: nobody is logged in for Burgdorf, so its
+// calls overflow to the 115 federation. Three sipp "centers": the first
+// answers 503, the second does not answer at all (nothing listens: the ring
+// timeout ends it), the third (sipp's built-in UAS) answers. The call is
+// bridged there; the INVITE it got carries the dialed number, Diversion and
+// the X-115 headers; the CDR says overflowed to the third.
+func TestSippFederationOverflow(t *testing.T) {
+	sipp := interop.Require(t, "sipp", "sip-tester")
+	cfg := testConfig(t)
+	p503, pDead, pOK := interop.FreePort(t, "udp"), interop.FreePort(t, "udp"), interop.FreePort(t, "udp")
+	cfg.ACD.Federation = []acd.FederationTarget{
+		{Name: "full", URI: fmt.Sprintf("sip:115@127.0.0.1:%d", p503)},
+		{Name: "dead", URI: fmt.Sprintf("sip:115@127.0.0.1:%d", pDead)},
+		{Name: "ok", URI: fmt.Sprintf("sip:115@127.0.0.1:%d", pOK)},
+	}
+	cfg.ACD.FederationRingTimeout = 2 * time.Second
+	for i := range cfg.ACD.Municipalities {
+		if cfg.ACD.Municipalities[i].Key == "burgdorf" {
+			cfg.ACD.Municipalities[i].Overflow = &acd.OverflowRules{NoAgents: true, OnFailure: "queue"}
+		}
+	}
+	s := startTest(t, cfg)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	full := startSipp(ctx, t, sipp, dir, "full", "-sf", "testdata/sipp/uas-503.xml", "-m", "1", "-p", strconv.Itoa(p503), "127.0.0.1:5999")
+	ok := startSipp(ctx, t, sipp, dir, "ok", "-sn", "uas", "-m", "1", "-p", strconv.Itoa(pOK), "-mp", strconv.Itoa(interop.FreePort(t, "udp")&^1), "127.0.0.1:5999")
+
+	caller, _ := testphone.New("+495136123456", "127.0.0.1")
+	defer caller.Close()
+	call, err := caller.Dial(ctx, s.sip.Addr().String(), "05136115", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := full.Wait(); err != nil {
+		t.Errorf("sipp full (503): %v\n%s", err, readLogs(dir, "full"))
+	}
+	// Talk a moment on the overflow leg, then hang up.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if st := s.engine.Calls(ctx); len(st) == 1 && st[0].State == acd.StateConnected {
+			break
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	_ = call.Bye(ctx)
+	if err := ok.Wait(); err != nil {
+		t.Errorf("sipp ok (uas): %v\n%s", err, readLogs(dir, "ok"))
+	}
+	row := waitCDR(t, cfg.CDR.Dir, call.CallID, 5*time.Second)
+	if row["disposition"] != "overflowed" || row["overflow_target"] != "ok" || row["municipality"] != "burgdorf" {
+		t.Errorf("cdr %v, want overflowed to ok", row)
+	}
+	msgs, _ := os.ReadFile(filepath.Join(dir, "ok-messages.log"))
+	for _, want := range []string{"INVITE sip:+495136115@127.0.0.1", "X-115-Municipality: burgdorf", "Diversion: <sip:+495136115@", "P-Asserted-Identity: <sip:+495136123456@", "X-115-Waited: "} {
+		if !strings.Contains(string(msgs), want) {
+			t.Errorf("the answering center's INVITE lacks %q", want)
+		}
+	}
 }
