@@ -80,3 +80,67 @@ func TestOverflowAfterMaxWait(t *testing.T) {
 		t.Errorf("cdr %+v", r)
 	}
 }
+
+// TestOverflowRulesEachTrigger: every remaining rule sends a call to the
+// federation on its own.
+func TestOverflowRulesEachTrigger(t *testing.T) {
+	cases := []struct {
+		name  string
+		rules OverflowRules
+		setup func(e *Engine, call func(string))
+	}{
+		{"share 100 %", OverflowRules{Share: 100}, func(e *Engine, _ func(string)) { _ = e.Login("a1"); _ = e.Pause("a1", "x") }},
+		{"queue length", OverflowRules{QueueLength: 1}, func(e *Engine, call func(string)) {
+			_ = e.Login("a1")
+			_ = e.Pause("a1", "x")
+			call("waiting-1")
+			call("waiting-2") // the second waiting call: 2 > 1
+		}},
+		{"estimated wait", OverflowRules{MaxEWT: time.Minute}, func(e *Engine, _ func(string)) {
+			_ = e.Login("a1")
+			_ = e.Pause("a1", "x") // one agent, 3 min default handling time: EWT 3 min > 1 min
+		}},
+		{"closed", OverflowRules{WhenClosed: true}, func(e *Engine, _ func(string)) {
+			closed, _ := compileHours(Hours{Holidays: "none"}, "")
+			e.hours["burgdorf"] = closed
+		}},
+		{"instance overloaded", OverflowRules{}, func(e *Engine, call func(string)) {
+			e.cfg.MaxCalls = 1
+			_ = e.Login("a1")
+			_ = e.Pause("a1", "x")
+			call("first") // the second call makes two: more than max_calls
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e, d, s := testEngine(t)
+			withOverflow(e, c.rules)
+			d.forwardOK = true
+			var legs []*fakeLeg
+			call := func(id string) {
+				l := newFakeLeg(id, "+495136115")
+				legs = append(legs, l)
+				go e.HandleCall(l)
+				time.Sleep(50 * time.Millisecond)
+			}
+			c.setup(e, call)
+			call("the-one")
+			deadline := time.Now().Add(5 * time.Second)
+			for len(d.forwardList()) == 0 && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			for _, l := range legs {
+				l.end()
+			}
+			var over int
+			for range legs {
+				if r := waitRec(t, s); r.Disposition == cdr.Overflowed {
+					over++
+				}
+			}
+			if over == 0 {
+				t.Errorf("no call overflowed (forwards %v)", d.forwardList())
+			}
+		})
+	}
+}
