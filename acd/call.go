@@ -59,6 +59,7 @@ type call struct {
 	// noOverflowUntil pauses overflow after every target failed.
 	noOverflowUntil time.Time
 	pendingOverflow string
+	crisis          bool // the municipality was in crisis mode when the call came
 
 	mu     sync.Mutex // guards state (read by the API), closed and the hand-over of assignments
 	closed bool
@@ -172,8 +173,13 @@ func (c *call) run() CallState {
 	sched := e.hours[m.Key]
 	c.priority, c.greeting = m.Priority, e.Greeting(m)
 	if crisis, err := e.Store.Crisis(context.Background(), m.Key); err == nil && crisis {
-		sched, c.priority, c.greeting = e.crisisHours[m.Key], m.Crisis.Priority, m.Crisis.Greeting
+		sched, c.priority, c.greeting, c.crisis = e.crisisHours[m.Key], m.Crisis.Priority, m.Crisis.Greeting, true
 		c.log = c.log.With().Bool("crisis", true).Logger()
+	} else if e.router.CrisisOnly(dialed) {
+		c.log.Warn().Str("dialed", dialed).Msg("crisis hotline while crisis mode is off: 404")
+		leg.Reject(404, "Not Found")
+		c.rec.SIPCode, c.rec.HangupBy = 404, "system"
+		return c.finish(cdr.RejectedUnknown, StateRejected, m.Key)
 	}
 	closed := sched != nil && !sched.isOpen(e.now())
 
@@ -251,6 +257,11 @@ func (c *call) targets(w time.Duration) ([]queue.Target, time.Duration) {
 	q := c.e.cfg.settings(c.muni.Skill)
 	ts := []queue.Target{{Skill: c.muni.Skill, MinLevel: c.muni.MinLevel}}
 	next := time.Duration(0)
+	if c.crisis {
+		for _, s := range c.muni.Crisis.AddSkills {
+			ts = append(ts, queue.Target{Skill: s, MinLevel: 1})
+		}
+	}
 	for _, st := range q.Escalation {
 		if w < st.After {
 			next = st.After

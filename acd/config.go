@@ -84,6 +84,11 @@ type CrisisSettings struct {
 	Greeting string `yaml:"greeting"` // default crisis-greeting.wav
 	Priority int    `yaml:"priority"` // default 8
 	Hours    *Hours `yaml:"hours"`    // default: always open
+	// AddSkills lets agents of these skills take the crisis calls too.
+	AddSkills []string `yaml:"add_skills"`
+	// Numbers are crisis hotlines routed to the municipality only while
+	// crisis mode is on (otherwise they are unknown numbers).
+	Numbers []string `yaml:"numbers"`
 }
 
 // Agent is a person answering calls from a softphone.
@@ -278,6 +283,18 @@ func (c *Config) Validate() error {
 			if _, err := compileHours(*m.Hours, f+".hours"); err != nil {
 				errs = append(errs, err)
 			}
+		}
+		for j, n := range m.Crisis.Numbers {
+			e164, ok := Normalize(n, c.CountryCode)
+			nf := fmt.Sprintf("%s.crisis.numbers[%d]", f, j)
+			if !ok {
+				errs = append(errs, fieldErr(nf, "%q is not a phone number", n))
+				continue
+			}
+			if other, dup := numbers[e164]; dup {
+				errs = append(errs, fieldErr(nf, "%s is already routed to %s", e164, other))
+			}
+			numbers[e164] = m.Key
 		}
 		if m.Crisis.Hours != nil {
 			if _, err := compileHours(*m.Crisis.Hours, f+".crisis.hours"); err != nil {

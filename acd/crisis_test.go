@@ -88,3 +88,34 @@ func TestClosedOutsideHours(t *testing.T) {
 		t.Errorf("crisis call at night was closed: %+v", r)
 	}
 }
+
+// TestCrisisHotlineAndExtraSkills: a crisis hotline routes only in crisis
+// mode, and crisis calls may go to agents of the added skills.
+func TestCrisisHotlineAndExtraSkills(t *testing.T) {
+	e, d, s := testEngine(t)
+	for i := range e.cfg.Municipalities {
+		if e.cfg.Municipalities[i].Key == "burgdorf" {
+			e.cfg.Municipalities[i].Crisis.Numbers = []string{"+495136999"}
+			e.cfg.Municipalities[i].Crisis.AddSkills = []string{"lehrte"}
+		}
+	}
+	e.router = NewRouter(&e.cfg)
+	off := newFakeLeg("hotline-off", "+495136999")
+	e.HandleCall(off)
+	if code := <-off.rejected; code != 404 {
+		t.Errorf("hotline outside crisis: %d, want 404", code)
+	}
+	waitRec(t, s)
+	_ = e.SetCrisis(context.Background(), "burgdorf", true, "test")
+	e.AgentRegistered("junior") // lehrte only
+	on := newFakeLeg("hotline-on", "+495136999")
+	go e.HandleCall(on)
+	l := connect(t, d)
+	if got := d.offers[len(d.offers)-1]; got != "junior:hotline-on" {
+		t.Errorf("offer %s, want the lehrte agent (crisis add_skills)", got)
+	}
+	l.Hangup()
+	if r := waitRec(t, s); r.Disposition != cdr.Answered || r.Municipality != "burgdorf" {
+		t.Errorf("cdr %+v", r)
+	}
+}

@@ -45,12 +45,13 @@ func Normalize(raw, countryCode string) (string, bool) {
 type Router struct {
 	cc       string
 	prefixes map[string]*Municipality
+	crisis   map[string]bool // prefixes that route only in crisis mode
 	maxLen   int
 }
 
 // NewRouter indexes every configured number of every municipality.
 func NewRouter(cfg *Config) *Router {
-	r := &Router{cc: cfg.CountryCode, prefixes: map[string]*Municipality{}}
+	r := &Router{cc: cfg.CountryCode, prefixes: map[string]*Municipality{}, crisis: map[string]bool{}}
 	for i := range cfg.Municipalities {
 		m := &cfg.Municipalities[i]
 		for _, raw := range m.Numbers {
@@ -59,8 +60,25 @@ func NewRouter(cfg *Config) *Router {
 				r.maxLen = max(r.maxLen, len(n))
 			}
 		}
+		for _, raw := range m.Crisis.Numbers {
+			if n, ok := Normalize(raw, cfg.CountryCode); ok {
+				r.prefixes[n], r.crisis[n] = m, true
+				r.maxLen = max(r.maxLen, len(n))
+			}
+		}
 	}
 	return r
+}
+
+// CrisisOnly reports whether an E.164 number is a crisis hotline that
+// routes only while its municipality is in crisis mode.
+func (r *Router) CrisisOnly(number string) bool {
+	for l := min(len(number), r.maxLen); l >= 2; l-- {
+		if _, ok := r.prefixes[number[:l]]; ok {
+			return r.crisis[number[:l]]
+		}
+	}
+	return false
 }
 
 // Route returns the municipality for the first of the candidate numbers
