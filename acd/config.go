@@ -52,6 +52,12 @@ type Config struct {
 	FederationRingTimeout time.Duration `yaml:"federation_ring_timeout"`
 	// MaxCalls overloads the instance: more concurrent calls overflow (0: off).
 	MaxCalls int `yaml:"max_calls"`
+	// MaxCPUPercent overloads the instance when its CPU use (all cores,
+	// 100 = one core) stays above it (0: off); sampled every second.
+	MaxCPUPercent int `yaml:"max_cpu_percent"`
+	// ServiceLevelFormula: "offered_minus_short" (default: answered within
+	// threshold ÷ (offered − short abandons)) or "offered" (÷ offered).
+	ServiceLevelFormula string `yaml:"service_level_formula"`
 	// DrainTime is how long active calls may go on after SIGTERM.
 	DrainTime time.Duration `yaml:"drain_time"`
 }
@@ -173,6 +179,9 @@ type FederationTarget struct {
 	URI  string `yaml:"uri"`
 	// MaxCalls limits concurrent overflow calls to this center (0: none).
 	MaxCalls int `yaml:"max_calls"`
+	// Weight > 0 on any target makes the order a weighted random choice per
+	// call (a contract share between centers) instead of the listed order.
+	Weight int `yaml:"weight"`
 }
 
 // OverflowRules say when a municipality's call goes to the 115 federation
@@ -351,6 +360,13 @@ func (c *Config) Validate() error {
 	}
 	if _, err := compileHours(c.Hours, "acd.hours"); err != nil {
 		errs = append(errs, err)
+	}
+	switch c.ServiceLevelFormula {
+	case "":
+		c.ServiceLevelFormula = "offered_minus_short"
+	case "offered_minus_short", "offered":
+	default:
+		errs = append(errs, fieldErr("acd.service_level_formula", "%q: offered_minus_short or offered", c.ServiceLevelFormula))
 	}
 	if c.Queue.RingTimeout <= 0 {
 		errs = append(errs, fieldErr("acd.queue.ring_timeout", "must be positive"))

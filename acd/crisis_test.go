@@ -119,3 +119,36 @@ func TestCrisisHotlineAndExtraSkills(t *testing.T) {
 		t.Errorf("cdr %+v", r)
 	}
 }
+
+func TestServiceLevelFormulaAndQueues(t *testing.T) {
+	e, _, s := testEngine(t)
+	rec := func(d cdr.Disposition, wait int64) {
+		r := cdr.Record{Municipality: "burgdorf", Queue: "burgdorf", Disposition: d, WaitMS: wait}
+		e.record(&r)
+	}
+	rec(cdr.Answered, 10_000)
+	rec(cdr.Answered, 45_000)
+	rec(cdr.AbandonedShort, 2_000)
+	rec(cdr.Abandoned, 60_000)
+	_ = s
+	find := func(muni, q string) ServiceLevel {
+		for _, x := range e.ServiceLevels(context.Background()) {
+			if x.Municipality == muni && x.Queue == q {
+				return x
+			}
+		}
+		t.Fatalf("no service level for %q/%q", muni, q)
+		return ServiceLevel{}
+	}
+	// 1 of 2 answered within 30 s; offered 4 − 1 short abandon = 3 → 1/3.
+	if sl := find("burgdorf", ""); sl.Offered != 4 || sl.AnsweredInSL != 1 || sl.Level < 0.333 || sl.Level > 0.334 || sl.Reachability != 2.0/3 {
+		t.Errorf("municipality %+v", sl)
+	}
+	if sl := find("", "burgdorf"); sl.Offered != 4 {
+		t.Errorf("queue %+v", sl)
+	}
+	e.cfg.ServiceLevelFormula = "offered"
+	if sl := find("burgdorf", ""); sl.Level != 0.25 {
+		t.Errorf("formula offered: %v, want 1/4", sl.Level)
+	}
+}

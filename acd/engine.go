@@ -61,7 +61,9 @@ type Engine struct {
 	hours       map[string]*schedule   // municipality → opening hours
 	crisisHours map[string]*schedule   // … in crisis mode (nil: always open)
 	sl          map[string]*slCounters // municipality → service-level counters; read-only map
+	slQueue     map[string]*slCounters // queue (skill) → service-level counters
 	fed         *federation
+	cpuPercent  atomic.Int64 // this process' CPU use over the last second (100 = one core)
 }
 
 var errUnknownMunicipality = errors.New("unknown municipality")
@@ -81,6 +83,7 @@ func NewEngine(cfg Config, d Deps) *Engine {
 	}
 	e.hours, e.crisisHours, e.sl = map[string]*schedule{}, map[string]*schedule{}, map[string]*slCounters{}
 	e.fed = newFederation(cfg.Federation)
+	e.slQueue = map[string]*slCounters{}
 	def, _ := compileHours(cfg.Hours, "acd.hours") // validated
 	for _, m := range cfg.Municipalities {
 		e.hours[m.Key] = def
@@ -91,6 +94,9 @@ func NewEngine(cfg Config, d Deps) *Engine {
 			e.crisisHours[m.Key], _ = compileHours(*m.Crisis.Hours, "")
 		}
 		e.sl[m.Key] = &slCounters{}
+		if e.slQueue[m.Skill] == nil {
+			e.slQueue[m.Skill] = &slCounters{}
+		}
 	}
 	return e
 }
@@ -101,6 +107,9 @@ func NewEngine(cfg Config, d Deps) *Engine {
 func (e *Engine) Run(ctx context.Context) {
 	e.Prepare(ctx)
 	go e.dispatch(ctx)
+	if e.cfg.MaxCPUPercent > 0 {
+		go e.sampleCPU(ctx)
+	}
 	renew := time.NewTicker(LeaseRenew)
 	reap := time.NewTicker(ReapEvery)
 	defer renew.Stop()

@@ -1,6 +1,12 @@
 package acd
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sc115/sc115/cdr"
+)
 
 // metrics are acd's Prometheus series, labelled by municipality key.
 type metrics struct {
@@ -34,4 +40,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reg.MustRegister(m.offered, m.answered, m.abandoned, m.rejected, m.active, m.waiting, m.answeredInSL, m.abandonedShort, m.overflowed)
 	}
 	return m
+}
+
+// answeredInSLOnce counts a finished call in the service-level series.
+func (m *metrics) answeredInSLOnce(r *cdr.Record, threshold time.Duration) {
+	switch {
+	case r.Disposition == cdr.Answered && r.WaitMS <= threshold.Milliseconds():
+		m.answeredInSL.WithLabelValues(r.Municipality).Inc()
+	case r.Disposition == cdr.AbandonedShort:
+		m.abandonedShort.WithLabelValues(r.Municipality).Inc()
+	}
 }

@@ -46,6 +46,9 @@ func (c *call) overflowReason(ctx context.Context, entry bool) string {
 	if e.cfg.MaxCalls > 0 && e.active.Load() > int64(e.cfg.MaxCalls) {
 		return "instance-overloaded"
 	}
+	if e.cfg.MaxCPUPercent > 0 && e.cpuPercent.Load() > int64(e.cfg.MaxCPUPercent) {
+		return "instance-cpu"
+	}
 	if o.NoAgents {
 		if n, err := e.Store.LoggedIn(ctx, c.muni.Skill); err == nil && n == 0 {
 			return "no-agents"
@@ -75,7 +78,8 @@ func (c *call) forward(ctx context.Context, reason string) (AgentLeg, string, er
 	e := c.e
 	names := c.muni.Overflow.Targets
 	number, withheld := c.leg.Caller()
-	for i, t := range e.fed.targets {
+	for _, i := range e.fed.order() {
+		t := e.fed.targets[i]
 		if len(names) > 0 && !contains(names, t.Name) {
 			continue
 		}
@@ -100,6 +104,42 @@ func (c *call) forward(ctx context.Context, reason string) (AgentLeg, string, er
 		return leg, t.Name, nil
 	}
 	return nil, "", errAllTargetsFailed
+}
+
+// order is the order to try the targets in: as listed, or, when weights
+// are set, a weighted random permutation (each next pick proportional to
+// the remaining targets' weights).
+func (f *federation) order() []int {
+	idx := make([]int, len(f.targets))
+	total := 0
+	for i, t := range f.targets {
+		idx[i] = i
+		total += max(t.Weight, 0)
+	}
+	if total == 0 {
+		return idx
+	}
+	out := make([]int, 0, len(idx))
+	left := append([]int(nil), idx...)
+	for len(left) > 0 {
+		sum := 0
+		for _, i := range left {
+			sum += max(f.targets[i].Weight, 0)
+		}
+		pick := 0
+		if sum > 0 {
+			r := rand.IntN(sum)
+			for k, i := range left {
+				if r -= max(f.targets[i].Weight, 0); r < 0 {
+					pick = k
+					break
+				}
+			}
+		}
+		out = append(out, left[pick])
+		left = append(left[:pick], left[pick+1:]...)
+	}
+	return out
 }
 
 func contains(ss []string, s string) bool {

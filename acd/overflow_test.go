@@ -104,6 +104,12 @@ func TestOverflowRulesEachTrigger(t *testing.T) {
 			closed, _ := compileHours(Hours{Holidays: "none"}, "")
 			e.hours["burgdorf"] = closed
 		}},
+		{"instance CPU", OverflowRules{}, func(e *Engine, _ func(string)) {
+			e.cfg.MaxCPUPercent = 50
+			e.cpuPercent.Store(90) // as sampleCPU would measure it
+			_ = e.Login("a1")
+			_ = e.Pause("a1", "x")
+		}},
 		{"instance overloaded", OverflowRules{}, func(e *Engine, call func(string)) {
 			e.cfg.MaxCalls = 1
 			_ = e.Login("a1")
@@ -142,5 +148,28 @@ func TestOverflowRulesEachTrigger(t *testing.T) {
 				t.Errorf("no call overflowed (forwards %v)", d.forwardList())
 			}
 		})
+	}
+}
+
+// TestWeightedTargets: with weights 3:1 the first target is tried first in
+// about three calls of four; without weights the listed order holds.
+func TestWeightedTargets(t *testing.T) {
+	f := newFederation([]FederationTarget{{Name: "a", Weight: 3}, {Name: "b", Weight: 1}})
+	first := 0
+	for i := 0; i < 4000; i++ {
+		o := f.order()
+		if len(o) != 2 || o[0] == o[1] {
+			t.Fatalf("order %v", o)
+		}
+		if o[0] == 0 {
+			first++
+		}
+	}
+	if first < 2800 || first > 3200 {
+		t.Errorf("a first in %d of 4000, want about 3000", first)
+	}
+	plain := newFederation([]FederationTarget{{Name: "a"}, {Name: "b"}, {Name: "c"}})
+	if o := plain.order(); o[0] != 0 || o[1] != 1 || o[2] != 2 {
+		t.Errorf("unweighted order %v", o)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"sync/atomic"
+	"time"
 
 	"github.com/sc115/sc115/cdr"
 )
@@ -14,12 +15,15 @@ type slCounters struct {
 	offered, answered, answeredInSL, abandoned, abandonedShort, overflowed, rejected atomic.Int64
 }
 
-// ServiceLevel is one municipality's figures since start of this instance.
+// ServiceLevel is one municipality's (or one queue's) figures since start
+// of this instance.
 //
 //	service_level = answered within the threshold ÷ (offered − short abandons)
+//	                (acd.service_level_formula: offered_minus_short), or ÷ offered (offered)
 //	reachability  = answered ÷ (answered + abandoned + rejected)
 type ServiceLevel struct {
-	Municipality   string  `json:"municipality"`
+	Municipality   string  `json:"municipality,omitempty"`
+	Queue          string  `json:"queue,omitempty"`
 	Crisis         bool    `json:"crisis"`
 	Offered        int64   `json:"offered"`
 	Answered       int64   `json:"answered"`
@@ -33,25 +37,31 @@ type ServiceLevel struct {
 	Reachability   float64 `json:"reachability"`
 }
 
-// record counts a finished call.
+// record counts a finished call for its municipality and its queue.
 func (e *Engine) record(r *cdr.Record) {
-	c := e.sl[r.Municipality]
-	if c == nil {
+	if r.Municipality == "" {
 		return
 	}
+	e.m.answeredInSLOnce(r, e.cfg.ServiceLevel)
+	for _, c := range []*slCounters{e.sl[r.Municipality], e.slQueue[r.Queue]} {
+		if c != nil {
+			c.count(r, e.cfg.ServiceLevel)
+		}
+	}
+}
+
+func (c *slCounters) count(r *cdr.Record, threshold time.Duration) {
 	c.offered.Add(1)
 	switch r.Disposition {
 	case cdr.Answered:
 		c.answered.Add(1)
-		if r.WaitMS <= e.cfg.ServiceLevel.Milliseconds() {
+		if r.WaitMS <= threshold.Milliseconds() {
 			c.answeredInSL.Add(1)
-			e.m.answeredInSL.WithLabelValues(r.Municipality).Inc()
 		}
 	case cdr.Abandoned:
 		c.abandoned.Add(1)
 	case cdr.AbandonedShort:
 		c.abandonedShort.Add(1)
-		e.m.abandonedShort.WithLabelValues(r.Municipality).Inc()
 	case cdr.Overflowed:
 		c.overflowed.Add(1)
 	case cdr.RejectedClosed, cdr.RejectedBusy:
@@ -59,15 +69,30 @@ func (e *Engine) record(r *cdr.Record) {
 	}
 }
 
-// ServiceLevels returns every municipality's service level on this instance.
+// ServiceLevels returns every municipality's and every queue's service
+// level on this instance.
 func (e *Engine) ServiceLevels(ctx context.Context) []ServiceLevel {
+	out := e.levels(ctx, e.sl, false)
+	return append(out, e.levels(ctx, e.slQueue, true)...)
+}
+
+func (e *Engine) levels(ctx context.Context, m map[string]*slCounters, queues bool) []ServiceLevel {
 	var out []ServiceLevel
-	for key, c := range e.sl {
-		s := ServiceLevel{Municipality: key, Offered: c.offered.Load(), Answered: c.answered.Load(), AnsweredInSL: c.answeredInSL.Load(),
+	for key, c := range m {
+		s := ServiceLevel{Offered: c.offered.Load(), Answered: c.answered.Load(), AnsweredInSL: c.answeredInSL.Load(),
 			Abandoned: c.abandoned.Load(), AbandonedShort: c.abandonedShort.Load(), Overflowed: c.overflowed.Load(), Rejected: c.rejected.Load(),
 			ThresholdSecs: e.cfg.ServiceLevel.Seconds()}
-		s.Crisis, _ = e.Store.Crisis(ctx, key)
-		if d := s.Offered - s.AbandonedShort; d > 0 {
+		if queues {
+			s.Queue = key
+		} else {
+			s.Municipality = key
+			s.Crisis, _ = e.Store.Crisis(ctx, key)
+		}
+		d := s.Offered - s.AbandonedShort
+		if e.cfg.ServiceLevelFormula == "offered" {
+			d = s.Offered
+		}
+		if d > 0 {
 			s.Level = float64(s.AnsweredInSL) / float64(d)
 		}
 		if d := s.Answered + s.Abandoned + s.Rejected; d > 0 {
@@ -75,7 +100,7 @@ func (e *Engine) ServiceLevels(ctx context.Context) []ServiceLevel {
 		}
 		out = append(out, s)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Municipality < out[j].Municipality })
+	sort.Slice(out, func(i, j int) bool { return out[i].Municipality+out[i].Queue < out[j].Municipality+out[j].Queue })
 	return out
 }
 
