@@ -124,7 +124,7 @@ func testConfigACD() Config {
 	return cfg
 }
 
-func testEngine(t *testing.T) (*Engine, *fakeDialer, *sink) {
+func testEngine(t *testing.T, edits ...func(*Config)) (*Engine, *fakeDialer, *sink) {
 	t.Helper()
 	st, err := queue.Open(context.Background(), queue.Config{})
 	if err != nil {
@@ -132,6 +132,9 @@ func testEngine(t *testing.T) (*Engine, *fakeDialer, *sink) {
 	}
 	t.Cleanup(st.Close)
 	cfg := testConfigACD()
+	for _, edit := range edits {
+		edit(&cfg)
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -88,38 +88,41 @@ func TestOverflowRulesEachTrigger(t *testing.T) {
 		name  string
 		rules OverflowRules
 		setup func(e *Engine, call func(string))
+		edit  func(*Config)
 	}{
-		{"share 100 %", OverflowRules{Share: 100}, func(e *Engine, _ func(string)) { _ = e.Login("a1"); _ = e.Pause("a1", "x") }},
+		{"share 100 %", OverflowRules{Share: 100}, func(e *Engine, _ func(string)) { _ = e.Login("a1"); _ = e.Pause("a1", "x") }, nil},
 		{"queue length", OverflowRules{QueueLength: 1}, func(e *Engine, call func(string)) {
 			_ = e.Login("a1")
 			_ = e.Pause("a1", "x")
 			call("waiting-1")
 			call("waiting-2") // the second waiting call: 2 > 1
-		}},
+		}, nil},
 		{"estimated wait", OverflowRules{MaxEWT: time.Minute}, func(e *Engine, _ func(string)) {
 			_ = e.Login("a1")
 			_ = e.Pause("a1", "x") // one agent, 3 min default handling time: EWT 3 min > 1 min
-		}},
+		}, nil},
 		{"closed", OverflowRules{WhenClosed: true}, func(e *Engine, _ func(string)) {
 			closed, _ := compileHours(Hours{Holidays: "none"}, "")
 			e.hours["burgdorf"] = closed
-		}},
+		}, nil},
 		{"instance CPU", OverflowRules{}, func(e *Engine, _ func(string)) {
-			e.cfg.MaxCPUPercent = 50
-			e.cpuPercent.Store(90) // as sampleCPU would measure it
+			e.cpuPercent.Store(900) // as sampleCPU would measure an overloaded process
 			_ = e.Login("a1")
 			_ = e.Pause("a1", "x")
-		}},
+		}, func(c *Config) { c.MaxCPUPercent = 150 }},
 		{"instance overloaded", OverflowRules{}, func(e *Engine, call func(string)) {
-			e.cfg.MaxCalls = 1
 			_ = e.Login("a1")
 			_ = e.Pause("a1", "x")
 			call("first") // the second call makes two: more than max_calls
-		}},
+		}, func(c *Config) { c.MaxCalls = 1 }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e, d, s := testEngine(t)
+			var edits []func(*Config)
+			if c.edit != nil {
+				edits = append(edits, c.edit)
+			}
+			e, d, s := testEngine(t, edits...)
 			withOverflow(e, c.rules)
 			d.forwardOK = true
 			var legs []*fakeLeg
