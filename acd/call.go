@@ -160,10 +160,31 @@ func (c *call) run() CallState {
 	}
 	m, dialed := e.router.Route(leg.DialedNumbers())
 	if m == nil {
-		c.log.Warn().Strs("dialed", leg.DialedNumbers()).Msg("no municipality for dialed number: 404")
-		leg.Reject(404, "Not Found")
-		c.rec.SIPCode, c.rec.HangupBy = 404, "system"
-		return c.finish(cdr.RejectedUnknown, StateRejected, "unknown")
+		switch e.cfg.UnknownOrigin {
+		case "reject":
+			c.log.Warn().Strs("dialed", leg.DialedNumbers()).Msg("no municipality for dialed number: 404")
+			leg.Reject(404, "Not Found")
+			c.rec.SIPCode, c.rec.HangupBy = 404, "system"
+			return c.finish(cdr.RejectedUnknown, StateRejected, "unknown")
+		case "announce":
+			c.log.Warn().Strs("dialed", leg.DialedNumbers()).Msg("no municipality for dialed number: region not connected announcement")
+			if err := leg.Answer(context.Background()); err == nil {
+				leg.PlayOnce([]string{"unknown-origin.wav"})
+				leg.Hangup()
+			}
+			c.rec.HangupBy = "system"
+			return c.finish(cdr.RejectedUnknown, StateRejected, "unknown")
+		default: // the unknown-origin municipality's queue takes it
+			for i := range e.cfg.Municipalities {
+				if e.cfg.Municipalities[i].Key == e.cfg.UnknownOrigin {
+					m = &e.cfg.Municipalities[i]
+				}
+			}
+			if ds := leg.DialedNumbers(); len(ds) > 0 {
+				dialed = ds[0]
+			}
+			c.log.Warn().Strs("dialed", leg.DialedNumbers()).Str("route", m.Key).Msg("no municipality for dialed number: unknown-origin route")
+		}
 	}
 	c.muni = m
 	c.rec.Municipality, c.rec.DialedNumber, c.rec.Queue = m.Key, dialed, m.Skill

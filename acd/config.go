@@ -48,6 +48,11 @@ type Config struct {
 	// Federation lists other 115 service centers calls may overflow to
 	// (used by the routing issue; parsed and validated now).
 	Federation []FederationTarget `yaml:"federation"`
+	// UnknownOrigin is what a call to a number no municipality has gets:
+	// "reject" (404, the default), "announce" (answered: "your region is not
+	// yet connected", unknown-origin.wav, then hung up), or the key of a
+	// municipality whose queue takes such calls.
+	UnknownOrigin string `yaml:"unknown_origin"`
 	// FederationRingTimeout is how long an overflow target may take to answer.
 	FederationRingTimeout time.Duration `yaml:"federation_ring_timeout"`
 	// MaxCalls overloads the instance: more concurrent calls overflow (0: off).
@@ -360,6 +365,11 @@ func (c *Config) Validate() error {
 	}
 	if _, err := compileHours(c.Hours, "acd.hours"); err != nil {
 		errs = append(errs, err)
+	}
+	if c.UnknownOrigin == "" {
+		c.UnknownOrigin = "reject"
+	} else if c.UnknownOrigin != "reject" && c.UnknownOrigin != "announce" && !keys[c.UnknownOrigin] {
+		errs = append(errs, fieldErr("acd.unknown_origin", "%q: reject, announce or a municipality key", c.UnknownOrigin))
 	}
 	switch c.ServiceLevelFormula {
 	case "":

@@ -152,3 +152,32 @@ func TestServiceLevelFormulaAndQueues(t *testing.T) {
 		t.Errorf("formula offered: %v, want 1/4", sl.Level)
 	}
 }
+
+func TestUnknownOriginRoutes(t *testing.T) {
+	e, _, s := testEngine(t, func(c *Config) { c.UnknownOrigin = "announce" })
+	leg := newFakeLeg("c-unknown-ann", "+4940115")
+	e.HandleCall(leg)
+	select {
+	case <-leg.hungUp:
+	default:
+		t.Error("announce: the call was not answered and hung up")
+	}
+	if r := waitRec(t, s); r.Disposition != cdr.RejectedUnknown {
+		t.Errorf("cdr %+v", r)
+	}
+	e2, _, s2 := testEngine(t, func(c *Config) { c.UnknownOrigin = "burgdorf" })
+	leg2 := newFakeLeg("c-unknown-route", "+4940115")
+	go e2.HandleCall(leg2)
+	time.Sleep(100 * time.Millisecond)
+	leg2.end()
+	if r := waitRec(t, s2); r.Municipality != "burgdorf" || r.Disposition != cdr.Abandoned {
+		t.Errorf("cdr %+v, want the call queued for burgdorf (then abandoned)", r)
+	}
+	if _, _, err := func() (*Engine, int, error) {
+		c := testConfigACD()
+		c.UnknownOrigin = "atlantis"
+		return nil, 0, c.Validate()
+	}(); err == nil {
+		t.Error("unknown_origin atlantis accepted")
+	}
+}
