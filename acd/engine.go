@@ -13,12 +13,14 @@ import (
 	"github.com/sc115/sc115/cdr"
 )
 
-// Lease timing: an instance renews its lease every LeaseRenew; others
-// reap it once the lease (LeaseTTL) has expired, checking every ReapEvery,
-// so a dead instance's calls get their CDRs within LeaseTTL+ReapEvery (7 s).
+// Lease timing: an instance renews its lease every LeaseRenew (on its own
+// Redis connection); others reap it once the lease (LeaseTTL) has expired,
+// checking every ReapEvery, so a dead instance's calls get their CDRs
+// within LeaseTTL+ReapEvery (9 s). The TTL allows six missed renewals, so a
+// busy but live instance is not reaped.
 const (
 	LeaseRenew = time.Second
-	LeaseTTL   = 5 * time.Second
+	LeaseTTL   = 7 * time.Second
 	ReapEvery  = 2 * time.Second
 )
 

@@ -17,6 +17,7 @@ import (
 // Store is the shared queue state behind one Redis client.
 type Store struct {
 	rdb      redis.UniversalClient
+	lease    redis.UniversalClient // its own small pool: lease renewal never waits behind call traffic
 	embedded *miniredis.Miniredis
 	addr     string
 	// Now is the clock used for scores and timestamps (ms); tests may set it.
@@ -70,6 +71,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if s.lease, _, err = newClient(raw); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("redis %s: %w", s.addr, err)
@@ -110,6 +115,9 @@ func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
 func (s *Store) Close() {
 	if s.rdb != nil {
 		_ = s.rdb.Close()
+	}
+	if s.lease != nil {
+		_ = s.lease.Close()
 	}
 	if s.embedded != nil {
 		s.embedded.Close()
@@ -320,7 +328,7 @@ func (s *Store) ResetNoAnswer(ctx context.Context, agentID string) error {
 
 // Heartbeat renews the instance's lease for ttl.
 func (s *Store) Heartbeat(ctx context.Context, instance string, ttl time.Duration) error {
-	pipe := s.rdb.Pipeline()
+	pipe := s.lease.Pipeline()
 	pipe.Set(ctx, "{sc}:lease:"+instance, s.nowMS(), ttl)
 	pipe.SAdd(ctx, "{sc}:instances", instance)
 	_, err := pipe.Exec(ctx)
@@ -329,7 +337,7 @@ func (s *Store) Heartbeat(ctx context.Context, instance string, ttl time.Duratio
 
 // Release gives up the instance's lease at once (clean shutdown).
 func (s *Store) Release(ctx context.Context, instance string) error {
-	return s.rdb.Del(ctx, "{sc}:lease:"+instance).Err()
+	return s.lease.Del(ctx, "{sc}:lease:"+instance).Err()
 }
 
 // DeadInstances lists instances whose lease has expired.
