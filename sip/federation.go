@@ -72,6 +72,6 @@ func (s *Server) Forward(ctx context.Context, f ForwardRequest) (*AgentCall, err
 	ac.owns = true
 	sess.SetParams(ac.answer)
 	go func() { <-ac.dcs.Context().Done(); ac.close() }()
-	go s.watchMedia(sess, ac.Ended(), &ac.ended, ac.Hangup)
+	go s.watchMedia(sess, ac.Ended(), &ac.ended, &ac.hold, ac.Hangup)
 	return ac, nil
 }

@@ -29,6 +29,12 @@ func (h *holdState) set(held bool, now time.Time) {
 	}
 }
 
+func (h *holdState) isHeld() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.held
+}
+
 func (h *holdState) duration(now time.Time) time.Duration {
 	h.mu.Lock()
 	defer h.mu.Unlock()

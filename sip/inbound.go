@@ -164,7 +164,7 @@ func (c *InboundCall) Answer(ctx context.Context) error {
 	c.mu.Lock()
 	c.answered = true
 	c.mu.Unlock()
-	go c.s.watchMedia(sess, c.Ended(), &c.ended, c.Hangup)
+	go c.s.watchMedia(sess, c.Ended(), &c.ended, &c.hold, c.Hangup)
 	return nil
 }
 

@@ -103,7 +103,7 @@ func (s *Server) Dial(ctx context.Context, o OfferRequest) (*AgentCall, error) {
 			}
 		}(len(bindings) - i - 1)
 		go func() { <-winner.dcs.Context().Done(); winner.close() }()
-		go s.watchMedia(sess, winner.Ended(), &winner.ended, winner.Hangup)
+		go s.watchMedia(sess, winner.Ended(), &winner.ended, &winner.hold, winner.Hangup)
 		return winner, nil
 	}
 	cancel()

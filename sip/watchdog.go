@@ -33,15 +33,24 @@ func (r *endReason) get() string {
 
 // watchMedia ends a leg whose RTP is silent past the media timeouts (a
 // phone that died without BYE would otherwise hold the call and the agent
-// forever). It checks once a second until the leg ends.
-func (s *Server) watchMedia(sess *media.Session, ended <-chan struct{}, r *endReason, hangup func()) {
+// forever), except while the leg is on hold. It checks once a second until
+// the leg ends.
+func (s *Server) watchMedia(sess *media.Session, ended <-chan struct{}, r *endReason, h *holdState, hangup func()) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	var grace time.Time // after a resume, give the phone time to send again
 	for {
 		select {
 		case <-ended:
 			return
 		case now := <-t.C:
+			if h.isHeld() {
+				grace = now.Add(s.media.IdleTimeout() + time.Second)
+				continue // a held leg may rightly send nothing (a=inactive)
+			}
+			if now.Before(grace) {
+				continue
+			}
 			if s.media.Silent(sess, now) {
 				s.media.MediaTimeouts()
 				s.log.Warn().Str("local", sess.Local().String()).Msg("media timeout: no RTP; ending the leg")

@@ -122,6 +122,7 @@ func TestCallerHearsGreetingPositionWaitThenHold(t *testing.T) {
 
 func TestHoldAndResumeByReInvite(t *testing.T) {
 	cfg := testConfig(t)
+	cfg.Media.IdleTimeout = 500 * time.Millisecond // a held leg is exempt: the 1 s hold below must not end the call
 	s := startTest(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -153,8 +154,7 @@ func TestHoldAndResumeByReInvite(t *testing.T) {
 		}
 	}()
 	defer close(talk)
-	go func() { _ = call.RTP.Send(8, make([]byte, 160), 150) }() // and so does the caller (no media timeout)
-	time.Sleep(500 * time.Millisecond)
+	_ = call.RTP.Send(8, make([]byte, 160), 25) // the caller talks, then holds and sends nothing
 
 	res, err := call.ReInvite(ctx, "sendonly")
 	if err != nil || res.StatusCode != 200 || !strings.Contains(string(res.Body()), "a=recvonly") {
@@ -166,10 +166,16 @@ func TestHoldAndResumeByReInvite(t *testing.T) {
 	if n := len(call.RTP.Received()); n > 2 {
 		t.Errorf("on hold, the caller still got %d packets", n)
 	}
+	select {
+	case <-call.Ended():
+		t.Fatal("the held call was ended by the media timeout")
+	default:
+	}
 	res, err = call.ReInvite(ctx, "sendrecv")
 	if err != nil || res.StatusCode != 200 || !strings.Contains(string(res.Body()), "a=sendrecv") {
 		t.Fatalf("resume: %v %v", res, err)
 	}
+	go func() { _ = call.RTP.Send(8, make([]byte, 160), 50) }() // talking again
 	time.Sleep(300 * time.Millisecond)
 	if n := len(call.RTP.Received()); n < 5 {
 		t.Errorf("after resume the caller got %d packets, want the agent's audio again", n)

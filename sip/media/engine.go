@@ -74,6 +74,9 @@ func (e *Engine) Silent(s *Session, now time.Time) bool {
 	return e.cfg.IdleTimeout > 0 && now.Sub(last) > e.cfg.IdleTimeout
 }
 
+// IdleTimeout is the configured silence allowed after the last packet.
+func (e *Engine) IdleTimeout() time.Duration { return e.cfg.IdleTimeout }
+
 // MediaTimeouts counts legs ended for silence.
 func (e *Engine) MediaTimeouts() { e.m.timeouts.Inc() }
 
