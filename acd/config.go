@@ -217,6 +217,26 @@ func Defaults() Config {
 			NoAnswerRest: 5 * time.Second, MaxNoAnswers: 3}}
 }
 
+// claimNumbers checks a municipality's numbers (field path f) and records
+// them in numbers (E.164 → municipality key): each must be a phone number
+// no other municipality has.
+func (c *Config) claimNumbers(numbers map[string]string, key, f string, list []string) []error {
+	var errs []error
+	for j, n := range list {
+		e164, ok := Normalize(n, c.CountryCode)
+		nf := fmt.Sprintf("%s[%d]", f, j)
+		if !ok {
+			errs = append(errs, fieldErr(nf, "%q is not a phone number", n))
+			continue
+		}
+		if other, dup := numbers[e164]; dup {
+			errs = append(errs, fieldErr(nf, "%s is already routed to %s", e164, other))
+		}
+		numbers[e164] = key
+	}
+	return errs
+}
+
 func validateQueue(f string, q QueueSettings, skills map[string]bool) error {
 	var errs []error
 	if q.Strategy != "" && !slices.Contains(Strategies, q.Strategy) {
@@ -298,18 +318,7 @@ func (c *Config) Validate() error {
 				errs = append(errs, err)
 			}
 		}
-		for j, n := range m.Crisis.Numbers {
-			e164, ok := Normalize(n, c.CountryCode)
-			nf := fmt.Sprintf("%s.crisis.numbers[%d]", f, j)
-			if !ok {
-				errs = append(errs, fieldErr(nf, "%q is not a phone number", n))
-				continue
-			}
-			if other, dup := numbers[e164]; dup {
-				errs = append(errs, fieldErr(nf, "%s is already routed to %s", e164, other))
-			}
-			numbers[e164] = m.Key
-		}
+		errs = append(errs, c.claimNumbers(numbers, m.Key, f+".crisis.numbers", m.Crisis.Numbers)...)
 		if m.Crisis.Hours != nil {
 			if _, err := compileHours(*m.Crisis.Hours, f+".crisis.hours"); err != nil {
 				errs = append(errs, err)
@@ -319,18 +328,7 @@ func (c *Config) Validate() error {
 		if len(m.Numbers) == 0 {
 			errs = append(errs, fieldErr(f+".numbers", "at least one dialed number is needed"))
 		}
-		for j, n := range m.Numbers {
-			e164, ok := Normalize(n, c.CountryCode)
-			nf := fmt.Sprintf("%s.numbers[%d]", f, j)
-			if !ok {
-				errs = append(errs, fieldErr(nf, "%q is not a phone number", n))
-				continue
-			}
-			if other, dup := numbers[e164]; dup {
-				errs = append(errs, fieldErr(nf, "%s is already routed to %s", e164, other))
-			}
-			numbers[e164] = m.Key
-		}
+		errs = append(errs, c.claimNumbers(numbers, m.Key, f+".numbers", m.Numbers)...)
 	}
 	ids := map[string]bool{}
 	users := map[string]bool{}

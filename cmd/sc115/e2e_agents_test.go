@@ -103,12 +103,8 @@ func TestFeatureCodesFromThePhone(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	target := s.sip.Addr().String()
-	ph, _ := testphone.New("1001", "127.0.0.1")
-	defer ph.Close()
+	ph := agentPhone(ctx, t, target, "1001")
 	ph.Password = "demo1001"
-	if res, err := ph.Register(ctx, target, "demo1001", 300); err != nil || res.StatusCode != 200 {
-		t.Fatalf("register: %v %v", res, err)
-	}
 	waitState := func(want acd.AgentState, reason string) {
 		t.Helper()
 		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
@@ -189,12 +185,8 @@ func TestTwoInstancesOneRedis(t *testing.T) {
 	a, b := startTest(t, cfgA), startTest(t, cfgB)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	agent, _ := testphone.New("1003", "127.0.0.1")
-	defer agent.Close()
-	if res, err := agent.Register(ctx, a.sip.Addr().String(), "demo1003", 300); err != nil || res.StatusCode != 200 {
-		t.Fatalf("register at A: %v %v", res, err)
-	}
-	waitAgent(t, b, "1003", acd.AgentAvailable) // B sees the state in Redis
+	agent := agentPhone(ctx, t, a.sip.Addr().String(), "1003") // registers at A
+	waitAgent(t, b, "1003", acd.AgentAvailable)                // B sees the state in Redis
 	caller, _ := testphone.New("+495136777666", "127.0.0.1")
 	defer caller.Close()
 	call, err := caller.Dial(ctx, b.sip.Addr().String(), "+495136115", nil)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sc115/sc115/acd"
+	"github.com/sc115/sc115/internal/testphone"
 )
 
 // testConfig loads the shipped Region Hannover example and moves every
@@ -137,4 +139,19 @@ func metricLine(body, prefix string) string {
 		}
 	}
 	return ""
+}
+
+// agentPhone starts a test phone for demo agent id (password demo<id>),
+// registers it at target and closes it when the test ends.
+func agentPhone(ctx context.Context, t *testing.T, target, id string) *testphone.Phone {
+	t.Helper()
+	ph, err := testphone.New(id, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ph.Close)
+	if res, err := ph.Register(ctx, target, "demo"+id, 300); err != nil || res.StatusCode != 200 {
+		t.Fatalf("register %s: %v %v", id, res, err)
+	}
+	return ph
 }

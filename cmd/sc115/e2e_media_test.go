@@ -35,11 +35,7 @@ func TestMediaTimeouts(t *testing.T) {
 		t.Errorf("cdr %v, want failed by media-timeout", row)
 	}
 
-	agent, _ := testphone.New("1003", "127.0.0.1")
-	defer agent.Close()
-	if res, err := agent.Register(ctx, target, "demo1003", 300); err != nil || res.StatusCode != 200 {
-		t.Fatalf("register: %v %v", res, err)
-	}
+	agent := agentPhone(ctx, t, target, "1003")
 	caller, _ := testphone.New("+495136000222", "127.0.0.1")
 	defer caller.Close()
 	call, err := caller.Dial(ctx, target, "+495136115", nil)
@@ -127,11 +123,7 @@ func TestHoldAndResumeByReInvite(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	target := s.sip.Addr().String()
-	agent, _ := testphone.New("1003", "127.0.0.1")
-	defer agent.Close()
-	if res, err := agent.Register(ctx, target, "demo1003", 300); err != nil || res.StatusCode != 200 {
-		t.Fatalf("register: %v %v", res, err)
-	}
+	agent := agentPhone(ctx, t, target, "1003")
 	caller, _ := testphone.New("+495136111222", "127.0.0.1")
 	defer caller.Close()
 	call, err := caller.Dial(ctx, target, "+495136115", []string{"8 PCMA/8000"})

@@ -327,14 +327,7 @@ func TestCalledPartyFallbackAndAgentHangsUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	target := s.sip.Addr().String()
-	agent, err := testphone.New("1005", "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer agent.Close()
-	if res, err := agent.Register(ctx, target, "demo1005", 300); err != nil || res.StatusCode != 200 {
-		t.Fatalf("register: %v %v", res, err)
-	}
+	agent := agentPhone(ctx, t, target, "1005")
 	caller, err := testphone.New("+495031123123", "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
