@@ -17,10 +17,16 @@ type clock struct {
 	m      *metrics
 }
 
+// frameSender is what the clock drives: a session sending its next
+// generated frame (skip > 0: the clock woke late and skips that many).
+type frameSender interface {
+	sendGenerated(skip int)
+}
+
 type clockShard struct {
 	mu       sync.Mutex
-	sessions map[*Session]struct{}
-	list     []*Session // reused snapshot, owned by the shard goroutine
+	sessions map[frameSender]struct{}
+	list     []frameSender // reused snapshot, owned by the shard goroutine
 	m        *metrics
 }
 
@@ -28,7 +34,7 @@ func newClock(m *metrics, stop <-chan struct{}) *clock {
 	n := runtime.GOMAXPROCS(0)
 	c := &clock{m: m}
 	for i := 0; i < n; i++ {
-		s := &clockShard{sessions: map[*Session]struct{}{}, m: m}
+		s := &clockShard{sessions: map[frameSender]struct{}{}, m: m}
 		c.shards = append(c.shards, s)
 		go s.run(stop)
 	}
@@ -39,13 +45,13 @@ func (c *clock) pick() *clockShard {
 	return c.shards[c.next.Add(1)%uint64(len(c.shards))]
 }
 
-func (s *clockShard) add(sess *Session) {
+func (s *clockShard) add(sess frameSender) {
 	s.mu.Lock()
 	s.sessions[sess] = struct{}{}
 	s.mu.Unlock()
 }
 
-func (s *clockShard) remove(sess *Session) {
+func (s *clockShard) remove(sess frameSender) {
 	s.mu.Lock()
 	delete(s.sessions, sess)
 	s.mu.Unlock()

@@ -1,0 +1,76 @@
+package media
+
+import (
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// tickRecorder records when (in the bubble's fake time) the clock asked it
+// for a frame and how many frames it was told to skip; slow makes one
+// call take that long, as a stalled send would.
+type tickRecorder struct {
+	mu    sync.Mutex
+	at    []time.Time
+	skips []int
+	slow  map[int]time.Duration
+}
+
+func (r *tickRecorder) sendGenerated(skip int) {
+	r.mu.Lock()
+	n := len(r.at)
+	r.at = append(r.at, time.Now())
+	r.skips = append(r.skips, skip)
+	d := r.slow[n]
+	r.mu.Unlock()
+	if d > 0 {
+		time.Sleep(d)
+	}
+}
+
+// TestClockPacesTo20msAndSkipsAhead runs a clock shard in fake time: frames
+// come exactly every 20 ms against absolute deadlines (no drift), and when
+// one tick stalls for 70 ms the clock skips the frames it missed instead of
+// sending a burst, then keeps the original 20 ms grid.
+func TestClockPacesTo20msAndSkipsAhead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := newMetrics(nil)
+		stop := make(chan struct{})
+		shard := &clockShard{sessions: map[frameSender]struct{}{}, m: m}
+		r := &tickRecorder{slow: map[int]time.Duration{10: 70 * time.Millisecond}}
+		shard.add(r)
+		start := time.Now()
+		go shard.run(stop)
+		time.Sleep(500 * time.Millisecond)
+		close(stop)
+		synctest.Wait()
+
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for i := 0; i <= 10; i++ { // exactly on the grid until the stall
+			if want := start.Add(time.Duration(i+1) * FrameDuration); !r.at[i].Equal(want) {
+				t.Fatalf("frame %d at +%v, want +%v", i, r.at[i].Sub(start), want.Sub(start))
+			}
+			if r.skips[i] != 0 {
+				t.Fatalf("frame %d skipped %d", i, r.skips[i])
+			}
+		}
+		// Tick 11 was due at +240 ms; the stall ended at +290 ms: 50 ms late,
+		// so two frames are skipped and the clock is back on the grid.
+		if r.skips[11] != 2 {
+			t.Errorf("after a 70 ms stall: skip %d, want 2", r.skips[11])
+		}
+		for i := 12; i < len(r.at); i++ {
+			if off := r.at[i].Sub(start) % FrameDuration; off != 0 {
+				t.Errorf("frame %d at +%v: off the 20 ms grid by %v", i, r.at[i].Sub(start), off)
+			}
+			if r.skips[i] != 0 {
+				t.Errorf("frame %d skipped %d after recovering", i, r.skips[i])
+			}
+		}
+		if n := len(r.at); n < 20 || n > 24 {
+			t.Errorf("%d frames in 500 ms with 2 skipped, want ~22", n)
+		}
+	})
+}
