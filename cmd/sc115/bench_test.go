@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sc115/sc115/internal/interop"
+
 	"github.com/emiago/sipgo/sip"
 	"github.com/rs/zerolog"
 
@@ -24,8 +26,14 @@ import (
 // for sc115 alone. %answered below 100 means calls waited longer than the
 // talk time for an agent, i.e. sc115 fell behind.
 func BenchmarkCallsThroughAgent(b *testing.B) {
+	b.Run("store=redis-server", func(b *testing.B) { benchCalls(b, interop.RedisServer(b)) })
+	b.Run("store=embedded", func(b *testing.B) { benchCalls(b, "") })
+}
+
+func benchCalls(b *testing.B, redisURL string) {
 	const agents, parallel, talk = 500, 500, 1000 * time.Millisecond
 	cfg := testConfigB(b)
+	cfg.Queue.Redis = redisURL
 	cfg.ACD.Queue.Wrapup = 0
 	cfg.ACD.Agents = nil
 	for i := 0; i < agents; i++ {
