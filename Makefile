@@ -17,9 +17,11 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/sc115
 
 ## test: the whole suite with the race detector (real-peer tests skip unless
-## their program is installed; SC115_INTEROP=required makes them fail instead)
+## their program is installed; SC115_INTEROP=required makes them fail instead).
+## -p 1: one package at a time — the load and timing tests (10,000 calls on
+## three engines, leases with a 7 s TTL, RTP pacing) need the two cores.
 test:
-	$(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) test -race -count=1 -p 1 -timeout 20m ./...
 
 ## bench: Go benchmarks (numbers and commands in BENCHMARKS.md)
 bench:

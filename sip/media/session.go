@@ -1,6 +1,7 @@
 package media
 
 import (
+	"encoding/binary"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -50,6 +51,8 @@ type Session struct {
 		tsOff   uint32
 		marker  bool
 		buf     [1500]byte
+		octets  uint32 // payload octets sent (RTCP SR)
+		frames  int    // generated frames since the last sender report
 	}
 
 	rxPackets atomic.Uint64
@@ -202,6 +205,33 @@ func (s *Session) sendGenerated(skip int) {
 	s.out.seq++
 	s.out.ts += uint32(FrameSamples * (skip + 1))
 	s.writeLocked(p.PT, frame)
+	if s.out.frames++; s.out.frames >= srEvery {
+		s.out.frames = 0
+		s.sendSRLocked()
+	}
+}
+
+// srEvery: a sender report every 5 s of generated audio (RFC 3550 §6.2
+// minimum interval), to the peer's RTCP port (RTP port + 1).
+const srEvery = 250
+
+// sendSRLocked sends an RTCP sender report for this leg's stream (caller
+// holds out.mu). Cheap: 28 bytes every 5 s.
+func (s *Session) sendSRLocked() {
+	dst := s.remote.Load()
+	if dst == nil || s.muted.Load() {
+		return
+	}
+	var b [28]byte
+	b[0], b[1], b[3] = 0x80, 200, 6 // V=2, no reports; PT=SR; length 6 words
+	binary.BigEndian.PutUint32(b[4:], s.out.ssrc)
+	now := time.Now()
+	binary.BigEndian.PutUint32(b[8:], uint32(now.Unix()+2208988800)) // NTP seconds since 1900
+	binary.BigEndian.PutUint32(b[12:], uint32((uint64(now.Nanosecond())<<32)/1e9))
+	binary.BigEndian.PutUint32(b[16:], s.out.ts)
+	binary.BigEndian.PutUint32(b[20:], uint32(s.txPackets.Load()))
+	binary.BigEndian.PutUint32(b[24:], s.out.octets)
+	_, _ = s.rtcp.WriteToUDP(b[:], &net.UDPAddr{IP: dst.IP, Port: dst.Port + 1})
 }
 
 // relayFrom sends a packet that arrived on the peer leg out of this leg,
@@ -256,6 +286,7 @@ func (s *Session) writeLocked(pt uint8, payload []byte) bool {
 	if _, err := s.conn.WriteToUDP(s.out.buf[:n], dst); err != nil {
 		return false
 	}
+	s.out.octets += uint32(len(payload))
 	s.txPackets.Add(1)
 	s.eng.m.packetsOut.Inc()
 	return true

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"encoding/binary"
 	"net"
 	"net/netip"
 	"testing"
@@ -249,5 +250,49 @@ func TestDTMFEventsReportedOnce(t *testing.T) {
 	}
 	if string(digits) != "5#" {
 		t.Errorf("digits %q, want 5#", string(digits))
+	}
+}
+
+// TestSenderReports: a leg playing generated audio sends an RTCP sender
+// report every 5 s to the peer's RTP port + 1, with its SSRC and counts.
+func TestSenderReports(t *testing.T) {
+	e := testEngine(t)
+	s, err := e.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// The peer needs an even RTP port with the RTCP port above it free.
+	var rtpConn, rtcpConn *net.UDPConn
+	for p := 43000; p < 43100 && rtcpConn == nil; p += 2 {
+		a, err1 := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
+		if err1 != nil {
+			continue
+		}
+		c, err2 := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p + 1})
+		if err2 != nil {
+			a.Close()
+			continue
+		}
+		rtpConn, rtcpConn = a, c
+	}
+	if rtcpConn == nil {
+		t.Skip("no free port pair")
+	}
+	defer rtpConn.Close()
+	defer rtcpConn.Close()
+	s.SetParams(Params{Remote: rtpConn.LocalAddr().(*net.UDPAddr).AddrPort(), Codec: PCMU, PT: 0})
+	s.out.mu.Lock()
+	s.out.frames = srEvery - 3 // the report is due after three more frames
+	s.out.mu.Unlock()
+	s.Play(nil, e.HoldTrack())
+	buf := make([]byte, 100)
+	_ = rtcpConn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	n, err := rtcpConn.Read(buf)
+	if err != nil {
+		t.Fatalf("no sender report: %v", err)
+	}
+	if n != 28 || buf[0] != 0x80 || buf[1] != 200 || binary.BigEndian.Uint32(buf[4:]) != s.out.ssrc || binary.BigEndian.Uint32(buf[20:]) < 3 {
+		t.Errorf("sender report % x", buf[:n])
 	}
 }
