@@ -14,14 +14,14 @@ import (
 )
 
 // Lease timing: an instance renews its lease every LeaseRenew (on its own
-// Redis connection); others reap it once the lease (LeaseTTL) has expired,
-// checking every ReapEvery, so a dead instance's calls get their CDRs
-// within LeaseTTL+ReapEvery (9 s). The TTL allows six missed renewals, so a
-// busy but live instance is not reaped.
+// Redis connection); others check every ReapEvery and reap it when its lease
+// is missing on two checks in a row, so a dead instance's calls get their
+// CDRs within LeaseTTL + 2·ReapEvery (9 s). The TTL allows six missed
+// renewals, and the second look spares an instance that renews late.
 const (
 	LeaseRenew = time.Second
 	LeaseTTL   = 7 * time.Second
-	ReapEvery  = 2 * time.Second
+	ReapEvery  = time.Second
 )
 
 // Deps are the engine's collaborators, wired by cmd/sc115.
@@ -116,6 +116,7 @@ func (e *Engine) Run(ctx context.Context) {
 	reap := time.NewTicker(ReapEvery)
 	defer renew.Stop()
 	defer reap.Stop()
+	suspects := map[string]bool{} // instances whose lease was missing on the last check
 	for {
 		select {
 		case <-ctx.Done():
@@ -123,7 +124,7 @@ func (e *Engine) Run(ctx context.Context) {
 		case <-renew.C:
 			e.heartbeat(ctx)
 		case <-reap.C:
-			e.reapDead(ctx)
+			suspects = e.reapDead(ctx, suspects)
 		}
 	}
 }
@@ -189,15 +190,21 @@ func (e *Engine) reapOwn(ctx context.Context) {
 }
 
 // reapDead writes an interrupted CDR for every call of an instance whose
-// lease expired; the store frees its agents (one reaper wins).
-func (e *Engine) reapDead(ctx context.Context) {
+// lease is missing now and was missing on the previous check (suspects);
+// the store frees its agents (one reaper wins). It returns the new suspects.
+func (e *Engine) reapDead(ctx context.Context, suspects map[string]bool) map[string]bool {
 	dead, err := e.Store.DeadInstances(ctx)
 	if err != nil {
-		return
+		return suspects
 	}
+	now := map[string]bool{}
 	for _, inst := range dead {
 		if inst == e.Instance {
 			continue
+		}
+		now[inst] = true
+		if !suspects[inst] {
+			continue // look again next time before taking over
 		}
 		calls, err := e.Store.Reap(ctx, inst)
 		if err != nil {
@@ -213,6 +220,7 @@ func (e *Engine) reapDead(ctx context.Context) {
 			}
 		}
 	}
+	return now
 }
 
 // Close gives up the lease at once after a clean shutdown, so nobody reaps
