@@ -524,25 +524,36 @@ func (c *call) connected(agentID string, agentLeg AgentLeg) CallState {
 		return c.finish(cdr.Failed, StateFailed, c.muni.Key)
 	}
 	final := StateDone
-	select {
-	case <-c.leg.Ended():
-		agentLeg.Hangup()
-		c.rec.HangupBy = orDefaultString(c.leg.EndReason(), "caller")
-	case <-agentLeg.Ended():
-		c.leg.Hangup()
-		c.rec.HangupBy = orDefaultString(agentLeg.EndReason(), "agent")
-	case <-e.stop:
-		agentLeg.Hangup()
-		c.leg.Hangup()
-		c.rec.HangupBy = "system"
+	if c.talk(agentLeg, "agent") {
 		final = StateInterrupted
 	}
-	c.rec.EndedAt = e.now()
-	c.rec.TalkMS = c.rec.EndedAt.Sub(c.rec.AnsweredAt).Milliseconds()
-	c.rec.HoldMS = (c.leg.HoldTime() + agentLeg.HoldTime()).Milliseconds()
 	c.rec.Disposition = cdr.Answered
 	c.wrapUp(agentID)
 	return final
+}
+
+// talk waits until the caller or the other leg (an agent, or another
+// center: side says which) hangs up, or shutdown cuts the call; it hangs up
+// the rest and records the end, talk and hold time. It reports whether
+// shutdown cut the call.
+func (c *call) talk(other AgentLeg, side string) (cut bool) {
+	select {
+	case <-c.leg.Ended():
+		other.Hangup()
+		c.rec.HangupBy = orDefaultString(c.leg.EndReason(), "caller")
+	case <-other.Ended():
+		c.leg.Hangup()
+		c.rec.HangupBy = orDefaultString(other.EndReason(), side)
+	case <-c.e.stop:
+		other.Hangup()
+		c.leg.Hangup()
+		c.rec.HangupBy = "system"
+		cut = true
+	}
+	c.rec.EndedAt = c.e.now()
+	c.rec.TalkMS = c.rec.EndedAt.Sub(c.rec.AnsweredAt).Milliseconds()
+	c.rec.HoldMS = (c.leg.HoldTime() + other.HoldTime()).Milliseconds()
+	return cut
 }
 
 // wrapUp runs the agent's after-call work: until the queue's (or the

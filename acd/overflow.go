@@ -191,21 +191,7 @@ func (c *call) overflowed(ctx context.Context, reason string, queued bool) (st C
 		return c.finish(cdr.Failed, StateFailed, c.muni.Key), true, false
 	}
 	c.to(StateConnected)
-	select {
-	case <-c.leg.Ended():
-		leg.Hangup()
-		c.rec.HangupBy = orDefaultString(c.leg.EndReason(), "caller")
-	case <-leg.Ended():
-		c.leg.Hangup()
-		c.rec.HangupBy = orDefaultString(leg.EndReason(), "federation")
-	case <-e.stop:
-		leg.Hangup()
-		c.leg.Hangup()
-		c.rec.HangupBy = "system"
-	}
-	c.rec.EndedAt = e.now()
-	c.rec.TalkMS = c.rec.EndedAt.Sub(c.rec.AnsweredAt).Milliseconds()
-	c.rec.HoldMS = (c.leg.HoldTime() + leg.HoldTime()).Milliseconds()
+	c.talk(leg, "federation")
 	c.rec.Disposition = cdr.Overflowed
 	return StateOverflowed, true, false
 }
