@@ -218,6 +218,10 @@ func (e *Engine) AgentStates() map[string]AgentState {
 	return out
 }
 
+func agentStatus(id string, a *agent, info queue.AgentInfo) AgentStatus {
+	return AgentStatus{ID: id, Name: a.cfg.Name, State: AgentState(info.State), Reason: info.Reason, Since: info.Since, Call: info.Call}
+}
+
 // Agents returns every configured agent's status, sorted by id.
 func (e *Engine) Agents() []AgentStatus {
 	out := make([]AgentStatus, 0, len(e.agents))
@@ -227,7 +231,7 @@ func (e *Engine) Agents() []AgentStatus {
 			e.log.Error().Err(err).Str("agent", id).Msg("store: agent")
 			continue
 		}
-		out = append(out, AgentStatus{ID: id, Name: a.cfg.Name, State: AgentState(info.State), Reason: info.Reason, Since: info.Since, Call: info.Call})
+		out = append(out, agentStatus(id, a, info))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out

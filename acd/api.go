@@ -55,7 +55,7 @@ func API(mux *http.ServeMux, e *Engine) {
 				return nil, err
 			}
 			info, err := e.Store.Agent(r.Context(), id)
-			return AgentStatus{ID: id, Name: e.agents[id].cfg.Name, State: AgentState(info.State), Reason: info.Reason, Since: info.Since, Call: info.Call}, err
+			return agentStatus(id, e.agents[id], info), err
 		}
 	}
 	h("POST /api/agents/{id}/login", agentAction(func(id string, _ *http.Request) error { return e.Login(id) }))

@@ -3,7 +3,9 @@ package acd
 import (
 	"context"
 	"errors"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -610,4 +612,13 @@ wait:
 		c.log.Error().Err(err).Msg("store: record handled")
 	}
 	e.release(agentID, AgentWrapUp, c.rec.CallID) // or logged out, if its device is gone meanwhile
+}
+
+// knowledgeURL fills the knowledge-base link template for a call.
+func (e *Engine) knowledgeURL(m *Municipality, callID string) string {
+	if e.cfg.KnowledgeBaseURL == "" {
+		return ""
+	}
+	return strings.NewReplacer("{municipality}", url.QueryEscape(m.Key), "{name}", url.QueryEscape(m.Name),
+		"{call_id}", url.QueryEscape(callID)).Replace(e.cfg.KnowledgeBaseURL)
 }

@@ -1,9 +1,6 @@
 package acd
 
-import (
-	"net/url"
-	"strings"
-)
+import "strings"
 
 // Normalize turns a dialed number in any common German form into E.164:
 // +495136115, 00495136115, 05136115 and 495136115 all become +495136115.
@@ -97,13 +94,4 @@ func (r *Router) Route(candidates []string) (*Municipality, string) {
 		}
 	}
 	return nil, ""
-}
-
-// knowledgeURL fills the knowledge-base link template for a call.
-func (e *Engine) knowledgeURL(m *Municipality, callID string) string {
-	if e.cfg.KnowledgeBaseURL == "" {
-		return ""
-	}
-	return strings.NewReplacer("{municipality}", url.QueryEscape(m.Key), "{name}", url.QueryEscape(m.Name),
-		"{call_id}", url.QueryEscape(callID)).Replace(e.cfg.KnowledgeBaseURL)
 }
