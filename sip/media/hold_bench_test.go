@@ -10,14 +10,10 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
-
-	"github.com/rs/zerolog"
 )
 
 // BenchmarkHoldStreams: N queued callers hear hold audio at once, each its
@@ -88,14 +84,7 @@ func (r *holdReceiver) run(stop <-chan struct{}) {
 }
 
 func benchHold(b *testing.B, n int, d time.Duration) {
-	cfg := Defaults()
-	cfg.PromptsDir = "../../prompts/de"
-	cfg.RTPPorts = "40000-59999"
-	e, err := NewEngine(cfg, "127.0.0.1", nil, zerolog.Nop())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer e.Close()
+	e := testEngine(b, "40000-59999")
 	// The receiver is a separate process (this test binary run as
 	// TestHelperHoldReceiver): what it costs is not counted as sc115's CPU.
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHoldReceiver$")
@@ -138,8 +127,7 @@ func benchHold(b *testing.B, n int, d time.Duration) {
 			s.Close()
 		}
 	}()
-	var ru0, ru1 syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	cpu := cpuMeter()
 	start := time.Now()
 	b.ResetTimer()
 	for _, s := range sessions {
@@ -150,7 +138,7 @@ func benchHold(b *testing.B, n int, d time.Duration) {
 		s.StopPlaying()
 	}
 	elapsed := time.Since(start)
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	used := cpu()
 	b.StopTimer()
 	var st holdStats
 	for sc.Scan() {
@@ -159,14 +147,13 @@ func benchHold(b *testing.B, n int, d time.Duration) {
 		}
 	}
 	_ = cmd.Wait()
-	cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
 	b.ReportMetric(st.P50, "late-p50-ms")
 	b.ReportMetric(st.P99, "late-p99-ms")
 	b.ReportMetric(st.Max, "late-max-ms")
 	b.ReportMetric(float64(st.Skipped), "frames-skipped")
 	b.ReportMetric(float64(st.Packets)/elapsed.Seconds(), "pkts/s")
 	b.ReportMetric(float64(st.Streams), "streams-heard")
-	b.ReportMetric(100*cpu.Seconds()/elapsed.Seconds()/float64(n), "cpu-%-per-call")
+	b.ReportMetric(100*used.Seconds()/elapsed.Seconds()/float64(n), "cpu-%-per-call")
 	b.ReportMetric(float64(m1.HeapInuse+m1.StackInuse-m0.HeapInuse-m0.StackInuse)/float64(n)/1024, "KB-per-call")
 }
 
@@ -210,14 +197,8 @@ func TestHelperHoldReceiver(t *testing.T) {
 		st.Packets += r.packets
 		st.Streams += len(r.streams)
 	}
-	sort.Slice(late, func(i, j int) bool { return late[i] < late[j] })
-	q := func(p float64) float64 {
-		if len(late) == 0 {
-			return 0
-		}
-		return float64(late[min(len(late)-1, int(float64(len(late))*p))].Microseconds()) / 1000
-	}
-	st.P50, st.P99, st.Max = q(0.5), q(0.99), q(1)
+	q := quantilesMS(late, 0.5, 0.99, 1)
+	st.P50, st.P99, st.Max = q[0], q[1], q[2]
 	j, _ := json.Marshal(st)
 	fmt.Println("stats", string(j))
 }

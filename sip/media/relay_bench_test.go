@@ -4,15 +4,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
-	"sort"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pion/rtp"
-	"github.com/rs/zerolog"
 )
 
 // BenchmarkBridgedCalls: N bridged calls, each side sending 20 ms frames
@@ -33,14 +30,7 @@ type endpoint struct {
 }
 
 func benchBridged(b *testing.B, n int, d time.Duration) {
-	cfg := Defaults()
-	cfg.PromptsDir = "../../prompts/de"
-	cfg.RTPPorts = "40000-49999"
-	e, err := NewEngine(cfg, "127.0.0.1", nil, zerolog.Nop())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer e.Close()
+	e := testEngine(b, "40000-49999")
 	var eps []*endpoint
 	for i := 0; i < n; i++ {
 		a, _ := e.NewSession()
@@ -92,8 +82,7 @@ func benchBridged(b *testing.B, n int, d time.Duration) {
 			}
 		}(ep)
 	}
-	var ru0, ru1 syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	cpu := cpuMeter()
 	var sent int64
 	start := time.Now()
 	b.ResetTimer()
@@ -113,21 +102,14 @@ func benchBridged(b *testing.B, n int, d time.Duration) {
 	}
 	elapsed := time.Since(start)
 	time.Sleep(300 * time.Millisecond)
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	used := cpu()
 	b.StopTimer()
 	close(stop)
 	wg.Wait()
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	q := func(p float64) float64 {
-		if len(lat) == 0 {
-			return 0
-		}
-		return float64(lat[min(len(lat)-1, int(float64(len(lat))*p))].Microseconds()) / 1000
-	}
-	cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
+	q := quantilesMS(lat, 0.5, 0.99)
 	b.ReportMetric(float64(sent)/elapsed.Seconds(), "pkts-in/s")
 	b.ReportMetric(100*float64(sent-received.Load())/float64(max(sent, 1)), "%loss")
-	b.ReportMetric(q(0.5), "latency-p50-ms")
-	b.ReportMetric(q(0.99), "latency-p99-ms")
-	b.ReportMetric(cpu.Seconds()/elapsed.Seconds(), "cores-busy")
+	b.ReportMetric(q[0], "latency-p50-ms")
+	b.ReportMetric(q[1], "latency-p99-ms")
+	b.ReportMetric(used.Seconds()/elapsed.Seconds(), "cores-busy")
 }

@@ -12,11 +12,16 @@ import (
 	"github.com/zaf/g711"
 )
 
-func testEngine(t testing.TB) *Engine {
+// testEngine builds an engine on the shipped prompts; ports is the RTP
+// range (default 41000-41999).
+func testEngine(t testing.TB, ports ...string) *Engine {
 	t.Helper()
 	cfg := Defaults()
 	cfg.PromptsDir = "../../prompts/de"
 	cfg.RTPPorts = "41000-41999"
+	if len(ports) > 0 {
+		cfg.RTPPorts = ports[0]
+	}
 	e, err := NewEngine(cfg, "127.0.0.1", nil, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
