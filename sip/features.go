@@ -37,19 +37,16 @@ func (s *Server) onFeatureInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if err != nil { // no usable SDP: confirm by 200 and an immediate BYE
 		offer = nil
 	}
-	dss, err := s.dua.ReadInvite(req, tx)
-	if err != nil {
-		respond(tx, req, sip.StatusBadRequest, "Bad Request")
-		return
-	}
-	c := newInboundCall(s, req, dss, offer)
-	s.legs.Store(c.CallID(), c)
-	defer s.legs.Delete(c.CallID())
-	defer c.close()
+	s.serveInbound(req, tx, offer, func(c *InboundCall) { s.confirmFeature(c, offer, prompt) })
+}
+
+// confirmFeature answers a feature-code call, plays the confirmation and
+// hangs up.
+func (s *Server) confirmFeature(c *InboundCall, offer *audioOffer, prompt string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	if offer == nil {
-		if err := dss.Respond(sip.StatusOK, "OK", nil); err == nil {
+		if err := c.dss.Respond(sip.StatusOK, "OK", nil); err == nil {
 			c.markAnswered()
 			c.Hangup()
 		}
@@ -58,14 +55,6 @@ func (s *Server) onFeatureInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if err := c.Answer(ctx); err != nil {
 		return
 	}
-	d := 500 * time.Millisecond
-	if p := s.media.Prompt(prompt); p != nil {
-		c.Play([]string{prompt}, false)
-		d += time.Duration(p.Frames()) * 20 * time.Millisecond
-	}
-	select {
-	case <-time.After(d):
-		c.Hangup()
-	case <-c.Ended():
-	}
+	c.PlayOnce([]string{prompt})
+	c.Hangup()
 }

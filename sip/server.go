@@ -270,9 +270,15 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, sip.StatusNotAcceptableHere, "Not Acceptable Here")
 		return
 	}
+	s.serveInbound(req, tx, offer, s.handler)
+}
+
+// serveInbound turns an accepted INVITE into an InboundCall in the call
+// table (for its ACK, BYE and re-INVITEs), runs it, and cleans up.
+func (s *Server) serveInbound(req *sip.Request, tx sip.ServerTransaction, offer *audioOffer, run func(*InboundCall)) {
 	dss, err := s.dua.ReadInvite(req, tx)
 	if err != nil {
-		log.Warn().Err(err).Msg("INVITE rejected: 400")
+		s.log.Warn().Err(err).Str("call_id", callID(req)).Msg("INVITE rejected: 400")
 		respond(tx, req, sip.StatusBadRequest, "Bad Request")
 		return
 	}
@@ -280,7 +286,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	s.legs.Store(c.CallID(), c)
 	defer s.legs.Delete(c.CallID())
 	defer c.close()
-	s.handler(c)
+	run(c)
 }
 
 // onReInvite answers an in-dialog INVITE: hold (sendonly, inactive,

@@ -22,15 +22,7 @@ func TestRegisterSHA256AndLockout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	target := s.sip.Addr().String()
-	ph, err := testphone.New("1004", "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ph.Close()
-	res, err := ph.Register(ctx, target, "demo1004", 300)
-	if err != nil || res.StatusCode != 200 {
-		t.Fatalf("register with SHA-256 offered first: %v %v", res, err)
-	}
+	ph := agentPhone(ctx, t, target, "1004") // SHA-256 is offered first
 	if a := ph.LastAuthorization(); !strings.Contains(a, "algorithm=SHA-256") {
 		t.Errorf("phone answered %q, want the SHA-256 challenge", a)
 	}

@@ -33,15 +33,7 @@ func TestCallTrunkToAgentToCDR(t *testing.T) {
 	defer cancel()
 	target := s.sip.Addr().String()
 
-	agent, err := testphone.New("1003", "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer agent.Close()
-	res, err := agent.Register(ctx, target, "demo1003", 300)
-	if err != nil || res.StatusCode != 200 {
-		t.Fatalf("register: %v %v", res, err)
-	}
+	agent := agentPhone(ctx, t, target, "1003")
 	var offered *sip.Request
 	agent.OnOffer(func(req *sip.Request) (int, time.Duration, []string) {
 		offered = req
