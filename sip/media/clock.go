@@ -7,10 +7,20 @@ import (
 	"time"
 )
 
-// clock paces generated audio. Streams are spread over one shard per CPU;
-// each shard sleeps to absolute 20 ms deadlines (no per-stream tickers, which
-// drift past ~1,000 streams) and, when it wakes late by more than a frame,
-// skips ahead instead of sending a burst.
+// clockSlots divides each 20 ms frame into phases: a shard sends a quarter
+// of its streams every 5 ms instead of all of them at once, so 5,000 hold
+// streams are not one burst of sendto calls that delays the last of them by
+// the whole burst (and the receivers see an even load).
+const clockSlots = 4
+
+// slotDur is the time between two phases of a shard.
+const slotDur = FrameDuration / clockSlots
+
+// clock paces generated audio. Streams are spread over one shard per CPU
+// and, within a shard, over clockSlots phases. Each shard sleeps to absolute
+// deadlines (no per-stream tickers, which drift past ~1,000 streams), derives
+// the frame each phase is due from the wall clock, and when it woke late by
+// more than a frame skips ahead instead of sending a burst.
 type clock struct {
 	shards []*clockShard
 	next   atomic.Uint64
@@ -23,70 +33,119 @@ type frameSender interface {
 	sendGenerated(skip int)
 }
 
+// slotRef is where a stream sits in its shard: phase and index in it.
+type slotRef struct{ slot, idx int }
+
 type clockShard struct {
-	mu       sync.Mutex
-	sessions map[frameSender]struct{}
-	list     []frameSender // reused snapshot, owned by the shard goroutine
-	m        *metrics
+	mu    sync.Mutex
+	slots [clockSlots][]frameSender
+	where map[frameSender]slotRef
+	list  []frameSender // reused snapshot, owned by the shard goroutine
+	m     *metrics
 }
 
 func newClock(m *metrics, stop <-chan struct{}) *clock {
 	n := runtime.GOMAXPROCS(0)
 	c := &clock{m: m}
 	for i := 0; i < n; i++ {
-		s := &clockShard{sessions: map[frameSender]struct{}{}, m: m}
+		s := newClockShard(m)
 		c.shards = append(c.shards, s)
 		go s.run(stop)
 	}
 	return c
 }
 
+func newClockShard(m *metrics) *clockShard {
+	return &clockShard{where: map[frameSender]slotRef{}, m: m}
+}
+
 func (c *clock) pick() *clockShard {
 	return c.shards[c.next.Add(1)%uint64(len(c.shards))]
 }
 
+// add puts a stream into the shard's least loaded phase. Its place in the
+// phase stays fixed while it plays (a stream's send time within the phase
+// must not wander from frame to frame: that would be jitter).
 func (s *clockShard) add(sess frameSender) {
 	s.mu.Lock()
-	s.sessions[sess] = struct{}{}
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if _, ok := s.where[sess]; ok {
+		return
+	}
+	best := 0
+	for k := 1; k < clockSlots; k++ {
+		if len(s.slots[k]) < len(s.slots[best]) {
+			best = k
+		}
+	}
+	s.where[sess] = slotRef{best, len(s.slots[best])}
+	s.slots[best] = append(s.slots[best], sess)
 }
 
+// remove takes a stream out; the phase's last stream moves into its place.
 func (s *clockShard) remove(sess frameSender) {
 	s.mu.Lock()
-	delete(s.sessions, sess)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	ref, ok := s.where[sess]
+	if !ok {
+		return
+	}
+	delete(s.where, sess)
+	list := s.slots[ref.slot]
+	last := len(list) - 1
+	if ref.idx != last {
+		list[ref.idx] = list[last]
+		s.where[list[ref.idx]] = ref
+	}
+	list[last] = nil
+	s.slots[ref.slot] = list[:last]
 }
 
+// run serves the shard's phases until stop. Phase k's frame f is due at
+// start + k·slotDur + f·20 ms (f ≥ 1); every wake sends each phase whose due
+// frame is newer than the last it sent, telling it how many it skipped.
 func (s *clockShard) run(stop <-chan struct{}) {
 	start := time.Now()
-	tick := int64(0)
-	timer := time.NewTimer(FrameDuration)
+	var last [clockSlots]time.Duration // per phase: frame index sent last
+	timer := time.NewTimer(slotDur)
 	defer timer.Stop()
 	for {
-		tick++
-		deadline := start.Add(time.Duration(tick) * FrameDuration)
-		timer.Reset(time.Until(deadline))
+		for k := 0; k < clockSlots; k++ {
+			el := time.Since(start) - time.Duration(k)*slotDur
+			due := el / FrameDuration
+			if due <= last[k] {
+				continue
+			}
+			skip := int(due - last[k] - 1)
+			last[k] = due
+			if skip > 0 {
+				s.m.framesSkipped.Add(float64(skip))
+			}
+			s.m.observeLateness(el - due*FrameDuration)
+			s.send(k, skip)
+		}
+		// Sleep until the earliest next deadline of any phase.
+		next := time.Duration(1<<62 - 1)
+		for k := 0; k < clockSlots; k++ {
+			next = min(next, time.Duration(k)*slotDur+(last[k]+1)*FrameDuration)
+		}
+		timer.Reset(next - time.Since(start))
 		select {
 		case <-stop:
 			return
 		case <-timer.C:
 		}
-		late := time.Since(deadline)
-		skip := 0
-		if late > FrameDuration {
-			skip = int(late / FrameDuration)
-			tick += int64(skip)
-			s.m.framesSkipped.Add(float64(skip))
-		}
-		s.m.observeLateness(late)
-		s.mu.Lock()
-		s.list = s.list[:0]
-		for sess := range s.sessions {
-			s.list = append(s.list, sess)
-		}
-		s.mu.Unlock()
-		for _, sess := range s.list {
-			sess.sendGenerated(skip)
-		}
 	}
+}
+
+// send gives every stream of phase k its frame, outside the lock so that
+// adding or removing streams never waits for a phase's sends.
+func (s *clockShard) send(k, skip int) {
+	s.mu.Lock()
+	s.list = append(s.list[:0], s.slots[k]...)
+	s.mu.Unlock()
+	for _, sess := range s.list {
+		sess.sendGenerated(skip)
+	}
+	clear(s.list) // drop references to closed sessions
 }

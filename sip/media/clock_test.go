@@ -37,7 +37,7 @@ func TestClockPacesTo20msAndSkipsAhead(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := newMetrics(nil)
 		stop := make(chan struct{})
-		shard := &clockShard{sessions: map[frameSender]struct{}{}, m: m}
+		shard := newClockShard(m)
 		r := &tickRecorder{slow: map[int]time.Duration{10: 70 * time.Millisecond}}
 		shard.add(r)
 		start := time.Now()
@@ -71,6 +71,50 @@ func TestClockPacesTo20msAndSkipsAhead(t *testing.T) {
 		}
 		if n := len(r.at); n < 20 || n > 24 {
 			t.Errorf("%d frames in 500 ms with 2 skipped, want ~22", n)
+		}
+	})
+}
+
+// TestClockSpreadsStreamsOverPhases: a shard's streams go into its phases
+// evenly, phase k sends k·5 ms after phase 0 on the same 20 ms grid, and
+// removing a stream leaves every other stream in its phase.
+func TestClockSpreadsStreamsOverPhases(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		shard := newClockShard(newMetrics(nil))
+		rs := make([]*tickRecorder, 2*clockSlots)
+		for i := range rs {
+			rs[i] = &tickRecorder{}
+			shard.add(rs[i])
+		}
+		for k := range clockSlots {
+			if n := len(shard.slots[k]); n != 2 {
+				t.Fatalf("phase %d has %d streams, want 2", k, n)
+			}
+		}
+		shard.remove(rs[0]) // phase 0 keeps rs[clockSlots] only
+		stop := make(chan struct{})
+		start := time.Now()
+		go shard.run(stop)
+		time.Sleep(100 * time.Millisecond)
+		close(stop)
+		synctest.Wait()
+		if len(rs[0].at) != 0 {
+			t.Fatalf("a removed stream got %d frames", len(rs[0].at))
+		}
+		for i, r := range rs[1:] {
+			k := shard.where[r].slot
+			if k != (i+1)%clockSlots {
+				t.Errorf("stream %d moved to phase %d", i+1, k)
+			}
+			for f, at := range r.at {
+				want := start.Add(time.Duration(k)*slotDur + time.Duration(f+1)*FrameDuration)
+				if !at.Equal(want) {
+					t.Fatalf("stream %d (phase %d) frame %d at +%v, want +%v", i+1, k, f, at.Sub(start), want.Sub(start))
+				}
+			}
+			if n := len(r.at); n < 4 || n > 5 {
+				t.Errorf("stream %d: %d frames in 100 ms", i+1, n)
+			}
 		}
 	})
 }

@@ -2,10 +2,13 @@ package media
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"path/filepath"
+	"runtime"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -14,9 +17,10 @@ import (
 // Engine creates RTP sessions and owns what they share: the port range, the
 // media clock, the loaded prompts and the metrics.
 type Engine struct {
-	ip      net.IP
 	ports   *portAllocator
 	clock   *clock
+	pollers []*poller
+	nextP   atomic.Uint64
 	m       *metrics
 	log     zerolog.Logger
 	prompts map[string]*Prompt
@@ -35,11 +39,11 @@ func NewEngine(cfg Config, ip string, reg prometheus.Registerer, log zerolog.Log
 	if cfg.IP != "" {
 		ip = cfg.IP
 	}
-	addr := net.ParseIP(ip)
-	if addr == nil || addr.IsUnspecified() {
+	addr, perr := netip.ParseAddr(ip)
+	if perr != nil || addr.IsUnspecified() {
 		return nil, fmt.Errorf("media ip %q must be a concrete address (SDP advertises it)", ip)
 	}
-	e := &Engine{ip: addr, ports: newPortAllocator(addr, low, high), m: newMetrics(reg), log: log, prompts: map[string]*Prompt{}, stop: make(chan struct{}), cfg: cfg}
+	e := &Engine{ports: newPortAllocator(addr, low, high), m: newMetrics(reg), log: log, prompts: map[string]*Prompt{}, stop: make(chan struct{}), cfg: cfg}
 	files, _ := filepath.Glob(filepath.Join(cfg.PromptsDir, "*.wav"))
 	for _, f := range files {
 		p, err := LoadWAV(f)
@@ -54,6 +58,17 @@ func NewEngine(cfg Config, ip string, reg prometheus.Registerer, log zerolog.Log
 		}
 	}
 	e.hold = e.prompts[cfg.HoldTrack]
+	for range runtime.GOMAXPROCS(0) {
+		p, err := newPoller()
+		if err != nil {
+			for _, p := range e.pollers {
+				_ = unix.Close(p.epfd)
+			}
+			return nil, fmt.Errorf("media poller: %w", err)
+		}
+		e.pollers = append(e.pollers, p)
+		go p.run(e.stop)
+	}
 	e.clock = newClock(e.m, e.stop)
 	return e, nil
 }
@@ -80,22 +95,27 @@ func (e *Engine) IdleTimeout() time.Duration { return e.cfg.IdleTimeout }
 // MediaTimeouts counts legs ended for silence.
 func (e *Engine) MediaTimeouts() { e.m.timeouts.Inc() }
 
-// Close stops the media clock. Sessions must be closed by their owners.
+// Close stops the media clock and the pollers. Sessions must be closed by
+// their owners.
 func (e *Engine) Close() { close(e.stop) }
 
 // NewSession binds a new RTP socket on a free even port and starts reading.
 func (e *Engine) NewSession() (*Session, error) {
-	conn, rtcp, err := e.ports.listen()
+	sock, rtcp, err := e.ports.listen()
 	if err != nil {
 		return nil, err
 	}
-	ap := conn.LocalAddr().(*net.UDPAddr).AddrPort()
-	s := &Session{eng: e, conn: conn, rtcp: rtcp, local: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), done: make(chan struct{}), created: time.Now()}
+	s := &Session{eng: e, sock: sock, rtcp: rtcp, local: sock.local, created: time.Now()}
 	s.out.ssrc = randUint32()
 	s.out.seq = uint16(randUint32())
 	s.out.ts = randUint32()
+	s.poller = e.pollers[e.nextP.Add(1)%uint64(len(e.pollers))]
+	if err := s.poller.add(s); err != nil {
+		sock.close()
+		_ = rtcp.Close()
+		return nil, fmt.Errorf("media poller: %w", err)
+	}
 	e.m.sessions.Inc()
-	go s.readLoop()
 	go s.readRTCP()
 	return s, nil
 }

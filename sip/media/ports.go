@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"sync/atomic"
 )
 
@@ -13,13 +14,13 @@ import (
 // a released port is reused only after the cursor has gone round the whole
 // range: late packets of a closed call rarely reach the next one.
 type portAllocator struct {
-	ip     net.IP
+	ip     netip.Addr
 	low    int // first even port
 	pairs  int // number of even ports in the range
 	cursor atomic.Uint64
 }
 
-func newPortAllocator(ip net.IP, low, high int) *portAllocator {
+func newPortAllocator(ip netip.Addr, low, high int) *portAllocator {
 	if low%2 == 1 {
 		low++
 	}
@@ -31,26 +32,26 @@ func newPortAllocator(ip net.IP, low, high int) *portAllocator {
 
 // listen binds the next free pair: RTP on an even port, RTCP on the odd
 // one above it (the SDP default, so no a=rtcp line is needed).
-func (a *portAllocator) listen() (rtp, rtcp *net.UDPConn, err error) {
+// RTP goes through the engine's pollers (udpSocket); RTCP, one packet
+// every few seconds, through Go's own network poller.
+func (a *portAllocator) listen() (rtp *udpSocket, rtcp *net.UDPConn, err error) {
 	if a.pairs <= 0 {
 		return nil, nil, errors.New("rtp port range holds no even port")
 	}
 	for try := 0; try < a.pairs; try++ {
 		n := a.cursor.Add(1)
 		port := a.low + 2*int(n%uint64(a.pairs))
-		conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: a.ip, Port: port})
+		// Room for bursts: 256 KB each way.
+		sock, err := listenUDPSocket(a.ip, port, 256<<10)
 		if err != nil {
 			continue
 		}
-		ctl, err := net.ListenUDP("udp", &net.UDPAddr{IP: a.ip, Port: port + 1})
+		ctl, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(a.ip, uint16(port+1))))
 		if err != nil {
-			conn.Close()
+			sock.close()
 			continue
 		}
-		// Bursts from many callers sharing one socket buffer: give room.
-		_ = conn.SetReadBuffer(256 << 10)
-		_ = conn.SetWriteBuffer(256 << 10)
-		return conn, ctl, nil
+		return sock, ctl, nil
 	}
 	return nil, nil, fmt.Errorf("no free RTP/RTCP port pair in %d-%d", a.low, a.low+2*a.pairs-1)
 }

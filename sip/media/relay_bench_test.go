@@ -1,115 +1,185 @@
 package media
 
 import (
+	"bufio"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
-	"net"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/pion/rtp"
 )
 
-// BenchmarkBridgedCalls: N bridged calls, each side sending 20 ms frames
-// (50 packets/s per direction, paced, from its own socket), so sc115
-// relays 2·50·N packets/s in and out. Each payload carries its send time;
-// the other side measures the added latency and the loss. 5 s measured;
-// run with -benchtime 1x.
+// BenchmarkBridgedCalls: N bridged calls; a load generator in another
+// process (this test binary run as TestHelperRelayPeers; not niced: its
+// send timestamps must not wait behind sc115) plays both phones of every
+// call: each leg
+// gets a paced 20 ms A-law frame every 20 ms, so sc115 relays 100·N
+// packets/s in and 100·N out. Each payload carries its send time; the
+// generator takes each relayed packet's arrival time from the kernel
+// (SO_TIMESTAMPNS) and reports the added latency (arrival − send) and the
+// loss. 5 s measured; run with -benchtime 1x.
 func BenchmarkBridgedCalls(b *testing.B) {
 	for _, n := range []int{500, 1000} {
 		b.Run(fmt.Sprintf("calls=%d", n), func(b *testing.B) { benchBridged(b, n, 5*time.Second) })
 	}
 }
 
-type endpoint struct {
-	conn *net.UDPConn
-	to   *net.UDPAddr
-	seq  uint16
+// relayStats is what the generator process reports.
+type relayStats struct {
+	Sent, Received int
+	P50, P99, Max  float64
+	Cores          float64
 }
 
 func benchBridged(b *testing.B, n int, d time.Duration) {
 	e := testEngine(b, "40000-49999")
-	var eps []*endpoint
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperRelayPeers$")
+	cmd.Env = append(os.Environ(), "SC115_RELAY_PEERS="+d.String())
+	cmd.Stderr = os.Stderr
+	in, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	var peers []netip.AddrPort
+	for sc.Scan() && sc.Text() != "ready" {
+		if a, err := netip.ParseAddrPort(strings.TrimPrefix(sc.Text(), "addr ")); err == nil {
+			peers = append(peers, a)
+		}
+	}
+	if len(peers) == 0 {
+		b.Fatal("generator gave no addresses")
+	}
+	w := bufio.NewWriter(in)
 	for i := 0; i < n; i++ {
 		a, _ := e.NewSession()
 		c, _ := e.NewSession()
 		defer a.Close()
 		defer c.Close()
-		for _, s := range []*Session{a, c} {
-			conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			_ = conn.SetReadBuffer(1 << 20)
-			defer conn.Close()
-			s.SetParams(Params{Remote: conn.LocalAddr().(*net.UDPAddr).AddrPort(), Codec: PCMA, PT: 8})
-			eps = append(eps, &endpoint{conn: conn, to: net.UDPAddrFromAddrPort(s.Local())})
-		}
+		a.SetParams(Params{Remote: peers[(2*i)%len(peers)], Codec: PCMA, PT: 8})
+		c.SetParams(Params{Remote: peers[(2*i+1)%len(peers)], Codec: PCMA, PT: 8})
 		Bridge(a, c)
+		fmt.Fprintf(w, "leg %d %s\nleg %d %s\n", (2*i)%len(peers), a.Local(), (2*i+1)%len(peers), c.Local())
 	}
-	var received atomic.Int64
-	var mu sync.Mutex
-	var lat []time.Duration
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for _, ep := range eps {
-		wg.Add(1)
-		go func(ep *endpoint) {
-			defer wg.Done()
-			buf := make([]byte, 1500)
-			var local []time.Duration
-			for {
-				_ = ep.conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-				k, err := ep.conn.Read(buf)
-				if err != nil {
-					select {
-					case <-stop:
-						mu.Lock()
-						lat = append(lat, local...)
-						mu.Unlock()
-						return
-					default:
-						continue
-					}
-				}
-				if k >= 20 {
-					sent := int64(binary.BigEndian.Uint64(buf[12:20]))
-					local = append(local, time.Duration(time.Now().UnixNano()-sent))
-					received.Add(1)
-				}
-			}
-		}(ep)
-	}
+	fmt.Fprintln(w, "go")
+	_ = w.Flush()
 	cpu := cpuMeter()
-	var sent int64
 	start := time.Now()
 	b.ResetTimer()
-	pkt := make([]byte, 12+160)
-	for tick := time.Now(); time.Since(start) < d; {
-		for _, ep := range eps {
-			ep.seq++
-			h := rtp.Header{Version: 2, PayloadType: 8, SequenceNumber: ep.seq, Timestamp: uint32(ep.seq) * 160, SSRC: 7}
-			_, _ = h.MarshalTo(pkt)
-			binary.BigEndian.PutUint64(pkt[12:20], uint64(time.Now().UnixNano()))
-			if _, err := ep.conn.WriteToUDP(pkt, ep.to); err == nil {
+	var st relayStats
+	for sc.Scan() {
+		if j, ok := strings.CutPrefix(sc.Text(), "stats "); ok {
+			_ = json.Unmarshal([]byte(j), &st)
+			break
+		}
+	}
+	elapsed := time.Since(start)
+	used := cpu()
+	b.StopTimer()
+	_ = in.Close()
+	_ = cmd.Wait()
+	b.ReportMetric(float64(st.Sent)/d.Seconds(), "pkts-in/s")
+	b.ReportMetric(100*float64(st.Sent-st.Received)/float64(max(st.Sent, 1)), "%loss")
+	b.ReportMetric(st.P50, "latency-p50-ms")
+	b.ReportMetric(st.P99, "latency-p99-ms")
+	b.ReportMetric(st.Max, "latency-max-ms")
+	b.ReportMetric(used.Seconds()/elapsed.Seconds(), "cores-busy")
+	b.ReportMetric(st.Cores, "generator-cores")
+}
+
+// relayLeg is one sc115 leg the generator sends to, from socket sock.
+type relayLeg struct {
+	sock int
+	to   netip.AddrPort
+}
+
+// TestHelperRelayPeers is not a test: it is the load generator of
+// BenchmarkBridgedCalls. It listens on a few sockets (the phones of all
+// calls share them; sc115 latches each leg onto its socket), reads the
+// legs to feed from stdin, sends every leg a frame every 20 ms (legs
+// spread evenly over the 20 ms, one send batch per millisecond) for the
+// given time, and prints what came back.
+func TestHelperRelayPeers(t *testing.T) {
+	dur, err := time.ParseDuration(os.Getenv("SC115_RELAY_PEERS"))
+	if err != nil {
+		t.Skip("helper process only")
+	}
+	const nsock = 8
+	conns := make([]*tsConn, nsock)
+	for i := range conns {
+		if conns[i], err = listenTS(); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Println("addr", conns[i].conn.LocalAddr().String())
+	}
+	fmt.Println("ready")
+	var legs []relayLeg
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() && sc.Text() != "go" {
+		var k int
+		var addr string
+		if _, err := fmt.Sscanf(sc.Text(), "leg %d %s", &k, &addr); err == nil {
+			legs = append(legs, relayLeg{sock: k, to: netip.MustParseAddrPort(addr)})
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, os.Stdin) }()
+
+	stop := make(chan struct{})
+	var mu sync.Mutex
+	var lat []time.Duration
+	received := 0
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Add(1)
+		go func(c *tsConn) {
+			defer wg.Done()
+			var local []time.Duration
+			c.readUntil(stop, func(b []byte, at time.Time, _ netip.AddrPort) {
+				if len(b) >= 20 {
+					sent := int64(binary.BigEndian.Uint64(b[12:20]))
+					local = append(local, time.Duration(at.UnixNano()-sent))
+				}
+			})
+			mu.Lock()
+			lat = append(lat, local...)
+			received += len(local)
+			mu.Unlock()
+		}(c)
+	}
+
+	cpu := cpuMeter()
+	sent := 0
+	pkt := make([]byte, 12+FrameSamples)
+	pkt[0], pkt[1] = 0x80, 8
+	seq := make([]uint16, len(legs))
+	start := time.Now()
+	const slots = 20 // one batch per millisecond
+	for tick := 1; time.Since(start) < dur; tick++ {
+		time.Sleep(time.Until(start.Add(time.Duration(tick) * time.Millisecond)))
+		for i := tick % slots; i < len(legs); i += slots {
+			seq[i]++
+			binary.BigEndian.PutUint16(pkt[2:], seq[i])
+			binary.BigEndian.PutUint32(pkt[4:], uint32(seq[i])*FrameSamples)
+			binary.BigEndian.PutUint32(pkt[8:], uint32(i+1))
+			binary.BigEndian.PutUint64(pkt[12:], uint64(time.Now().UnixNano()))
+			if _, err := conns[legs[i].sock].conn.WriteToUDPAddrPort(pkt, legs[i].to); err == nil {
 				sent++
 			}
 		}
-		tick = tick.Add(FrameDuration)
-		time.Sleep(time.Until(tick))
 	}
-	elapsed := time.Since(start)
-	time.Sleep(300 * time.Millisecond)
-	used := cpu()
-	b.StopTimer()
+	time.Sleep(300 * time.Millisecond) // the last packets come back
 	close(stop)
 	wg.Wait()
-	q := quantilesMS(lat, 0.5, 0.99)
-	b.ReportMetric(float64(sent)/elapsed.Seconds(), "pkts-in/s")
-	b.ReportMetric(100*float64(sent-received.Load())/float64(max(sent, 1)), "%loss")
-	b.ReportMetric(q[0], "latency-p50-ms")
-	b.ReportMetric(q[1], "latency-p99-ms")
-	b.ReportMetric(used.Seconds()/elapsed.Seconds(), "cores-busy")
+	st := relayStats{Sent: sent, Received: received, Cores: cpu().Seconds() / dur.Seconds()}
+	q := quantilesMS(lat, 0.5, 0.99, 1)
+	st.P50, st.P99, st.Max = q[0], q[1], q[2]
+	j, _ := json.Marshal(st)
+	fmt.Println("stats", string(j))
 }

@@ -24,19 +24,20 @@ type Params struct {
 // SSRC/sequence/timestamp stay continuous whatever feeds it (prompts, hold
 // audio, or the bridged peer), and a reader that relays to the peer.
 type Session struct {
-	eng   *Engine
-	conn  *net.UDPConn
-	rtcp  *net.UDPConn // port+1: RTCP is received and counted
-	local netip.AddrPort
+	eng    *Engine
+	sock   *udpSocket   // RTP, read by poller
+	poller *poller      // the engine's poller this leg is read by
+	rtcp   *net.UDPConn // port+1: RTCP is received and counted
+	local  netip.AddrPort
 
 	params  atomic.Pointer[Params]
-	remote  atomic.Pointer[net.UDPAddr]
+	remote  atomic.Pointer[sockaddr]
 	latched atomic.Bool
 
 	peer   atomic.Pointer[Session]
 	muted  atomic.Bool // the peer put us on hold (sendonly/inactive): send nothing
 	onDTMF atomic.Pointer[func(digit rune)]
-	dtmfTS uint32 // timestamp of the last DTMF event reported (read loop only)
+	dtmfTS uint32 // timestamp of the last DTMF event reported (poller only)
 	player atomic.Pointer[player]
 	shard  *clockShard // set while a player runs; guarded by out.mu
 
@@ -60,7 +61,6 @@ type Session struct {
 	rxRTCP    atomic.Uint64
 	lastRx    atomic.Int64
 	closeOnce sync.Once
-	done      chan struct{}
 	created   time.Time
 }
 
@@ -73,7 +73,7 @@ func (s *Session) Local() netip.AddrPort { return s.local }
 func (s *Session) SetParams(p Params) {
 	s.params.Store(&p)
 	if !s.latched.Load() && p.Remote.IsValid() && !p.Remote.Addr().IsUnspecified() {
-		s.remote.Store(net.UDPAddrFromAddrPort(p.Remote))
+		s.remote.Store(newSockaddr(p.Remote, s.local))
 	}
 }
 
@@ -181,8 +181,8 @@ func (s *Session) Close() {
 		if p := s.peer.Swap(nil); p != nil {
 			p.peer.CompareAndSwap(s, nil)
 		}
-		close(s.done)
-		_ = s.conn.Close()
+		s.poller.remove(s)
+		s.sock.close()
 		_ = s.rtcp.Close()
 		s.eng.m.sessions.Dec()
 	})
@@ -231,7 +231,7 @@ func (s *Session) sendSRLocked() {
 	binary.BigEndian.PutUint32(b[16:], s.out.ts)
 	binary.BigEndian.PutUint32(b[20:], uint32(s.txPackets.Load()))
 	binary.BigEndian.PutUint32(b[24:], s.out.octets)
-	_, _ = s.rtcp.WriteToUDP(b[:], &net.UDPAddr{IP: dst.IP, Port: dst.Port + 1})
+	_, _ = s.rtcp.WriteToUDPAddrPort(b[:], netip.AddrPortFrom(dst.ap.Addr(), dst.ap.Port()+1))
 }
 
 // relayFrom sends a packet that arrived on the peer leg out of this leg,
@@ -283,36 +283,13 @@ func (s *Session) writeLocked(pt uint8, payload []byte) bool {
 	n += copy(s.out.buf[n:], payload)
 	s.out.marker = false
 	s.out.sent = true
-	if _, err := s.conn.WriteToUDP(s.out.buf[:n], dst); err != nil {
+	if err := s.sock.writeTo(s.out.buf[:n], dst); err != nil {
 		return false
 	}
 	s.out.octets += uint32(len(payload))
 	s.txPackets.Add(1)
 	s.eng.m.packetsOut.Inc()
 	return true
-}
-
-// readLoop receives RTP, latches the remote address (symmetric RTP) and
-// relays to the bridged peer.
-func (s *Session) readLoop() {
-	buf := make([]byte, 1500)
-	scratch := make([]byte, 1500)
-	var h rtp.Header
-	for {
-		n, from, err := s.conn.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			select {
-			case <-s.done:
-				return
-			default:
-			}
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				continue
-			}
-			return
-		}
-		s.handle(buf[:n], from, &h, scratch)
-	}
 }
 
 // handle takes one datagram from the network: RTP or not (then ignored),
@@ -327,7 +304,7 @@ func (s *Session) handle(b []byte, from netip.AddrPort, h *rtp.Header, scratch [
 	s.lastRx.Store(time.Now().UnixNano())
 	s.eng.m.packetsIn.Inc()
 	if !s.latched.Load() {
-		s.remote.Store(net.UDPAddrFromAddrPort(netip.AddrPortFrom(from.Addr().Unmap(), from.Port())))
+		s.remote.Store(newSockaddr(netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), s.local))
 		s.latched.Store(true)
 	}
 	peer := s.peer.Load()
