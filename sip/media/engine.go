@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
@@ -62,12 +60,12 @@ func NewEngine(cfg Config, ip string, reg prometheus.Registerer, log zerolog.Log
 		p, err := newPoller()
 		if err != nil {
 			for _, p := range e.pollers {
-				_ = unix.Close(p.epfd)
+				p.close()
 			}
 			return nil, fmt.Errorf("media poller: %w", err)
 		}
 		e.pollers = append(e.pollers, p)
-		go p.run(e.stop)
+		go p.run()
 	}
 	e.clock = newClock(e.m, e.stop)
 	return e, nil
@@ -97,7 +95,12 @@ func (e *Engine) MediaTimeouts() { e.m.timeouts.Inc() }
 
 // Close stops the media clock and the pollers. Sessions must be closed by
 // their owners.
-func (e *Engine) Close() { close(e.stop) }
+func (e *Engine) Close() {
+	close(e.stop)
+	for _, p := range e.pollers {
+		p.close()
+	}
+}
 
 // NewSession binds a new RTP socket on a free even port and starts reading.
 func (e *Engine) NewSession() (*Session, error) {

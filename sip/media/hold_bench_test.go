@@ -214,6 +214,9 @@ func benchHold(b *testing.B, n int, d time.Duration) {
 	for _, s := range sessions {
 		s.StopPlaying()
 	}
+	var m2 runtime.MemStats
+	runtime.ReadMemStats(&m2)
+	b.ReportMetric(float64(m2.NumGC-m1.NumGC), "gc-runs")
 	elapsed := time.Since(start)
 	used := cpu()
 	b.StopTimer()

@@ -1,8 +1,9 @@
 package media
 
 import (
-	"errors"
+	"os"
 	"sync"
+	"syscall"
 	"unsafe"
 
 	"github.com/pion/rtp"
@@ -17,7 +18,13 @@ import (
 // Go's poller this saves, per packet, a goroutine wake-up and switch, and
 // the writable-event churn every send caused (see udpSocket).
 type poller struct {
-	epfd int
+	// file wraps the epoll descriptor for Go's own network poller: an epoll descriptor is
+	// readable when it has ready sockets, so the goroutine parks there
+	// instead of sleeping in epoll_wait, which would hold its P (one of
+	// GOMAXPROCS) for up to 10 ms before the runtime takes it back — long
+	// enough to make the media clock, waiting for a P, miss its frames.
+	file *os.File
+	raw  syscall.RawConn
 	// sessions by file descriptor. A descriptor closed and reused by a
 	// new session at once maps to the new session, whose socket it then
 	// is: a stale event reads the right socket or finds nothing.
@@ -31,7 +38,6 @@ type poller struct {
 const (
 	pollerBatch        = 256
 	pollerReadsPerWake = 16
-	pollerWaitMS       = 200 // wake this often to notice a stop
 )
 
 func newPoller() (*poller, error) {
@@ -39,7 +45,17 @@ func newPoller() (*poller, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &poller{epfd: fd, sessions: map[int]*Session{}}, nil
+	if err := unix.SetNonblock(fd, true); err != nil {
+		_ = unix.Close(fd)
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), "rtp-epoll")
+	raw, err := f.SyscallConn()
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return &poller{file: f, raw: raw, sessions: map[int]*Session{}}, nil
 }
 
 // add registers s's socket for readable events.
@@ -49,11 +65,16 @@ func (p *poller) add(s *Session) error {
 	p.sessions[fd] = s
 	p.mu.Unlock()
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
-	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		p.remove(s)
-		return err
+	var err error
+	if cerr := p.raw.Control(func(epfd uintptr) {
+		err = unix.EpollCtl(int(epfd), unix.EPOLL_CTL_ADD, fd, &ev)
+	}); cerr != nil {
+		err = cerr // the engine is closed
 	}
-	return nil
+	if err != nil {
+		p.remove(s)
+	}
+	return err
 }
 
 // remove forgets s (its socket leaves the epoll set when it is closed).
@@ -64,45 +85,37 @@ func (p *poller) remove(s *Session) {
 		delete(p.sessions, fd)
 	}
 	p.mu.Unlock()
-	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+	// Through Control: a closed engine's descriptor number may belong to
+	// something else by now.
+	_ = p.raw.Control(func(epfd uintptr) {
+		_ = unix.EpollCtl(int(epfd), unix.EPOLL_CTL_DEL, fd, nil)
+	})
 }
 
 // ready returns the sockets readable right now, without blocking (and so
 // without telling the scheduler about a system call that cannot block).
-func (p *poller) ready(events []unix.EpollEvent) int {
-	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_WAIT, uintptr(p.epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+func ready(epfd uintptr, events []unix.EpollEvent) int {
+	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_WAIT, epfd, uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
 	if errno != 0 {
 		return 0
 	}
 	return int(n)
 }
 
-// run waits for readable sockets until stop and handles what they hold.
-func (p *poller) run(stop <-chan struct{}) {
+// run handles ready sockets until the poller is closed.
+func (p *poller) run() {
 	events := make([]unix.EpollEvent, pollerBatch)
 	buf := make([]byte, 1500)
 	scratch := make([]byte, 1500)
 	var h rtp.Header
-	defer unix.Close(p.epfd)
 	for {
-		select {
-		case <-stop:
-			return
-		default:
-		}
-		// While packets keep coming, look without blocking first: a
-		// blocking wait gives up this goroutine's P and has to get one
-		// back when it returns, a wait for the scheduler per batch.
-		n := p.ready(events)
-		var err error
-		if n == 0 {
-			n, err = unix.EpollWait(p.epfd, events, pollerWaitMS)
-		}
+		n := 0
+		err := p.raw.Read(func(epfd uintptr) bool {
+			n = ready(epfd, events)
+			return n > 0 // false: park until the epoll descriptor is readable
+		})
 		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			return
+			return // closed
 		}
 		for _, ev := range events[:n] {
 			p.mu.RLock()
@@ -121,3 +134,6 @@ func (p *poller) run(stop <-chan struct{}) {
 		}
 	}
 }
+
+// close stops run and releases the epoll descriptor.
+func (p *poller) close() { _ = p.file.Close() }

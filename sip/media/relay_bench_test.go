@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -58,6 +59,9 @@ func benchBridged(b *testing.B, n int, d time.Duration) {
 		b.Fatal("generator gave no addresses")
 	}
 	w := bufio.NewWriter(in)
+	runtime.GC()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
 	for i := 0; i < n; i++ {
 		a, _ := e.NewSession()
 		c, _ := e.NewSession()
@@ -68,6 +72,8 @@ func benchBridged(b *testing.B, n int, d time.Duration) {
 		Bridge(a, c)
 		fmt.Fprintf(w, "leg %d %s\nleg %d %s\n", (2*i)%len(peers), a.Local(), (2*i+1)%len(peers), c.Local())
 	}
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
 	fmt.Fprintln(w, "go")
 	_ = w.Flush()
 	cpu := cpuMeter()
@@ -92,6 +98,7 @@ func benchBridged(b *testing.B, n int, d time.Duration) {
 	b.ReportMetric(st.Max, "latency-max-ms")
 	b.ReportMetric(used.Seconds()/elapsed.Seconds(), "cores-busy")
 	b.ReportMetric(st.Cores, "generator-cores")
+	b.ReportMetric(float64(m1.HeapInuse+m1.StackInuse-m0.HeapInuse-m0.StackInuse)/float64(n)/1024, "KB-per-call")
 }
 
 // relayLeg is one sc115 leg the generator sends to, from socket sock.
