@@ -87,6 +87,11 @@ func NewEngine(cfg Config, d Deps) *Engine {
 	e.fed = newFederation(cfg.Federation)
 	e.slQueue = map[string]*slCounters{}
 	def, _ := compileHours(cfg.Hours, "acd.hours") // validated
+	keys := make([]string, 0, len(cfg.Municipalities))
+	for _, m := range cfg.Municipalities {
+		keys = append(keys, m.Key)
+	}
+	e.m.zeroFor(keys)
 	for _, m := range cfg.Municipalities {
 		e.hours[m.Key] = def
 		if m.Hours != nil {

@@ -42,6 +42,21 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
+// zeroFor creates every municipality's series at 0 (and "unknown" for the
+// calls that match none), so that /metrics shows them before the first
+// call and rates and service-level ratios in Prometheus have no gaps.
+func (m *metrics) zeroFor(keys []string) {
+	for _, vec := range []*prometheus.CounterVec{m.offered, m.rejected} {
+		vec.WithLabelValues("unknown")
+	}
+	for _, k := range keys {
+		for _, vec := range []*prometheus.CounterVec{m.offered, m.answered, m.abandoned, m.rejected, m.answeredInSL, m.overflowed, m.abandonedShort} {
+			vec.WithLabelValues(k)
+		}
+		m.waiting.WithLabelValues(k)
+	}
+}
+
 // answeredInSLOnce counts a finished call in the service-level series.
 func (m *metrics) answeredInSLOnce(r *cdr.Record, threshold time.Duration) {
 	switch {

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +17,41 @@ type metrics struct {
 	lateness      prometheus.Histogram
 	timeouts      prometheus.Counter
 	rtcpIn        prometheus.Counter
+	worst         worstLateness
+}
+
+// worstLateness keeps the largest clock lateness of the current and the
+// previous window (worstWindow each), so the gauge shows the worst of the
+// last 10–20 s without being reset by whoever scrapes it.
+type worstLateness struct {
+	mu        sync.Mutex
+	start     time.Time
+	cur, prev time.Duration
+}
+
+const worstWindow = 10 * time.Second
+
+func (w *worstLateness) observe(d time.Duration, now time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.rotate(now)
+	w.cur = max(w.cur, d)
+}
+
+func (w *worstLateness) get(now time.Time) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.rotate(now)
+	return max(w.cur, w.prev)
+}
+
+func (w *worstLateness) rotate(now time.Time) {
+	switch el := now.Sub(w.start); {
+	case el >= 2*worstWindow:
+		w.start, w.cur, w.prev = now, 0, 0
+	case el >= worstWindow:
+		w.start, w.prev, w.cur = w.start.Add(worstWindow), w.cur, 0
+	}
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -30,10 +66,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		rtcpIn:   prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_rtcp_packets_in_total", Help: "RTCP packets received."}),
 		timeouts: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_timeouts_total", Help: "Call legs ended because their RTP stopped (or never started)."}),
 	}
+	worst := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sc115_media_clock_worst_lateness_seconds", Help: "The latest the media clock woke for a tick in the last 10–20 s."},
+		func() float64 { return m.worst.get(time.Now()).Seconds() })
 	if reg != nil {
-		reg.MustRegister(m.sessions, m.packetsIn, m.packetsOut, m.relayDrops, m.framesSkipped, m.lateness, m.timeouts, m.rtcpIn)
+		reg.MustRegister(m.sessions, m.packetsIn, m.packetsOut, m.relayDrops, m.framesSkipped, m.lateness, m.timeouts, m.rtcpIn, worst)
 	}
 	return m
 }
 
-func (m *metrics) observeLateness(d time.Duration) { m.lateness.Observe(d.Seconds()) }
+func (m *metrics) observeLateness(d time.Duration) {
+	m.lateness.Observe(d.Seconds())
+	m.worst.observe(d, time.Now())
+}
