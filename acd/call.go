@@ -58,6 +58,7 @@ type call struct {
 	lastPos  int    // position last announced
 	priority int    // the municipality's, or its crisis priority
 	greeting string // the municipality's greeting, or its crisis greeting
+	hold     string // the municipality's hold track (its hold class)
 	// noOverflowUntil pauses overflow after every target failed.
 	noOverflowUntil time.Time
 	pendingOverflow string
@@ -194,7 +195,7 @@ func (c *call) run() CallState {
 	e.m.offered.WithLabelValues(m.Key).Inc()
 	c.to(StateRouted)
 	sched := e.hours[m.Key]
-	c.priority, c.greeting = m.Priority, e.Greeting(m)
+	c.priority, c.greeting, c.hold = m.Priority, e.Greeting(m), e.HoldTrack(m)
 	if crisis, err := e.Store.Crisis(context.Background(), m.Key); err == nil && crisis {
 		sched, c.priority, c.greeting, c.crisis = e.crisisHours[m.Key], m.Crisis.Priority, m.Crisis.Greeting, true
 		c.log = c.log.With().Bool("crisis", true).Logger()
@@ -323,7 +324,7 @@ func (c *call) queueAndConnect(ctx context.Context) CallState {
 	}
 	c.rec.QueuedAt = e.now()
 	if reason := c.overflowReason(ctx, true); reason != "" {
-		c.leg.Play([]string{c.greeting}, true) // the caller hears something while other centers ring
+		c.leg.Play([]string{c.greeting}, c.hold) // the caller hears something while other centers ring
 		st, done, requeue := c.overflowed(ctx, reason, true)
 		if done {
 			return st
@@ -336,7 +337,7 @@ func (c *call) queueAndConnect(ctx context.Context) CallState {
 		}
 	}
 	// The greeting, then (if the call waits) its position and wait, then hold.
-	c.leg.Play(append([]string{c.greeting}, c.announce()...), true)
+	c.leg.Play(append([]string{c.greeting}, c.announce()...), c.hold)
 	for {
 		c.to(StateQueued)
 		agentID, st := c.wait(ctx, waiting)
@@ -420,7 +421,7 @@ func (c *call) wait(ctx context.Context, waiting prometheus.Gauge) (string, Call
 			c.log.Info().Str("dtmf", string(d)).Msg("caller pressed a key while waiting")
 		case <-every:
 			if p := c.announce(); len(p) > 0 {
-				c.leg.Play(p, true)
+				c.leg.Play(p, c.hold)
 			}
 		case <-escalate:
 			ts, _ := c.targets(e.now().Sub(c.rec.ArrivedAt))

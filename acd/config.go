@@ -77,6 +77,9 @@ type Municipality struct {
 	MinLevel   int      `yaml:"min_level"` // proficiency an agent needs at first (1–10, default 1)
 	Priority   int      `yaml:"priority"`  // 1–9, higher first (0 or unset: 5)
 	Greeting   string   `yaml:"greeting"`  // prompt file; default: the media default greeting
+	// HoldTrack is the municipality's hold class: the track its waiting
+	// callers hear (a prompt file; default: media.hold_track).
+	HoldTrack string `yaml:"hold_track"`
 	// Hours override acd.hours for this municipality.
 	Hours *Hours `yaml:"hours"`
 	// ClosedPrompt is played outside opening hours (default closed.wav).

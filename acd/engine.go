@@ -37,6 +37,9 @@ type Deps struct {
 	Registry     prometheus.Registerer
 	// Greeting returns the prompt a municipality's callers hear first.
 	Greeting func(m *Municipality) string
+	// HoldTrack returns the hold track (prompt) of a municipality's
+	// waiting callers.
+	HoldTrack func(m *Municipality) string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -79,6 +82,9 @@ func NewEngine(cfg Config, d Deps) *Engine {
 	}
 	if e.Greeting == nil {
 		e.Greeting = func(m *Municipality) string { return m.Greeting }
+	}
+	if e.HoldTrack == nil {
+		e.HoldTrack = func(m *Municipality) string { return m.HoldTrack }
 	}
 	for _, a := range cfg.Agents {
 		e.agents[a.ID] = newAgent(a)

@@ -36,7 +36,7 @@ func (l *fakeLeg) Caller() (string, bool)           { return "+495136123456", fa
 func (l *fakeLeg) Reject(code int, _ string)        { l.rejected <- code; l.end() }
 func (l *fakeLeg) Answer(ctx context.Context) error { return ctx.Err() }
 func (l *fakeLeg) PlayOnce([]string)                {}
-func (l *fakeLeg) Play([]string, bool)              {}
+func (l *fakeLeg) Play([]string, string)            {}
 func (l *fakeLeg) Hangup()                          { close(l.hungUp); l.end() }
 func (l *fakeLeg) EndReason() string                { return "" }
 func (l *fakeLeg) HoldTime() time.Duration          { return 0 }

@@ -21,8 +21,9 @@ type CallerLeg interface {
 	Reject(code int, reason string)
 	// Answer sends 200 OK and waits for the ACK.
 	Answer(ctx context.Context) error
-	// Play sends the named prompts once, then loops hold audio if hold.
-	Play(prompts []string, hold bool)
+	// Play sends the named prompts once, then loops the prompt named hold
+	// (the hold track; "" = silence).
+	Play(prompts []string, hold string)
 	// PlayOnce plays the prompts and returns when they are over (or the
 	// caller hung up).
 	PlayOnce(prompts []string)

@@ -174,8 +174,9 @@ func (c *InboundCall) markAnswered() {
 	c.mu.Unlock()
 }
 
-// Play sends the named prompts once, then hold audio if hold is set.
-func (c *InboundCall) Play(names []string, hold bool) {
+// Play sends the named prompts once, then loops the prompt named hold (the
+// caller's hold track; "" = silence).
+func (c *InboundCall) Play(names []string, hold string) {
 	var intro []*media.Prompt
 	for _, n := range names {
 		if p := c.s.media.Prompt(n); p != nil {
@@ -183,8 +184,8 @@ func (c *InboundCall) Play(names []string, hold bool) {
 		}
 	}
 	var loop *media.Prompt
-	if hold {
-		loop = c.s.media.HoldTrack()
+	if hold != "" {
+		loop = c.s.media.Prompt(hold)
 	}
 	if sess := c.session(); sess != nil {
 		sess.Play(intro, loop)
@@ -200,7 +201,7 @@ func (c *InboundCall) PlayOnce(names []string) {
 			d += time.Duration(p.Frames()) * media.FrameDuration
 		}
 	}
-	c.Play(names, false)
+	c.Play(names, "")
 	select {
 	case <-time.After(d):
 	case <-c.Ended():

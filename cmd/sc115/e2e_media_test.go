@@ -65,11 +65,24 @@ func TestMediaTimeouts(t *testing.T) {
 	}
 }
 
+// TestCallerHearsGreetingPositionWaitThenHold listens to every frame a
+// waiting caller gets: greeting, position, wait, then the hold track — the
+// default one, and a municipality's own hold class (acd hold_track).
 func TestCallerHearsGreetingPositionWaitThenHold(t *testing.T) {
+	for _, c := range []struct{ name, holdClass, track string }{
+		{"default hold track", "", "hold"},
+		{"municipality's hold class", "feature-ready.wav", "feature-ready"},
+	} {
+		t.Run(c.name, func(t *testing.T) { testGreetingPositionWaitHold(t, c.holdClass, c.track) })
+	}
+}
+
+func testGreetingPositionWaitHold(t *testing.T, holdClass, track string) {
 	cfg := testConfig(t)
 	for i := range cfg.ACD.Municipalities {
 		if cfg.ACD.Municipalities[i].Key == "lehrte" {
 			cfg.ACD.Municipalities[i].Greeting = "feature-pause.wav" // a short greeting keeps the test short
+			cfg.ACD.Municipalities[i].HoldTrack = holdClass
 		}
 	}
 	s := startTest(t, cfg)
@@ -87,9 +100,12 @@ func TestCallerHearsGreetingPositionWaitThenHold(t *testing.T) {
 		}
 		total += p.Frames()
 	}
-	hold, _ := media.LoadWAV("../../prompts/de/hold.wav")
+	hold, err := media.LoadWAV("../../prompts/de/" + track + ".wav")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; i < 25; i++ {
-		want = append(want, string(hold.Frame(media.PCMA, i)))
+		want = append(want, string(hold.Frame(media.PCMA, i%hold.Frames())))
 	}
 	caller, _ := testphone.New("+495132444555", "127.0.0.1")
 	defer caller.Close()

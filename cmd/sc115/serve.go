@@ -80,6 +80,9 @@ func start(cfg Config, log zerolog.Logger) (_ *service, err error) {
 		if m.Greeting != "" && s.media.Prompt(m.Greeting) == nil {
 			return nil, fmt.Errorf("acd.municipalities[%d].greeting: prompt %q not found in %s", i, m.Greeting, cfg.Media.PromptsDir)
 		}
+		if m.HoldTrack != "" && s.media.Prompt(m.HoldTrack) == nil {
+			return nil, fmt.Errorf("acd.municipalities[%d].hold_track: prompt %q not found in %s", i, m.HoldTrack, cfg.Media.PromptsDir)
+		}
 	}
 	if s.cdrs, err = cdr.NewWriter(cfg.CDR.Dir, cfg.Instance, reg, log.With().Str("component", "cdr").Logger()); err != nil {
 		return nil, err
@@ -93,6 +96,12 @@ func start(cfg Config, log zerolog.Logger) (_ *service, err error) {
 				return m.Greeting
 			}
 			return cfg.Media.DefaultGreeting
+		},
+		HoldTrack: func(m *acd.Municipality) string {
+			if m.HoldTrack != "" {
+				return m.HoldTrack
+			}
+			return cfg.Media.HoldTrack
 		},
 	})
 	s.sip, err = sip.NewServer(cfg.SIP, sip.Options{
