@@ -24,7 +24,6 @@ const slotDur = FrameDuration / clockSlots
 type clock struct {
 	shards []*clockShard
 	next   atomic.Uint64
-	m      *metrics
 }
 
 // frameSender is what the clock drives: a session sending its next
@@ -46,7 +45,7 @@ type clockShard struct {
 
 func newClock(m *metrics, stop <-chan struct{}) *clock {
 	n := runtime.GOMAXPROCS(0)
-	c := &clock{m: m}
+	c := &clock{}
 	for i := 0; i < n; i++ {
 		s := newClockShard(m)
 		c.shards = append(c.shards, s)

@@ -18,7 +18,7 @@ import (
 // Go's poller this saves, per packet, a goroutine wake-up and switch, and
 // the writable-event churn every send caused (see udpSocket).
 type poller struct {
-	// file wraps the epoll descriptor for Go's own network poller: an epoll descriptor is
+	// file wraps the epoll descriptor for Go's own network poller: it is
 	// readable when it has ready sockets, so the goroutine parks there
 	// instead of sleeping in epoll_wait, which would hold its P (one of
 	// GOMAXPROCS) for up to 10 ms before the runtime takes it back — long

@@ -22,13 +22,13 @@ type Params struct {
 
 // Session is one call leg's RTP: one socket, one outgoing stream whose
 // SSRC/sequence/timestamp stay continuous whatever feeds it (prompts, hold
-// audio, or the bridged peer), and a reader that relays to the peer.
+// audio, or the bridged peer); what it receives its engine's poller hands
+// to handle, which relays it to the bridged peer.
 type Session struct {
 	eng    *Engine
 	sock   *udpSocket   // RTP, read by poller
 	poller *poller      // the engine's poller this leg is read by
 	rtcp   *net.UDPConn // port+1: RTCP is received and counted
-	local  netip.AddrPort
 
 	params  atomic.Pointer[Params]
 	remote  atomic.Pointer[sockaddr]
@@ -67,13 +67,13 @@ type Session struct {
 func randUint32() uint32 { return rand.Uint32() }
 
 // Local is the address the session receives on (for SDP).
-func (s *Session) Local() netip.AddrPort { return s.local }
+func (s *Session) Local() netip.AddrPort { return s.sock.local }
 
 // SetParams sets the negotiated codec and remote address.
 func (s *Session) SetParams(p Params) {
 	s.params.Store(&p)
 	if !s.latched.Load() && p.Remote.IsValid() && !p.Remote.Addr().IsUnspecified() {
-		s.remote.Store(newSockaddr(p.Remote, s.local))
+		s.remote.Store(newSockaddr(p.Remote, s.sock.local))
 	}
 }
 
@@ -304,7 +304,7 @@ func (s *Session) handle(b []byte, from netip.AddrPort, h *rtp.Header, scratch [
 	s.lastRx.Store(time.Now().UnixNano())
 	s.eng.m.packetsIn.Inc()
 	if !s.latched.Load() {
-		s.remote.Store(newSockaddr(netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), s.local))
+		s.remote.Store(newSockaddr(netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), s.sock.local))
 		s.latched.Store(true)
 	}
 	peer := s.peer.Load()
