@@ -84,6 +84,8 @@ func TestBillingCommand(t *testing.T) {
 	}
 }
 
+// TestEstimateCommand: `sc115 billing estimate` prices a municipality's
+// expected year under every configured tariff, totals checked to the cent.
 func TestEstimateCommand(t *testing.T) {
 	code, out := captureStdout(t, func() int {
 		return run([]string{"billing", "estimate", "--config", "../../deploy/examples/region-hannover.yaml", "--population", "31000", "--calls-per-resident", "0.12", "--aht-s", "240"})
@@ -95,6 +97,8 @@ func TestEstimateCommand(t *testing.T) {
 	}
 }
 
+// TestPurgeCommand: `sc115 cdr purge` folds days older than the limit into
+// aggregates without caller numbers and deletes their files, keeping the rest.
 func TestPurgeCommand(t *testing.T) {
 	dir := t.TempDir()
 	w, _ := cdr.NewWriter(dir, "i1", nil, zerolog.Nop())

@@ -21,6 +21,7 @@ func writeConfig(t *testing.T, edit func(string) string) string {
 	return p
 }
 
+// TestCheckConfigExample: the shipped example config passes check-config.
 func TestCheckConfigExample(t *testing.T) {
 	if code := run([]string{"check-config", "../../deploy/examples/region-hannover.yaml"}); code != 0 {
 		t.Fatalf("example config: exit %d", code)
@@ -61,6 +62,8 @@ func TestConfigErrorsNameFileLineField(t *testing.T) {
 	}
 }
 
+// TestDemoPasswordWarningOffLoopback: demo passwords are warned about (with
+// file and line) once SIP listens beyond loopback, and not on loopback.
 func TestDemoPasswordWarningOffLoopback(t *testing.T) {
 	p := writeConfig(t, func(s string) string {
 		return strings.Replace(s, "listen: 127.0.0.1:5060", "listen: 192.0.2.1:5060", 1)
@@ -80,6 +83,8 @@ func TestDemoPasswordWarningOffLoopback(t *testing.T) {
 	}
 }
 
+// TestServeFlagsFromEnvironment: SC115_* variables set what the config
+// file says, and flags win over both.
 func TestServeFlagsFromEnvironment(t *testing.T) {
 	t.Setenv("SC115_SIP_LISTEN", "127.0.0.1:5999")
 	t.Setenv("SC115_INSTANCE", "from-env")

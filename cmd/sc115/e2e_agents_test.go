@@ -14,6 +14,9 @@ import (
 	"github.com/sc115/sc115/internal/testphone"
 )
 
+// TestRegisterSHA256AndLockout: with SHA-256 offered (RFC 8760) a phone
+// registers with it; wrong passwords lock the user out (403 even with the
+// right password) until the lockout time is over.
 func TestRegisterSHA256AndLockout(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.SIP.DigestAlgorithms = []string{"SHA-256", "MD5"}
@@ -36,6 +39,10 @@ func TestRegisterSHA256AndLockout(t *testing.T) {
 	}
 }
 
+// TestOfferForksToAllDevices: agent 1006 has a desk phone and a softphone
+// registered. Both ring; the softphone answers first and gets the call
+// (with the municipality, sc115's call id and the knowledge-base link in
+// its headers); the desk phone's ringing is cancelled.
 func TestOfferForksToAllDevices(t *testing.T) {
 	cfg := testConfig(t)
 	s := startTest(t, cfg)
@@ -89,6 +96,9 @@ func TestOfferForksToAllDevices(t *testing.T) {
 	}
 }
 
+// TestFeatureCodesFromThePhone: an agent changes its state by dialing
+// feature codes from its registered phone; each call is digest-challenged,
+// answered with a spoken confirmation, and hung up by sc115.
 func TestFeatureCodesFromThePhone(t *testing.T) {
 	cfg := testConfig(t)
 	s := startTest(t, cfg)
@@ -140,6 +150,9 @@ func TestFeatureCodesFromThePhone(t *testing.T) {
 	expectCode(t, "feature code without registration", 403, dialErr(other.Dial(ctx, target, "*41", nil)))
 }
 
+// TestRegistrationExpiryLogsOut: a phone that stops refreshing its
+// registration is not offered calls: when the binding expires the agent is
+// logged out. An expiry below min_expires gets 423 with Min-Expires.
 func TestRegistrationExpiryLogsOut(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.SIP.MinExpires = time.Second
@@ -168,6 +181,10 @@ func TestRegistrationExpiryLogsOut(t *testing.T) {
 	}
 }
 
+// TestTwoInstancesOneRedis: two sc115 instances share a redis-server. The
+// agent's phone registers with instance A; a call comes in at instance B.
+// B finds the agent's binding in the store, rings the phone, bridges the
+// call, and writes its CDR.
 func TestTwoInstancesOneRedis(t *testing.T) {
 	url := interop.RedisServer(t)
 	cfgA, cfgB := testConfig(t), testConfig(t)

@@ -12,6 +12,10 @@ import (
 	"github.com/sc115/sc115/sip/media"
 )
 
+// TestMediaTimeouts: a caller whose phone never sends RTP is ended (BYE)
+// after first_packet_timeout with a failed CDR; a connected call whose
+// caller's RTP stops is ended on both legs after idle_timeout, the CDR
+// saying who ended it: media-timeout.
 func TestMediaTimeouts(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Media.FirstPacketTimeout, cfg.Media.IdleTimeout = time.Second, time.Second
@@ -65,9 +69,12 @@ func TestMediaTimeouts(t *testing.T) {
 	}
 }
 
-// TestCallerHearsGreetingPositionWaitThenHold listens to every frame a
-// waiting caller gets: greeting, position, wait, then the hold track — the
-// default one, and a municipality's own hold class (acd hold_track).
+// TestCallerHearsGreetingPositionWaitThenHold listens to what a queued
+// caller receives: the greeting, "Sie sind an Position eins. Die
+// voraussichtliche Wartezeit beträgt etwa drei Minuten." (nobody logged
+// in: one round of the default 3 min handling time), then the hold track —
+// every A-law frame in order, compared with the prompts; once with the
+// default track and once with a municipality's own hold class (hold_track).
 func TestCallerHearsGreetingPositionWaitThenHold(t *testing.T) {
 	for _, c := range []struct{ name, holdClass, track string }{
 		{"default hold track", "", "hold"},
@@ -132,6 +139,10 @@ func testGreetingPositionWaitHold(t *testing.T, holdClass, track string) {
 	_ = call.Bye(ctx)
 }
 
+// TestHoldAndResumeByReInvite: the caller's phone holds the call
+// (re-INVITE a=sendonly → 200 a=recvonly): the agent's audio no longer
+// reaches it; it resumes (a=sendrecv) and hears the agent again; the CDR
+// counts the hold time.
 func TestHoldAndResumeByReInvite(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Media.IdleTimeout = 500 * time.Millisecond // a held leg is exempt: the 1 s hold below must not end the call

@@ -17,15 +17,10 @@ import (
 )
 
 // TestCallTrunkToAgentToCDR is the foundation's proof: an agent registers
-
 // with digest auth, a caller dials Burgdorf over the trunk, hears the
-
 // Burgdorf greeting, is offered to the agent, both hear each other
-
 // (A-law caller, µ-law agent: transcoded), the caller hangs up, and after
-
 // wrap-up one CDR row says what happened.
-
 func TestCallTrunkToAgentToCDR(t *testing.T) {
 	cfg := testConfig(t)
 	s := startTest(t, cfg)
@@ -162,11 +157,8 @@ func assertMS(t *testing.T, row map[string]string, k string, lo, hi int) {
 }
 
 // TestTrunkErrors checks the refusals a PBX sees: 404 for an unknown
-
 // number, 403 from outside the trunk CIDRs, 488 without a usable codec,
-
 // 200 for OPTIONS keep-alives, and 403 for a wrong agent password.
-
 func TestTrunkErrors(t *testing.T) {
 	cfg := testConfig(t)
 	s := startTest(t, cfg)
@@ -227,9 +219,7 @@ func expectCode(t *testing.T, what string, code int, err error) {
 }
 
 // TestAbandonWhileQueued: nobody is logged in for Lehrte, the caller hears
-
 // hold audio, hangs up, and the CDR says abandoned with the time waited.
-
 func TestAbandonWhileQueued(t *testing.T) {
 	cfg := testConfig(t)
 	s := startTest(t, cfg)
@@ -260,11 +250,8 @@ func TestAbandonWhileQueued(t *testing.T) {
 }
 
 // TestDrainRefusesNewCallsAndEndsWaitingOnes is what SIGTERM does: new
-
 // INVITEs get 503, a waiting caller is let be for the drain time, then
-
 // hears BYE, and its CDR says interrupted.
-
 func TestDrainRefusesNewCallsAndEndsWaitingOnes(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.ACD.DrainTime = time.Second
@@ -306,13 +293,9 @@ func TestDrainRefusesNewCallsAndEndsWaitingOnes(t *testing.T) {
 }
 
 // TestCalledPartyFallbackAndAgentHangsUp: a PBX that puts a routing number
-
 // in the Request-URI sc115 does not know, and the real dialed number in
-
 // P-Called-Party-ID, still reaches Wunstorf; the agent hangs up first and
-
 // the caller gets BYE.
-
 func TestCalledPartyFallbackAndAgentHangsUp(t *testing.T) {
 	cfg := testConfig(t)
 	s := startTest(t, cfg)
@@ -351,63 +334,3 @@ func TestCalledPartyFallbackAndAgentHangsUp(t *testing.T) {
 		t.Errorf("cdr %v", row)
 	}
 }
-
-// TestRegisterSHA256AndLockout: with SHA-256 offered (RFC 8760) a phone
-
-// registers with it; wrong passwords lock the user out (403 even with the
-
-// right password) until the lockout time is over.
-
-// TestOfferForksToAllDevices: agent 1006 has a desk phone and a softphone
-
-// registered. Both ring; the softphone answers first and gets the call
-
-// (with the municipality, sc115's call id and the knowledge-base link in
-
-// its headers); the desk phone's ringing is cancelled.
-
-// TestFeatureCodesFromThePhone: an agent changes its state by dialing
-
-// feature codes from its registered phone; each call is digest-challenged,
-
-// answered with a spoken confirmation, and hung up by sc115.
-
-// TestRegistrationExpiryLogsOut: a phone that stops refreshing its
-
-// registration is not offered calls: when the binding expires the agent is
-
-// logged out. An expiry below min_expires gets 423 with Min-Expires.
-
-// TestTwoInstancesOneRedis: two sc115 instances share a redis-server. The
-
-// agent's phone registers with instance A; a call comes in at instance B.
-
-// B finds the agent's binding in the store, rings the phone, bridges the
-
-// call, and writes its CDR.
-
-// TestMediaTimeouts: a caller whose phone never sends RTP is ended (BYE)
-
-// after first_packet_timeout with a failed CDR; a connected call whose
-
-// caller's RTP stops is ended on both legs after idle_timeout, the CDR
-
-// saying who ended it: media-timeout.
-
-// TestCallerHearsGreetingPositionWaitThenHold listens to what a queued
-
-// caller receives: the greeting, "Sie sind an Position eins. Die
-
-// voraussichtliche Wartezeit beträgt etwa drei Minuten." (nobody logged
-
-// in: one round of the default 3 min handling time), then the hold track —
-
-// every A-law frame in order, compared with the prompts.
-
-// TestHoldAndResumeByReInvite: the caller's phone holds the call
-
-// (re-INVITE a=sendonly → 200 a=recvonly): the agent's audio no longer
-
-// reaches it; it resumes (a=sendrecv) and hears the agent again; the CDR
-
-// counts the hold time.
