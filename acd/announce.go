@@ -23,6 +23,9 @@ const (
 	promptOneMinute  = "wait-1min.wav"      // "eine Minute."
 	promptMinutes    = "minutes.wav"        // "Minuten."
 	promptMoreThan20 = "more-than-20.wav"   // "mehr als zwanzig"
+
+	promptBusy          = "busy.wav"           // every line busy (overflow on_failure: busy)
+	promptUnknownOrigin = "unknown-origin.wav" // "your region is not connected yet"
 )
 
 func numberPrompt(n int) string { return fmt.Sprintf("num-%d.wav", n) }

@@ -172,7 +172,7 @@ func (c *call) run() CallState {
 		case "announce":
 			c.log.Warn().Strs("dialed", leg.DialedNumbers()).Msg("no municipality for dialed number: region not connected announcement")
 			if err := leg.Answer(context.Background()); err == nil {
-				leg.PlayOnce([]string{"unknown-origin.wav"})
+				leg.PlayOnce([]string{promptUnknownOrigin})
 				leg.Hangup()
 			}
 			c.rec.HangupBy = "system"

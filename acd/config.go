@@ -53,7 +53,8 @@ type Config struct {
 	// yet connected", unknown-origin.wav, then hung up), or the key of a
 	// municipality whose queue takes such calls.
 	UnknownOrigin string `yaml:"unknown_origin"`
-	// FederationRingTimeout is how long an overflow target may take to answer.
+	// FederationRingTimeout is how long an overflow target may take to
+	// answer before the next one is tried (default 15 s).
 	FederationRingTimeout time.Duration `yaml:"federation_ring_timeout"`
 	// MaxCalls overloads the instance: more concurrent calls overflow (0: off).
 	MaxCalls int `yaml:"max_calls"`
@@ -212,7 +213,8 @@ type OverflowRules struct {
 // Defaults returns the acd defaults.
 func Defaults() Config {
 	return Config{CountryCode: "49", DrainTime: 30 * time.Second, DefaultHandleTime: 3 * time.Minute,
-		FeatureCodes: DefaultFeatureCodes(), WrapupExtension: defaultWrapupExtension(),
+		FederationRingTimeout: 15 * time.Second,
+		FeatureCodes:          DefaultFeatureCodes(), WrapupExtension: defaultWrapupExtension(),
 		Announce: AnnounceSettings{Position: true, Wait: true, Every: time.Minute, OnlyWhenImproved: true},
 		Hours:    DefaultHours(), ServiceLevel: 30 * time.Second,
 		PauseReasons: map[string]string{"1": "break", "2": "meeting", "3": "training", "4": "back-office"},
@@ -405,6 +407,9 @@ func (c *Config) Validate() error {
 			errs = append(errs, fieldErr(f, "no municipality uses skill %q", skill))
 		}
 		errs = append(errs, validateQueue(f, q, skills))
+	}
+	if c.FederationRingTimeout <= 0 {
+		errs = append(errs, fieldErr("acd.federation_ring_timeout", "must be positive (default 15s)"))
 	}
 	targets := map[string]bool{}
 	for i, t := range c.Federation {

@@ -172,7 +172,7 @@ func (c *call) overflowed(ctx context.Context, reason string, queued bool) (st C
 			return c.endUnanswered(), true, false
 		}
 		if c.muni.Overflow.OnFailure == "busy" {
-			c.leg.PlayOnce([]string{"busy.wav"})
+			c.leg.PlayOnce([]string{promptBusy})
 			c.leg.Hangup()
 			c.rec.HangupBy = "system"
 			return c.finish(cdr.RejectedBusy, StateRejected, c.muni.Key), true, false

@@ -107,6 +107,15 @@ func (lc *loadedConfig) validate() error {
 	return lc.locate(errors.Join(errs...))
 }
 
+// validateForServe is validate plus what serving needs beyond the file:
+// every prompt it plays (billing and estimates run without prompts).
+func (lc *loadedConfig) validateForServe() error {
+	if err := lc.validate(); err != nil {
+		return err
+	}
+	return lc.locate(checkPrompts(&lc.Config, promptFileExists(lc.Media.PromptsDir)))
+}
+
 // locate rewrites every FieldError in err as file:line: field: message.
 func (lc *loadedConfig) locate(err error) error {
 	if err == nil {
@@ -213,7 +222,7 @@ func checkConfigCmd(args []string) int {
 	}
 	lc, err := loadConfig(args[0])
 	if err == nil {
-		err = lc.validate()
+		err = lc.validateForServe()
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func writeConfig(t *testing.T, edit func(string) string) string {
@@ -14,16 +15,24 @@ func writeConfig(t *testing.T, edit func(string) string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The prompts are the repository's, wherever the copy is written.
+	prompts, err := filepath.Abs("../../prompts/de")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(data), "prompts_dir: prompts/de", "prompts_dir: "+prompts, 1)
 	p := filepath.Join(t.TempDir(), "sc115.yaml")
-	if err := os.WriteFile(p, []byte(edit(string(data))), 0o600); err != nil {
+	if err := os.WriteFile(p, []byte(edit(text)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return p
 }
 
-// TestCheckConfigExample: the shipped example config passes check-config.
+// TestCheckConfigExample: the shipped example config passes check-config
+// from the repository's top folder (where make run starts it).
 func TestCheckConfigExample(t *testing.T) {
-	if code := run([]string{"check-config", "../../deploy/examples/region-hannover.yaml"}); code != 0 {
+	t.Chdir("../..")
+	if code := run([]string{"check-config", "deploy/examples/region-hannover.yaml"}); code != 0 {
 		t.Fatalf("example config: exit %d", code)
 	}
 }
@@ -41,6 +50,10 @@ func TestConfigErrorsNameFileLineField(t *testing.T) {
 		{"bad skill", "skills: {hannover: 8, burgdorf: 5}", "skills: {hannover: 8, burgdorf: 15}", "acd.agents[0].skills.burgdorf: level 15 is outside 1–10"},
 		{"bad ports", "rtp_ports: 20000-29999", "rtp_ports: 29999-20000", "media.rtp_ports:"},
 		{"bad strategy", "strategy: best-skill", "strategy: random", `acd.queues.hannover.strategy: "random" is not one of`},
+		{"missing crisis greeting", "greeting: crisis-greeting.wav", "greeting: crisis-gretting.wav", `acd.municipalities[0].crisis.greeting: prompt "crisis-gretting.wav" not found in`},
+		{"missing closed prompt", "greeting: greeting-burgdorf.wav\n", "greeting: greeting-burgdorf.wav\n      closed_prompt: geschlossen.wav\n", `acd.municipalities[1].closed_prompt: prompt "geschlossen.wav" not found in`},
+		{"missing municipal hold track", "      # hold_track: hold-burgdorf.wav", "      hold_track: hold-burgdorf.wav", `acd.municipalities[1].hold_track: prompt "hold-burgdorf.wav" not found in`},
+		{"zero federation ring timeout", "federation_ring_timeout: 15s", "federation_ring_timeout: 0s", "acd.federation_ring_timeout: must be positive"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -52,13 +65,65 @@ func TestConfigErrorsNameFileLineField(t *testing.T) {
 			})
 			lc, err := loadConfig(p)
 			if err == nil {
-				err = lc.validate()
+				err = lc.validateForServe()
 			}
 			want := fmt.Sprintf("%s:%d: %s", p, lineOf(t, p, strings.Split(strings.TrimSpace(c.to), "\n")[len(strings.Split(strings.TrimSpace(c.to), "\n"))-1]), c.want)
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("got %v\nwant it to contain %q", err, want)
 			}
 		})
+	}
+}
+
+// TestFederationRingTimeoutDefault: a config that leaves the federation
+// ring timeout out gives each overflow target 15 s, as the README says
+// (it was 0: every target failed at once).
+func TestFederationRingTimeoutDefault(t *testing.T) {
+	p := writeConfig(t, func(s string) string {
+		if !strings.Contains(s, "  federation_ring_timeout: 15s\n") {
+			t.Fatal("example lacks federation_ring_timeout")
+		}
+		return strings.Replace(s, "  federation_ring_timeout: 15s\n", "", 1)
+	})
+	lc, err := loadConfig(p)
+	if err == nil {
+		err = lc.validate()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lc.ACD.FederationRingTimeout; got != 15*time.Second {
+		t.Errorf("federation ring timeout %v, want 15s", got)
+	}
+}
+
+// TestCheckConfigMissingNumberPrompt: a prompts folder without a number
+// prompt fails check-config on the announcement that needs it, with file
+// and line (it used to play silence in the middle of "Position …").
+func TestCheckConfigMissingNumberPrompt(t *testing.T) {
+	src, _ := filepath.Abs("../../prompts/de")
+	dir := t.TempDir()
+	files, _ := filepath.Glob(filepath.Join(src, "*.wav"))
+	for _, f := range files {
+		if filepath.Base(f) == "num-7.wav" {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := writeConfig(t, func(s string) string { return strings.Replace(s, "prompts_dir: "+src, "prompts_dir: "+dir, 1) })
+	lc, err := loadConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%s:%d: acd.announce.position: prompt \"num-7.wav\" not found in %s", p, lineOf(t, p, "position: true"), dir)
+	if err := lc.validateForServe(); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v\nwant %q", err, want)
 	}
 }
 

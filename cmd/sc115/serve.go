@@ -76,13 +76,8 @@ func start(cfg Config, log zerolog.Logger) (_ *service, err error) {
 	if s.media, err = media.NewEngine(cfg.Media, sipIP, reg, log.With().Str("component", "media").Logger()); err != nil {
 		return nil, err
 	}
-	for i, m := range cfg.ACD.Municipalities {
-		if m.Greeting != "" && s.media.Prompt(m.Greeting) == nil {
-			return nil, fmt.Errorf("acd.municipalities[%d].greeting: prompt %q not found in %s", i, m.Greeting, cfg.Media.PromptsDir)
-		}
-		if m.HoldTrack != "" && s.media.Prompt(m.HoldTrack) == nil {
-			return nil, fmt.Errorf("acd.municipalities[%d].hold_track: prompt %q not found in %s", i, m.HoldTrack, cfg.Media.PromptsDir)
-		}
+	if err := checkPrompts(&cfg, func(f string) bool { return s.media.Prompt(f) != nil }); err != nil {
+		return nil, err
 	}
 	if s.cdrs, err = cdr.NewWriter(cfg.CDR.Dir, cfg.Instance, reg, log.With().Str("component", "cdr").Logger()); err != nil {
 		return nil, err
@@ -196,7 +191,7 @@ func serveCmd(args []string) int {
 		return 1
 	}
 	f.apply(&lc.Config)
-	if err := lc.validate(); err != nil {
+	if err := lc.validateForServe(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
