@@ -69,12 +69,21 @@ func randUint32() uint32 { return rand.Uint32() }
 // Local is the address the session receives on (for SDP).
 func (s *Session) Local() netip.AddrPort { return s.sock.local }
 
-// SetParams sets the negotiated codec and remote address.
+// SetParams sets the negotiated codec and remote address. A new address
+// from the signalling (a re-INVITE after a network change, or a resume from
+// elsewhere) replaces the one latched from the first packet, and the next
+// packet latches again; the same address keeps the latch (a phone behind
+// NAT sends from another port than its SDP names).
 func (s *Session) SetParams(p Params) {
-	s.params.Store(&p)
-	if !s.latched.Load() && p.Remote.IsValid() && !p.Remote.Addr().IsUnspecified() {
-		s.remote.Store(newSockaddr(p.Remote, s.sock.local))
+	old := s.params.Swap(&p)
+	if !p.Remote.IsValid() || p.Remote.Addr().IsUnspecified() {
+		return // c=0.0.0.0 (hold) or no address: keep sending where we did
 	}
+	if s.latched.Load() && old != nil && old.Remote == p.Remote {
+		return
+	}
+	s.remote.Store(newSockaddr(p.Remote, s.sock.local))
+	s.latched.Store(false)
 }
 
 // RTCPReceived is the number of RTCP packets received on this leg.

@@ -301,3 +301,34 @@ func TestSenderReports(t *testing.T) {
 		t.Errorf("sender report % x", buf[:n])
 	}
 }
+
+// TestReinviteMovesRemoteAfterLatch: a leg latched to the address its
+// first packet came from follows a re-INVITE to a new address (a phone
+// that changed networks mid-call), while a re-INVITE naming the same
+// address as before keeps the latch (a phone behind NAT).
+func TestReinviteMovesRemoteAfterLatch(t *testing.T) {
+	e := testEngine(t)
+	sdpAddr, natted, moved := newPeer(t), newPeer(t), newPeer(t)
+	s, err := e.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.SetParams(Params{Remote: sdpAddr.addr(), Codec: PCMU, PT: 0})
+	natted.send(t, s.Local(), 0, 0x1234, make([]byte, 160)) // the phone's packets come from its NAT address
+	for deadline := time.Now().Add(20 * time.Second); s.Received() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first packet never arrived")
+		}
+	}
+	s.Play(nil, e.HoldTrack())
+	natted.recv(t) // latched: frames go where the packets came from
+
+	s.SetParams(Params{Remote: sdpAddr.addr(), Codec: PCMU, PT: 0}) // re-INVITE, same address (e.g. resume)
+	for range 5 {
+		natted.recv(t)
+	}
+
+	s.SetParams(Params{Remote: moved.addr(), Codec: PCMU, PT: 0}) // re-INVITE from a new network
+	moved.recv(t)
+}
