@@ -157,7 +157,7 @@ func orNow(t, now time.Time) time.Time {
 func (c *call) run() CallState {
 	e, leg := c.e, c.leg
 	if e.Draining() {
-		leg.Reject(503, "Service Unavailable")
+		leg.Refuse(e.cfg.RetryAfter)
 		c.rec.SIPCode, c.rec.HangupBy = 503, "system"
 		return c.finish(cdr.RejectedBusy, StateRejected, "unknown")
 	}
@@ -205,6 +205,15 @@ func (c *call) run() CallState {
 		c.rec.SIPCode, c.rec.HangupBy = 404, "system"
 		return c.finish(cdr.RejectedUnknown, StateRejected, m.Key)
 	}
+	if r := e.overload(0); r != "" {
+		// Whatever the overflow rules say: an overloaded instance takes no
+		// new call, so the PBX can route it elsewhere or try again.
+		c.log.Warn().Str("reason", r).Int64("active_calls", e.active.Load()).Int64("cpu_percent", e.cpuPercent.Load()).Msg("instance overloaded: 503")
+		e.m.overloaded.WithLabelValues(r).Inc()
+		leg.Refuse(e.cfg.RetryAfter)
+		c.rec.SIPCode, c.rec.HangupBy = 503, "system"
+		return c.finish(cdr.RejectedBusy, StateRejected, m.Key)
+	}
 	closed := sched != nil && !sched.isOpen(e.now())
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -223,6 +232,11 @@ func (c *call) run() CallState {
 		}
 		c.log.Warn().Err(err).Msg("answer failed")
 		c.rec.HangupBy = "system"
+		var rejected interface{ SIPCode() int }
+		if errors.As(err, &rejected) { // e.g. 503: no RTP port free
+			c.rec.SIPCode = rejected.SIPCode()
+			return c.finish(cdr.RejectedBusy, StateRejected, m.Key)
+		}
 		return c.finish(cdr.Failed, StateFailed, m.Key)
 	}
 	if closed && m.Overflow != nil && m.Overflow.WhenClosed {

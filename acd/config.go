@@ -56,11 +56,18 @@ type Config struct {
 	// FederationRingTimeout is how long an overflow target may take to
 	// answer before the next one is tried (default 15 s).
 	FederationRingTimeout time.Duration `yaml:"federation_ring_timeout"`
-	// MaxCalls overloads the instance: more concurrent calls overflow (0: off).
+	// MaxCalls is the most concurrent calls the instance takes (0: no
+	// limit): a new INVITE beyond it gets 503 with Retry-After, and while
+	// the instance is full the instance-overloaded overflow rule sends
+	// waiting calls of municipalities with overflow rules to the federation.
 	MaxCalls int `yaml:"max_calls"`
-	// MaxCPUPercent overloads the instance when its CPU use (all cores,
-	// 100 = one core) stays above it (0: off); sampled every second.
+	// MaxCPUPercent overloads the instance while its CPU use (all cores,
+	// 100 = one core, sampled every second) is above it (0: off): new
+	// INVITEs get 503 with Retry-After, waiting calls may overflow.
 	MaxCPUPercent int `yaml:"max_cpu_percent"`
+	// RetryAfter is the Retry-After of a 503 (overloaded or draining;
+	// default 30 s).
+	RetryAfter time.Duration `yaml:"retry_after"`
 	// ServiceLevelFormula: "offered_minus_short" (default: answered within
 	// threshold ÷ (offered − short abandons)) or "offered" (÷ offered).
 	ServiceLevelFormula string `yaml:"service_level_formula"`
@@ -213,8 +220,8 @@ type OverflowRules struct {
 // Defaults returns the acd defaults.
 func Defaults() Config {
 	return Config{CountryCode: "49", DrainTime: 30 * time.Second, DefaultHandleTime: 3 * time.Minute,
-		FederationRingTimeout: 15 * time.Second,
-		FeatureCodes:          DefaultFeatureCodes(), WrapupExtension: defaultWrapupExtension(),
+		FederationRingTimeout: 15 * time.Second, RetryAfter: 30 * time.Second,
+		FeatureCodes: DefaultFeatureCodes(), WrapupExtension: defaultWrapupExtension(),
 		Announce: AnnounceSettings{Position: true, Wait: true, Every: time.Minute, OnlyWhenImproved: true},
 		Hours:    DefaultHours(), ServiceLevel: 30 * time.Second,
 		PauseReasons: map[string]string{"1": "break", "2": "meeting", "3": "training", "4": "back-office"},
@@ -407,6 +414,15 @@ func (c *Config) Validate() error {
 			errs = append(errs, fieldErr(f, "no municipality uses skill %q", skill))
 		}
 		errs = append(errs, validateQueue(f, q, skills))
+	}
+	if c.MaxCalls < 0 {
+		errs = append(errs, fieldErr("acd.max_calls", "must not be negative (0: no limit)"))
+	}
+	if c.MaxCPUPercent < 0 {
+		errs = append(errs, fieldErr("acd.max_cpu_percent", "must not be negative (0: off)"))
+	}
+	if c.RetryAfter < time.Second {
+		errs = append(errs, fieldErr("acd.retry_after", "must be at least 1s"))
 	}
 	if c.FederationRingTimeout <= 0 {
 		errs = append(errs, fieldErr("acd.federation_ring_timeout", "must be positive (default 15s)"))

@@ -6,12 +6,10 @@ import (
 	"time"
 )
 
-// sampleCPU measures this process' CPU use once a second (getrusage), for
-// the "instance overloaded" overflow rule.
+// sampleCPU measures this process' CPU use once a second, for the load
+// limit acd.max_cpu_percent (new calls refused, waiting calls overflow).
 func (e *Engine) sampleCPU(ctx context.Context) {
-	var last syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &last)
-	at := time.Now()
+	last, at := e.CPUTime(), time.Now()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -19,13 +17,19 @@ func (e *Engine) sampleCPU(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			var ru syscall.Rusage
-			if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-				continue
-			}
-			used := time.Duration(ru.Utime.Nano() + ru.Stime.Nano() - last.Utime.Nano() - last.Stime.Nano())
-			e.cpuPercent.Store(int64(100 * used.Seconds() / now.Sub(at).Seconds()))
-			last, at = ru, now
+			used := e.CPUTime()
+			e.cpuPercent.Store(int64(100 * (used - last).Seconds() / now.Sub(at).Seconds()))
+			last, at = used, now
 		}
 	}
+}
+
+// processCPUTime is the user and system time this process has used
+// (getrusage); 0 if it cannot be read.
+func processCPUTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

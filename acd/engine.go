@@ -42,6 +42,9 @@ type Deps struct {
 	HoldTrack func(m *Municipality) string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// CPUTime is the CPU time this process has used so far, sampled each
+	// second for acd.max_cpu_percent; nil means getrusage.
+	CPUTime func() time.Duration
 }
 
 // Engine distributes calls to agents. Each call is owned by the goroutine
@@ -83,6 +86,9 @@ func NewEngine(cfg Config, d Deps) *Engine {
 	if e.Greeting == nil {
 		e.Greeting = func(m *Municipality) string { return m.Greeting }
 	}
+	if e.CPUTime == nil {
+		e.CPUTime = processCPUTime
+	}
 	if e.HoldTrack == nil {
 		e.HoldTrack = func(m *Municipality) string { return m.HoldTrack }
 	}
@@ -123,19 +129,33 @@ func (e *Engine) Run(ctx context.Context) {
 	if e.cfg.MaxCPUPercent > 0 {
 		go e.sampleCPU(ctx)
 	}
-	renew := time.NewTicker(LeaseRenew)
+	go e.renewLease(ctx)
 	reap := time.NewTicker(ReapEvery)
-	defer renew.Stop()
 	defer reap.Stop()
 	suspects := map[string]bool{} // instances whose lease was missing on the last check
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-renew.C:
-			e.heartbeat(ctx)
 		case <-reap.C:
 			suspects = e.reapDead(ctx, suspects)
+		}
+	}
+}
+
+// renewLease renews this instance's lease every LeaseRenew until ctx ends.
+// It has a goroutine (and a Redis connection) of its own: a reaper check
+// waiting behind call traffic for the shared pool must never delay it, or
+// a live instance's lease runs out and its calls are reaped.
+func (e *Engine) renewLease(ctx context.Context) {
+	renew := time.NewTicker(LeaseRenew)
+	defer renew.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-renew.C:
+			e.heartbeat(ctx)
 		}
 	}
 }
@@ -240,6 +260,20 @@ func (e *Engine) Close() {
 	if err := e.Store.Release(context.Background(), e.Instance); err != nil {
 		e.log.Error().Err(err).Msg("store: release lease")
 	}
+}
+
+// overload says why the instance is over its limits ("" = it is not):
+// with extra more calls, more than acd.max_calls ("instance-overloaded"),
+// or more CPU than acd.max_cpu_percent ("instance-cpu"). A new call is
+// counted in active already, so admission asks with extra 0.
+func (e *Engine) overload(extra int64) string {
+	if e.cfg.MaxCalls > 0 && e.active.Load()+extra > int64(e.cfg.MaxCalls) {
+		return "instance-overloaded"
+	}
+	if e.cfg.MaxCPUPercent > 0 && e.cpuPercent.Load() > int64(e.cfg.MaxCPUPercent) {
+		return "instance-cpu"
+	}
+	return ""
 }
 
 // Router returns the number → municipality table.

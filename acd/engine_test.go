@@ -23,6 +23,10 @@ type fakeLeg struct {
 	hungUp    chan struct{}
 	connected chan struct{} // closed when bridged to an agent
 	conOnce   sync.Once
+	// answerErr is what Answer returns (nil: the call is answered).
+	answerErr error
+	// retryAfter is what Refuse was given.
+	retryAfter time.Duration
 }
 
 func (l *fakeLeg) connect() { l.conOnce.Do(func() { close(l.connected) }) }
@@ -34,7 +38,13 @@ func (l *fakeLeg) CallID() string                   { return l.id }
 func (l *fakeLeg) DialedNumbers() []string          { return l.dialed }
 func (l *fakeLeg) Caller() (string, bool)           { return "+495136123456", false }
 func (l *fakeLeg) Reject(code int, _ string)        { l.rejected <- code; l.end() }
-func (l *fakeLeg) Answer(ctx context.Context) error { return ctx.Err() }
+func (l *fakeLeg) Refuse(after time.Duration)       { l.retryAfter = after; l.Reject(503, "Service Unavailable") }
+func (l *fakeLeg) Answer(ctx context.Context) error {
+	if l.answerErr != nil {
+		return l.answerErr
+	}
+	return ctx.Err()
+}
 func (l *fakeLeg) PlayOnce([]string)                {}
 func (l *fakeLeg) Play([]string, string)            {}
 func (l *fakeLeg) Hangup()                          { close(l.hungUp); l.end() }
@@ -126,6 +136,13 @@ func testConfigACD() Config {
 
 func testEngine(t *testing.T, edits ...func(*Config)) (*Engine, *fakeDialer, *sink) {
 	t.Helper()
+	return testEngineDeps(t, nil, edits...)
+}
+
+// testEngineDeps is testEngine with a change to the engine's collaborators
+// (e.g. a fake CPU clock) before it runs.
+func testEngineDeps(t *testing.T, deps func(*Deps), edits ...func(*Config)) (*Engine, *fakeDialer, *sink) {
+	t.Helper()
 	st, err := queue.Open(context.Background(), queue.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +157,11 @@ func testEngine(t *testing.T, edits ...func(*Config)) (*Engine, *fakeDialer, *si
 	}
 	d := &fakeDialer{decline: map[string]bool{}, legs: make(chan *fakeAgentLeg, 8)}
 	s := &sink{got: make(chan cdr.Record, 8)}
-	e := NewEngine(cfg, Deps{Instance: "t", Store: st, Dialer: d, CDRs: s, Privacy: cdr.NewPrivacy(cdr.Config{CallerPolicy: "shorten"}), Log: zerolog.Nop()})
+	dp := Deps{Instance: "t", Store: st, Dialer: d, CDRs: s, Privacy: cdr.NewPrivacy(cdr.Config{CallerPolicy: "shorten"}), Log: zerolog.Nop()}
+	if deps != nil {
+		deps(&dp)
+	}
+	e := NewEngine(cfg, dp)
 	ctx, cancel := context.WithCancel(context.Background())
 	e.Prepare(ctx)
 	go e.Run(ctx)
@@ -245,13 +266,87 @@ func TestAbandonWhileWaiting(t *testing.T) {
 // on the call's goroutine, after the fakes return).
 func waitAgentState(t *testing.T, e *Engine, agent string, want AgentState) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for e.AgentStates()[agent] != want {
 		if time.Now().After(deadline) {
 			t.Fatalf("agent %s is %s, want %s", agent, e.AgentStates()[agent], want)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// callState is the state of a call this engine owns ("" once it ended).
+func callState(e *Engine, id string) CallState {
+	if v, ok := e.calls.Load(id); ok {
+		return v.(*call).stateNow()
+	}
+	return ""
+}
+
+// waitCallState waits until the call reaches state: a test waits for the
+// event, never for an assumed speed.
+func waitCallState(t *testing.T, e *Engine, id string, want CallState) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for callState(e, id) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("call %s is %q, want %q", id, callState(e, id), want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitCallSettled waits until a new call is past routing: waiting,
+// overflowing, talking, or already ended.
+func waitCallSettled(t *testing.T, e *Engine, l *fakeLeg) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		switch callState(e, l.id) {
+		case StateQueued, StateOffering, StateOverflowing, StateConnected:
+			return
+		}
+		select {
+		case <-l.ended:
+			return
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("call %s is still %q", l.id, callState(e, l.id))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// busyCPU is a process CPU clock that runs nine times as fast as the wall
+// clock once on is set: the engine's sampler then measures 900 %.
+type busyCPU struct {
+	mu    sync.Mutex
+	on    bool
+	at    time.Time
+	spent time.Duration
+}
+
+func (b *busyCPU) set(on bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.advance()
+	b.on = on
+}
+
+func (b *busyCPU) advance() {
+	now := time.Now()
+	if b.on {
+		b.spent += 9 * now.Sub(b.at)
+	}
+	b.at = now
+}
+
+func (b *busyCPU) used() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.advance()
+	return b.spent
 }
 
 func (d *fakeDialer) forwardList() []string {

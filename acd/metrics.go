@@ -21,6 +21,9 @@ type metrics struct {
 	overflowed     *prometheus.CounterVec
 	abandonedShort *prometheus.CounterVec
 	waiting        *prometheus.GaugeVec
+	// overloaded counts new calls refused with 503 because the instance
+	// was over acd.max_calls or acd.max_cpu_percent, by reason.
+	overloaded *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -29,15 +32,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		offered:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_offered_total", Help: "Calls that reached sc115, per municipality (unknown = not routable)."}, lbl),
 		answered:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_answered_total", Help: "Calls answered by an agent."}, lbl),
 		abandoned:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_abandoned_total", Help: "Calls the caller hung up before an agent answered."}, lbl),
-		rejected:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_rejected_total", Help: "Calls refused (unknown number, draining)."}, lbl),
+		rejected:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_rejected_total", Help: "Calls refused (unknown number, closed, draining, overloaded, busy)."}, lbl),
 		answeredInSL:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_answered_within_sl_total", Help: "Calls answered by an agent within the service-level threshold (acd.service_level)."}, lbl),
 		overflowed:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_overflowed_total", Help: "Calls forwarded to another 115 center."}, lbl),
 		abandonedShort: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_abandoned_short_total", Help: "Calls abandoned within cdr.short_abandon (left out of the service level)."}, lbl),
 		active:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "sc115_calls_active", Help: "Calls in progress on this instance."}),
 		waiting:        prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sc115_calls_waiting", Help: "Calls waiting in queue on this instance."}, lbl),
+		overloaded: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_refused_overload_total",
+			Help: "New calls refused with 503 because the instance was over acd.max_calls (instance-overloaded) or acd.max_cpu_percent (instance-cpu)."}, []string{"reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.offered, m.answered, m.abandoned, m.rejected, m.active, m.waiting, m.answeredInSL, m.abandonedShort, m.overflowed)
+		reg.MustRegister(m.offered, m.answered, m.abandoned, m.rejected, m.active, m.waiting, m.answeredInSL, m.abandonedShort, m.overflowed, m.overloaded)
 	}
 	return m
 }
@@ -49,6 +54,8 @@ func (m *metrics) zeroFor(keys []string) {
 	for _, vec := range []*prometheus.CounterVec{m.offered, m.rejected} {
 		vec.WithLabelValues("unknown")
 	}
+	m.overloaded.WithLabelValues("instance-overloaded")
+	m.overloaded.WithLabelValues("instance-cpu")
 	for _, k := range keys {
 		for _, vec := range []*prometheus.CounterVec{m.offered, m.answered, m.abandoned, m.rejected, m.answeredInSL, m.overflowed, m.abandonedShort} {
 			vec.WithLabelValues(k)

@@ -43,11 +43,8 @@ func (c *call) overflowReason(ctx context.Context, entry bool) string {
 	if entry && o.Share > 0 && rand.IntN(100) < o.Share {
 		return "share"
 	}
-	if e.cfg.MaxCalls > 0 && e.active.Load() > int64(e.cfg.MaxCalls) {
-		return "instance-overloaded"
-	}
-	if e.cfg.MaxCPUPercent > 0 && e.cpuPercent.Load() > int64(e.cfg.MaxCPUPercent) {
-		return "instance-cpu"
+	if r := e.overload(1); r != "" { // full: the next call would be refused
+		return r
 	}
 	if o.NoAgents {
 		if n, err := e.Store.LoggedIn(ctx, c.muni.Skill); err == nil && n == 0 {

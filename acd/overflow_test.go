@@ -105,16 +105,13 @@ func TestOverflowRulesEachTrigger(t *testing.T) {
 			closed, _ := compileHours(Hours{Holidays: "none"}, "")
 			e.hours["burgdorf"] = closed
 		}, nil},
-		{"instance CPU", OverflowRules{}, func(e *Engine, _ func(string)) {
-			e.cpuPercent.Store(900) // as sampleCPU would measure an overloaded process
-			_ = e.Login("a1")
-			_ = e.Pause("a1", "x")
-		}, func(c *Config) { c.MaxCPUPercent = 150 }},
+		// The instance is full (max_calls 2 reached): waiting calls leave to
+		// make room; a third call would be refused with 503.
 		{"instance overloaded", OverflowRules{}, func(e *Engine, call func(string)) {
 			_ = e.Login("a1")
 			_ = e.Pause("a1", "x")
-			call("first") // the second call makes two: more than max_calls
-		}, func(c *Config) { c.MaxCalls = 1 }},
+			call("first")
+		}, func(c *Config) { c.MaxCalls = 2 }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -130,7 +127,7 @@ func TestOverflowRulesEachTrigger(t *testing.T) {
 				l := newFakeLeg(id, "+495136115")
 				legs = append(legs, l)
 				go e.HandleCall(l)
-				time.Sleep(50 * time.Millisecond)
+				waitCallSettled(t, e, l)
 			}
 			c.setup(e, call)
 			call("the-one")
@@ -151,6 +148,27 @@ func TestOverflowRulesEachTrigger(t *testing.T) {
 				t.Errorf("no call overflowed (forwards %v)", d.forwardList())
 			}
 		})
+	}
+}
+
+// TestOverflowWhenCPUOverloaded: a waiting call leaves for the federation
+// once the instance's CPU goes over acd.max_cpu_percent (a new call would
+// now be refused with 503).
+func TestOverflowWhenCPUOverloaded(t *testing.T) {
+	cpu := &busyCPU{}
+	e, d, s := testEngineDeps(t, func(d *Deps) { d.CPUTime = cpu.used }, func(c *Config) { c.MaxCPUPercent = 150 })
+	withOverflow(e, OverflowRules{})
+	d.forwardOK = true
+	_ = e.Login("a1")
+	_ = e.Pause("a1", "x")
+	leg := newFakeLeg("c-waiting", "+495136115")
+	go e.HandleCall(leg)
+	waitCallState(t, e, "c-waiting", StateQueued)
+	cpu.set(true)
+	waitCallState(t, e, "c-waiting", StateConnected)
+	leg.end()
+	if r := waitRec(t, s); r.Disposition != cdr.Overflowed {
+		t.Errorf("cdr %+v, want overflowed", r)
 	}
 }
 

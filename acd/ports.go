@@ -19,7 +19,11 @@ type CallerLeg interface {
 	Caller() (number string, withheld bool)
 	// Reject answers the INVITE with a final error response.
 	Reject(code int, reason string)
-	// Answer sends 200 OK and waits for the ACK.
+	// Refuse answers the INVITE 503 with Retry-After (overload, draining).
+	Refuse(retryAfter time.Duration)
+	// Answer sends 200 OK and waits for the ACK. An error with a method
+	// SIPCode() int means the leg answered the INVITE with that error
+	// response itself (e.g. 503 when no RTP port is free).
 	Answer(ctx context.Context) error
 	// Play sends the named prompts once, then loops the prompt named hold
 	// (the hold track; "" = silence).

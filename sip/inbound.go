@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -130,11 +131,35 @@ func sanitizeNumber(n string) string {
 }
 
 // Reject answers the INVITE with a final error response.
-func (c *InboundCall) Reject(code int, reason string) {
-	if err := c.dss.Respond(code, reason, nil); err != nil {
+func (c *InboundCall) Reject(code int, reason string) { c.respond(code, reason) }
+
+// Refuse answers the INVITE 503 Service Unavailable with Retry-After, so
+// the PBX tries another center or again later (overload, draining).
+func (c *InboundCall) Refuse(retryAfter time.Duration) {
+	secs := max(1, int(retryAfter.Round(time.Second)/time.Second))
+	c.respond(503, "Service Unavailable", sip.NewHeader("Retry-After", strconv.Itoa(secs)))
+}
+
+func (c *InboundCall) respond(code int, reason string, hs ...sip.Header) {
+	if err := c.dss.Respond(code, reason, nil, hs...); err != nil {
 		c.s.log.Debug().Err(err).Str("call_id", c.CallID()).Msg("reject")
 	}
 }
+
+// RejectedError is Answer's error when it answered the INVITE with an
+// error response itself (e.g. 503: no RTP port free); SIPCode says which.
+type RejectedError struct {
+	Code int
+	Err  error
+}
+
+func (e *RejectedError) Error() string { return strconv.Itoa(e.Code) + ": " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *RejectedError) Unwrap() error { return e.Err }
+
+// SIPCode is the status code the caller was sent.
+func (e *RejectedError) SIPCode() int { return e.Code }
 
 // Answer allocates the RTP session, sends 200 OK with the SDP answer and
 // waits for the ACK (sipgo retransmits the 200 meanwhile).
@@ -142,7 +167,7 @@ func (c *InboundCall) Answer(ctx context.Context) error {
 	sess, err := c.s.media.NewSession()
 	if err != nil {
 		c.Reject(503, "Service Unavailable")
-		return err
+		return &RejectedError{Code: 503, Err: err}
 	}
 	params, body := answerSDP(sess.Local(), c.offer)
 	sess.SetParams(params)

@@ -1,0 +1,89 @@
+package acd
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/sc115/sc115/cdr"
+)
+
+// TestOverloadedInstanceRefusesWithoutOverflowRules: a municipality with
+// no overflow block still has the instance's load limit. With max_calls 1
+// and one call waiting, the next INVITE gets 503 with Retry-After and a
+// rejected_busy CDR with sip_code 503; the waiting call is untouched.
+func TestOverloadedInstanceRefusesWithoutOverflowRules(t *testing.T) {
+	e, _, s := testEngine(t, func(c *Config) { c.MaxCalls = 1; c.RetryAfter = 45 * time.Second })
+	_ = e.Login("a1")
+	_ = e.Pause("a1", "x")
+	first := newFakeLeg("c-first", "+495136115")
+	go e.HandleCall(first)
+	waitCallState(t, e, "c-first", StateQueued)
+
+	second := newFakeLeg("c-second", "+495136115")
+	go e.HandleCall(second)
+	select {
+	case code := <-second.rejected:
+		if code != 503 || second.retryAfter != 45*time.Second {
+			t.Errorf("second call: %d with Retry-After %v, want 503 with 45s", code, second.retryAfter)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("second call was not refused")
+	}
+	r := waitRec(t, s)
+	if r.CallID != "c-second" || r.Disposition != cdr.RejectedBusy || r.SIPCode != 503 || r.Municipality != "burgdorf" || r.HangupBy != "system" {
+		t.Errorf("cdr %+v, want c-second rejected_busy 503 for burgdorf", r)
+	}
+	if st := callState(e, "c-first"); st != StateQueued {
+		t.Errorf("first call is %q, want it still queued", st)
+	}
+	first.end()
+	if r := waitRec(t, s); r.CallID != "c-first" || r.Disposition != cdr.Abandoned {
+		t.Errorf("cdr %+v, want c-first abandoned", r)
+	}
+}
+
+// TestOverloadedCPURefuses: over acd.max_cpu_percent a new call gets 503
+// even though its municipality has overflow rules that would forward it.
+func TestOverloadedCPURefuses(t *testing.T) {
+	cpu := &busyCPU{}
+	e, d, s := testEngineDeps(t, func(d *Deps) { d.CPUTime = cpu.used }, func(c *Config) { c.MaxCPUPercent = 150 })
+	withOverflow(e, OverflowRules{NoAgents: true})
+	d.forwardOK = true
+	cpu.set(true)
+	for deadline := time.Now().Add(20 * time.Second); e.cpuPercent.Load() <= 150; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the sampler measured %d %%, want the fake clock's 900", e.cpuPercent.Load())
+		}
+	}
+	leg := newFakeLeg("c-cpu", "+495136115")
+	go e.HandleCall(leg)
+	if code := <-leg.rejected; code != 503 || leg.retryAfter != 30*time.Second {
+		t.Errorf("got %d with Retry-After %v, want 503 with the default 30s", code, leg.retryAfter)
+	}
+	if r := waitRec(t, s); r.Disposition != cdr.RejectedBusy || r.SIPCode != 503 {
+		t.Errorf("cdr %+v, want rejected_busy 503", r)
+	}
+	if f := d.forwardList(); len(f) != 0 {
+		t.Errorf("forwarded %v: an overloaded instance takes no new call", f)
+	}
+}
+
+// sipRejected is an Answer error as the SIP layer returns it when it
+// answered the INVITE with an error response itself.
+type sipRejected int
+
+func (c sipRejected) Error() string { return "rejected" }
+func (c sipRejected) SIPCode() int  { return int(c) }
+
+// TestNoRTPPortCDRSays503: when the SIP layer refuses the call itself
+// (no RTP port free: 503), the CDR says 503 and rejected_busy, not 200.
+func TestNoRTPPortCDRSays503(t *testing.T) {
+	e, _, s := testEngine(t)
+	leg := newFakeLeg("c-noport", "+495136115")
+	leg.answerErr = errors.Join(errors.New("no RTP port free"), sipRejected(503))
+	e.HandleCall(leg)
+	if r := waitRec(t, s); r.SIPCode != 503 || r.Disposition != cdr.RejectedBusy || r.HangupBy != "system" {
+		t.Errorf("cdr %+v, want sip_code 503, rejected_busy", r)
+	}
+}
