@@ -292,12 +292,13 @@ var errNoAnswer = errors.New("agent did not answer")
 // targets are the queues the call waits in after waiting w: the
 // municipality's skill at its level, widened by the queue's escalation.
 func (c *call) targets(w time.Duration) ([]queue.Target, time.Duration) {
-	q := c.e.cfg.settings(c.muni.Skill)
-	ts := []queue.Target{{Skill: c.muni.Skill, MinLevel: c.muni.MinLevel}}
+	cfg := &c.e.cfg
+	q := cfg.settings(c.muni.Skill)
+	ts := []queue.Target{{Skill: c.muni.Skill, MinLevel: c.muni.MinLevel, Strategy: q.Strategy}}
 	next := time.Duration(0)
 	if c.crisis {
 		for _, s := range c.muni.Crisis.AddSkills {
-			ts = append(ts, queue.Target{Skill: s, MinLevel: 1})
+			ts = append(ts, queue.Target{Skill: s, MinLevel: 1, Strategy: cfg.settings(s).Strategy})
 		}
 	}
 	for _, st := range q.Escalation {
@@ -311,7 +312,7 @@ func (c *call) targets(w time.Duration) ([]queue.Target, time.Duration) {
 			}
 		}
 		for _, s := range st.AddSkills {
-			ts = append(ts, queue.Target{Skill: s, MinLevel: max(1, st.MinLevel)})
+			ts = append(ts, queue.Target{Skill: s, MinLevel: max(1, st.MinLevel), Strategy: cfg.settings(s).Strategy})
 		}
 	}
 	return ts, next

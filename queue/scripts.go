@@ -9,7 +9,8 @@ import "github.com/redis/go-redis/v9"
 //	                          score = priority band · 1e13 + arrival ms (lower first)
 //	{sc}:avail:<skill>:<lvl>  ZSET available agents with <skill> at exactly lvl;
 //	                          score from the skill's strategy (lower first)
-//	{sc}:call:<id>            HASH owner, score, targets, queued, state, agent, … (CDR fields)
+//	{sc}:call:<id>            HASH owner, score, targets and queued ("skill:level:strategy;…"),
+//	                          state, agent, … (CDR fields)
 //	{sc}:agent:<id>           HASH state, reason, since, owner, call, skills, calls, talk_ms, last_offer, noanswer
 //	{sc}:calls:<instance>     SET call ids the instance owns (for the reaper)
 //	{sc}:agents:<instance>    SET agent ids logged in through the instance
@@ -31,10 +32,13 @@ local function akey(s, l) return '{sc}:avail:' .. s .. ':' .. l end
 local function agentKey(a) return '{sc}:agent:' .. a end
 local function callKey(c) return '{sc}:call:' .. c end
 
--- "skill:level;skill:level" → {{skill, level}, …}
+-- "skill:level:strategy;…" → {{skill, level, strategy}, …}
 local function targets(str)
   local t = {}
-  for s, l in string.gmatch(str or '', '([^:;]+):(%d+)') do t[#t + 1] = {s, tonumber(l)} end
+  for item in string.gmatch(str or '', '[^;]+') do
+    local s, l, st = string.match(item, '^([^:]+):(%d+):?(.*)$')
+    if s then t[#t + 1] = {s, tonumber(l), st ~= '' and st or 'longest-idle'} end
+  end
   return t
 end
 
@@ -105,15 +109,30 @@ local function assign(call, agent, now)
   return {call, agent, owner}
 end
 
+-- the best available agent for a call's targets. Scores are comparable
+-- only within one strategy (idle since, talk ms, calls, level…): the
+-- targets' strategies are tried in the order the call lists them (its own
+-- queue first, then escalation and crisis skills), the lowest score of the
+-- first strategy that has a free agent wins.
 local function bestAgent(t)
-  local best, bestScore = nil, nil
-  for _, x in ipairs(t) do
-    for l = x[2], 10 do
-      local h = redis.call('ZRANGE', akey(x[1], l), 0, 0, 'WITHSCORES')
-      if #h > 0 and (bestScore == nil or tonumber(h[2]) < bestScore) then best, bestScore = h[1], tonumber(h[2]) end
+  local tried = {}
+  for _, first in ipairs(t) do
+    local st = first[3]
+    if not tried[st] then
+      tried[st] = true
+      local best, bestScore = nil, nil
+      for _, x in ipairs(t) do
+        if x[3] == st then
+          for l = x[2], 10 do
+            local h = redis.call('ZRANGE', akey(x[1], l), 0, 0, 'WITHSCORES')
+            if #h > 0 and (bestScore == nil or tonumber(h[2]) < bestScore) then best, bestScore = h[1], tonumber(h[2]) end
+          end
+        end
+      end
+      if best then return best end
     end
   end
-  return best
+  return nil
 end
 
 local function bestCall(sk)

@@ -24,10 +24,13 @@ type Store struct {
 	Now func() time.Time
 }
 
-// Target is a queue a waiting call sits in: a skill at a minimum level.
+// Target is a queue a waiting call sits in: a skill at a minimum level,
+// and the skill's distribution strategy (agents' scores of different
+// strategies are never compared with each other).
 type Target struct {
 	Skill    string
 	MinLevel int
+	Strategy string // default longest-idle
 }
 
 // AgentSkill is one skill of a logged-in agent with its level and the
@@ -129,7 +132,7 @@ func (s *Store) nowMS() string { return strconv.FormatInt(s.Now().UnixMilli(), 1
 func encodeTargets(ts []Target) string {
 	parts := make([]string, len(ts))
 	for i, t := range ts {
-		parts[i] = t.Skill + ":" + strconv.Itoa(max(1, min(t.MinLevel, 10)))
+		parts[i] = t.Skill + ":" + strconv.Itoa(max(1, min(t.MinLevel, 10))) + ":" + orLongestIdle(t.Strategy)
 	}
 	return strings.Join(parts, ";")
 }
@@ -137,13 +140,16 @@ func encodeTargets(ts []Target) string {
 func encodeSkills(sk []AgentSkill) string {
 	parts := make([]string, len(sk))
 	for i, x := range sk {
-		st := x.Strategy
-		if st == "" {
-			st = "longest-idle"
-		}
-		parts[i] = x.Skill + ":" + strconv.Itoa(max(1, min(x.Level, 10))) + ":" + st
+		parts[i] = x.Skill + ":" + strconv.Itoa(max(1, min(x.Level, 10))) + ":" + orLongestIdle(x.Strategy)
 	}
 	return strings.Join(parts, ";")
+}
+
+func orLongestIdle(strategy string) string {
+	if strategy == "" {
+		return "longest-idle"
+	}
+	return strategy
 }
 
 // Score orders waiting calls: higher priority (0–9) first, then arrival.
@@ -249,10 +255,11 @@ func (s *Store) Position(ctx context.Context, callID string) (int, error) {
 	queued, score := m[0].(string), m[1].(string)
 	pos := 0
 	for _, t := range strings.Split(queued, ";") {
-		skill, lvl, ok := strings.Cut(t, ":")
+		skill, rest, ok := strings.Cut(t, ":")
 		if !ok {
 			continue
 		}
+		lvl, _, _ := strings.Cut(rest, ":") // skill:level:strategy
 		n, err := s.rdb.ZCount(ctx, "{sc}:q:"+skill+":"+lvl, "-inf", "("+score).Result()
 		if err != nil {
 			return 0, err

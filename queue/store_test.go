@@ -121,6 +121,50 @@ func TestQueueMatching(t *testing.T) {
 	})
 }
 
+// TestTargetsWithDifferentStrategies: a call waits for its own queue
+// (fewest-calls) and, widened by escalation, for another (least-talk).
+// Scores of different strategies are never compared: an agent of the
+// call's own queue is chosen whenever one is free, however the numbers
+// compare (before, 0 ms of talk always beat 3·10¹³ + ms for fewest-calls);
+// the other queue's agent takes the call only when none of its own is free.
+// Within one strategy, the agents of both targets are compared.
+func TestTargetsWithDifferentStrategies(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		clock(s)
+		ctx := context.Background()
+		t0 := time.Now()
+		_ = s.RecordHandled(ctx, "own", "burgdorf", 300*time.Second, 330*time.Second)
+		_ = s.RecordHandled(ctx, "own2", "burgdorf", 200*time.Second, 230*time.Second)
+		_ = s.RecordHandled(ctx, "own2", "burgdorf", 200*time.Second, 230*time.Second)
+		for _, a := range []struct {
+			id, skill, strategy string
+		}{{"own", "burgdorf", "fewest-calls"}, {"own2", "burgdorf", "fewest-calls"}, {"other", "lehrte", "least-talk"}} {
+			if _, err := s.AgentReady(ctx, a.id, "i1", []AgentSkill{{Skill: a.skill, Level: 5, Strategy: a.strategy}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		targets := []Target{{Skill: "burgdorf", MinLevel: 1, Strategy: "fewest-calls"}, {Skill: "lehrte", MinLevel: 1, Strategy: "least-talk"}}
+		var got []string
+		for i := range 4 {
+			m, err := s.Enqueue(ctx, fmt.Sprintf("c%d", i), "i1", Score(5, t0), targets, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m == nil {
+				got = append(got, "-")
+				continue
+			}
+			got = append(got, m.AgentID)
+		}
+		// own (1 call) before own2 (2 calls), then lehrte's agent; the
+		// fourth call waits.
+		want := []string{"own", "own2", "other", "-"}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("agents in order %v, want %v", got, want)
+		}
+	})
+}
+
 func TestStrategiesAndLevels(t *testing.T) {
 	backends(t, func(t *testing.T, s *Store) {
 		clock(s)
