@@ -204,7 +204,7 @@ type FederationTarget struct {
 // instead of waiting here. Checked on arrival and every second while the
 // call waits; the first rule that holds sends it.
 type OverflowRules struct {
-	NoAgents    bool          `yaml:"no_agents"`     // nobody logged in for the skill
+	NoAgents    bool          `yaml:"no_agents"`     // nobody logged in for the skill who is not paused
 	QueueLength int           `yaml:"queue_length"`  // this many or more waiting (0: off)
 	MaxEWT      time.Duration `yaml:"max_ewt"`       // estimated wait above this (0: off)
 	MaxWait     time.Duration `yaml:"max_wait"`      // waited longer (0: off)

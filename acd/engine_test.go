@@ -34,25 +34,28 @@ func (l *fakeLeg) connect() { l.conOnce.Do(func() { close(l.connected) }) }
 func newFakeLeg(id, dialed string) *fakeLeg {
 	return &fakeLeg{id: id, dialed: []string{dialed}, rejected: make(chan int, 1), ended: make(chan struct{}), hungUp: make(chan struct{}), connected: make(chan struct{})}
 }
-func (l *fakeLeg) CallID() string                   { return l.id }
-func (l *fakeLeg) DialedNumbers() []string          { return l.dialed }
-func (l *fakeLeg) Caller() (string, bool)           { return "+495136123456", false }
-func (l *fakeLeg) Reject(code int, _ string)        { l.rejected <- code; l.end() }
-func (l *fakeLeg) Refuse(after time.Duration)       { l.retryAfter = after; l.Reject(503, "Service Unavailable") }
+func (l *fakeLeg) CallID() string            { return l.id }
+func (l *fakeLeg) DialedNumbers() []string   { return l.dialed }
+func (l *fakeLeg) Caller() (string, bool)    { return "+495136123456", false }
+func (l *fakeLeg) Reject(code int, _ string) { l.rejected <- code; l.end() }
+func (l *fakeLeg) Refuse(after time.Duration) {
+	l.retryAfter = after
+	l.Reject(503, "Service Unavailable")
+}
 func (l *fakeLeg) Answer(ctx context.Context) error {
 	if l.answerErr != nil {
 		return l.answerErr
 	}
 	return ctx.Err()
 }
-func (l *fakeLeg) PlayOnce([]string)                {}
-func (l *fakeLeg) Play([]string, string)            {}
-func (l *fakeLeg) Hangup()                          { close(l.hungUp); l.end() }
-func (l *fakeLeg) EndReason() string                { return "" }
-func (l *fakeLeg) HoldTime() time.Duration          { return 0 }
-func (l *fakeLeg) DTMF() <-chan rune                { return nil }
-func (l *fakeLeg) Ended() <-chan struct{}           { return l.ended }
-func (l *fakeLeg) end()                             { l.once.Do(func() { close(l.ended) }) }
+func (l *fakeLeg) PlayOnce([]string)       {}
+func (l *fakeLeg) Play([]string, string)   {}
+func (l *fakeLeg) Hangup()                 { close(l.hungUp); l.end() }
+func (l *fakeLeg) EndReason() string       { return "" }
+func (l *fakeLeg) HoldTime() time.Duration { return 0 }
+func (l *fakeLeg) DTMF() <-chan rune       { return nil }
+func (l *fakeLeg) Ended() <-chan struct{}  { return l.ended }
+func (l *fakeLeg) end()                    { l.once.Do(func() { close(l.ended) }) }
 
 type fakeAgentLeg struct {
 	ended chan struct{}

@@ -143,7 +143,10 @@ func multiConfig(agents int) Config {
 		id := fmt.Sprintf("ag%03d", i)
 		cfg.Agents = append(cfg.Agents, Agent{ID: id, SIPUser: id, Password: "x", Skills: sk})
 	}
-	cfg.Queue.RingTimeout = 5 * time.Millisecond
+	// Offers the chaos dialer answers do so within 2 ms; the ring timeout
+	// is far above that so that a busy machine does not turn answers into
+	// ring-outs (a test must not assume how fast goroutines are scheduled).
+	cfg.Queue.RingTimeout = 250 * time.Millisecond
 	cfg.Queue.Wrapup = 2 * time.Millisecond
 	cfg.Queue.NoAnswerRest = 5 * time.Millisecond
 	cfg.Queue.MaxNoAnswers = 3

@@ -46,8 +46,8 @@ func (c *call) overflowReason(ctx context.Context, entry bool) string {
 	if r := e.overload(1); r != "" { // full: the next call would be refused
 		return r
 	}
-	if o.NoAgents {
-		if n, err := e.Store.LoggedIn(ctx, c.muni.Skill); err == nil && n == 0 {
+	if o.NoAgents { // nobody logged in who is not paused
+		if n, err := e.Store.Staffed(ctx, c.muni.Skill); err == nil && n == 0 {
 			return "no-agents"
 		}
 	}

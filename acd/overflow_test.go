@@ -38,6 +38,40 @@ func TestOverflowNoAgents(t *testing.T) {
 	}
 }
 
+// TestOverflowNoAgentsWhenAllPaused: "no agents" means nobody logged in
+// who is not paused. Burgdorf's only logged-in agent is on a break: the
+// call overflows at once. Once the agent is ready again, the next call
+// stays here and is answered.
+func TestOverflowNoAgentsWhenAllPaused(t *testing.T) {
+	e, d, s := testEngine(t)
+	withOverflow(e, OverflowRules{NoAgents: true, OnFailure: "queue"})
+	d.forwardOK = true
+	_ = e.Login("a1")
+	if err := e.Pause("a1", "break"); err != nil {
+		t.Fatal(err)
+	}
+	leg := newFakeLeg("c-paused", "+495136115")
+	go e.HandleCall(leg)
+	waitCallState(t, e, "c-paused", StateConnected)
+	leg.end()
+	if r := waitRec(t, s); r.Disposition != cdr.Overflowed {
+		t.Errorf("cdr %+v, want overflowed (the only agent is paused)", r)
+	}
+	if err := e.Ready("a1"); err != nil {
+		t.Fatal(err)
+	}
+	waitAgentState(t, e, "a1", AgentAvailable)
+	here := newFakeLeg("c-staffed", "+495136115")
+	go e.HandleCall(here)
+	connect(t, d).Hangup()
+	if r := waitRec(t, s); r.Disposition != cdr.Answered || r.Agent != "a1" {
+		t.Errorf("cdr %+v, want answered by a1", r)
+	}
+	if f := d.forwardList(); len(f) != 1 {
+		t.Errorf("forwards %v, want only the first call's", f)
+	}
+}
+
 // TestOverflowAllFailBackToPlace: both centers refuse; the call keeps its
 // place here and is answered when an agent logs in.
 func TestOverflowAllFailBackToPlace(t *testing.T) {

@@ -95,6 +95,7 @@ type Store interface {
 	Position(ctx context.Context, callID string) (int, error)
 	Waiting(ctx context.Context, skill string) (int64, error)
 	LoggedIn(ctx context.Context, skill string) (int64, error)
+	Staffed(ctx context.Context, skill string) (int64, error)
 	RecordHandled(ctx context.Context, agentID, skill string, talk, handle time.Duration) error
 	HandleTime(ctx context.Context, skill string) (time.Duration, error)
 	NoAnswer(ctx context.Context, agentID string) (int64, error)

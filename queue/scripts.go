@@ -298,3 +298,15 @@ if not restart then
 end
 return out
 `)
+
+// staffedScript counts the agents logged in with a skill who are not
+// paused: available, ringing, talking or in wrap-up — those who will take
+// a call soon. ARGV: skill. O(agents of the skill).
+var staffedScript = redis.NewScript(lib + `
+local n = 0
+for _, agent in ipairs(redis.call('SMEMBERS', '{sc}:loggedin:' .. ARGV[1])) do
+  local st = redis.call('HGET', agentKey(agent), 'state')
+  if st and st ~= 'paused' and st ~= 'logged-out' then n = n + 1 end
+end
+return n
+`)

@@ -291,6 +291,13 @@ func (s *Store) LoggedIn(ctx context.Context, skill string) (int64, error) {
 	return s.rdb.SCard(ctx, "{sc}:loggedin:"+skill).Result()
 }
 
+// Staffed counts the agents logged in with skill who are not paused
+// (available, ringing, talking or in wrap-up): nobody staffed means no
+// call of the skill will be answered soon.
+func (s *Store) Staffed(ctx context.Context, skill string) (int64, error) {
+	return staffedScript.Run(ctx, s.rdb, nil, skill).Int64()
+}
+
 // RecordHandled adds a finished call to the agent's counters (used by the
 // fewest-calls and least-talk strategies) and to the skill's average
 // handling time including wrap-up (an EWMA with weight 1/5).

@@ -165,6 +165,32 @@ func TestTargetsWithDifferentStrategies(t *testing.T) {
 	})
 }
 
+// TestStaffedLeavesOutPausedAgents: Staffed counts logged-in agents who
+// are not paused (available, ringing, on a call, in wrap-up).
+func TestStaffedLeavesOutPausedAgents(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		for _, id := range []string{"a", "b", "c"} {
+			if _, err := s.AgentReady(ctx, id, "i1", []AgentSkill{{Skill: "q", Level: 5}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_ = s.AgentState(ctx, "a", "paused", "break")
+		_ = s.AgentState(ctx, "b", "wrap-up", "")
+		if n, err := s.Staffed(ctx, "q"); err != nil || n != 2 {
+			t.Errorf("staffed %d (%v), want 2: b in wrap-up and c available", n, err)
+		}
+		_ = s.AgentState(ctx, "c", "paused", "meeting")
+		_ = s.AgentState(ctx, "b", "logged-out", "")
+		if n, _ := s.Staffed(ctx, "q"); n != 0 {
+			t.Errorf("staffed %d, want 0: one paused, one logged out, one paused", n)
+		}
+		if n, _ := s.LoggedIn(ctx, "q"); n != 2 {
+			t.Errorf("logged in %d, want 2 (paused agents stay logged in)", n)
+		}
+	})
+}
+
 func TestStrategiesAndLevels(t *testing.T) {
 	backends(t, func(t *testing.T, s *Store) {
 		clock(s)
