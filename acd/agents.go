@@ -33,9 +33,38 @@ type agent struct {
 
 	mu         sync.Mutex
 	registered bool
-	wrapup     chan struct{} // non-nil while in wrap-up on this instance
+	wrapup     chan struct{} // non-nil while in wrap-up on this instance; closed to end it
+	wrapupCall string        // the call wrapped up
 	extend     chan time.Duration
 	rest       *time.Timer
+}
+
+// endWrapupHere ends the agent's wrap-up if it runs on this instance (for
+// call, if given); it reports whether it did.
+func (a *agent) endWrapupHere(call string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.wrapup == nil || (call != "" && a.wrapupCall != call) {
+		return false
+	}
+	close(a.wrapup) // the call's goroutine ends wrap-up and makes the agent ready
+	a.wrapup = nil
+	return true
+}
+
+// extendWrapupHere gives the agent's wrap-up on this instance (for call,
+// if given) d more; it reports whether one runs here.
+func (a *agent) extendWrapupHere(call string, d time.Duration) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.wrapup == nil || (call != "" && a.wrapupCall != call) {
+		return false
+	}
+	select {
+	case a.extend <- d:
+	default: // an extension is already pending
+	}
+	return true
 }
 
 func newAgent(cfg Agent) *agent {
@@ -167,25 +196,23 @@ func (e *Engine) Pause(agentID, reason string) error {
 	return nil
 }
 
-// Ready ends a pause or the agent's wrap-up early.
+// Ready ends a pause or the agent's wrap-up early, on whichever instance
+// the wrap-up runs (the one that owns the call: the store passes it on).
 func (e *Engine) Ready(agentID string) error {
 	a, err := e.agent(agentID)
 	if err != nil {
 		return err
 	}
-	a.mu.Lock()
-	if a.wrapup != nil {
-		close(a.wrapup) // the call's goroutine ends wrap-up and makes the agent ready
-		a.wrapup = nil
-		a.mu.Unlock()
+	if a.endWrapupHere("") {
 		return nil
 	}
-	a.mu.Unlock()
 	info, err := e.Store.Agent(context.Background(), agentID)
 	if err != nil {
 		return err
 	}
 	switch AgentState(info.State) {
+	case AgentWrapUp:
+		return e.signalWrapup(agentID, queue.SignalReady)
 	case AgentAvailable:
 		return nil
 	case AgentPaused:
@@ -196,6 +223,38 @@ func (e *Engine) Ready(agentID string) error {
 		return fmt.Errorf("agent %s is logged out: log in first", agentID)
 	default:
 		return fmt.Errorf("agent %s is %s", agentID, info.State)
+	}
+}
+
+// signalWrapup passes ready or extend to the instance that runs the
+// agent's wrap-up.
+func (e *Engine) signalWrapup(agentID, signal string) error {
+	ok, err := e.Store.SignalWrapup(context.Background(), agentID, signal)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("agent %s is not in wrap-up", agentID)
+	}
+	return nil
+}
+
+// wrapupSignal acts on a ready or extend another instance passed on for a
+// wrap-up that runs here.
+func (e *Engine) wrapupSignal(m *queue.Match) {
+	a := e.agents[m.AgentID]
+	if a == nil {
+		return
+	}
+	var here bool
+	switch m.Signal {
+	case queue.SignalReady:
+		here = a.endWrapupHere(m.CallID)
+	case queue.SignalExtend:
+		here = a.extendWrapupHere(m.CallID, e.cfg.WrapupExtension)
+	}
+	if !here {
+		e.log.Info().Str("agent", m.AgentID).Str("call_id", m.CallID).Str("signal", m.Signal).Msg("wrap-up signal for a wrap-up that is over")
 	}
 }
 

@@ -587,13 +587,15 @@ func (c *call) wrapUp(agentID string) {
 	if a.cfg.Wrapup > 0 {
 		d = a.cfg.Wrapup
 	}
+	// Ready to be told "ready" or "extend" (here or from another instance)
+	// before the store says wrap-up.
+	ready := make(chan struct{})
+	a.mu.Lock()
+	a.wrapup, a.wrapupCall = ready, c.rec.CallID
+	a.mu.Unlock()
 	if _, err := e.Store.AgentStateFrom(ctx, agentID, string(AgentWrapUp), c.rec.CallID, queue.From{States: string(AgentOnCall), Call: c.rec.CallID}); err != nil {
 		c.log.Error().Err(err).Msg("store: agent wrap-up")
 	}
-	ready := make(chan struct{})
-	a.mu.Lock()
-	a.wrapup = ready
-	a.mu.Unlock()
 	t := time.NewTimer(d)
 	ends := e.now().Add(d)
 wait:

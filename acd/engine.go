@@ -194,6 +194,10 @@ func (e *Engine) dispatch(ctx context.Context) {
 			}
 			continue
 		}
+		if m != nil && m.Signal != "" {
+			e.wrapupSignal(m)
+			continue
+		}
 		if m != nil && !e.deliver(m.CallID, m.AgentID) {
 			// The call ended meanwhile: the agent goes back to work.
 			e.release(m.AgentID, AgentReserved, m.CallID)

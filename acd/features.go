@@ -2,9 +2,10 @@ package acd
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"time"
+
+	"github.com/sc115/sc115/queue"
 )
 
 // FeatureCodes are what an agent dials from its phone to change its state.
@@ -73,22 +74,17 @@ func (e *Engine) Feature(agentID, dialed string) (string, error) {
 	return prompt, nil
 }
 
-// ExtendWrapup gives an agent in wrap-up on this instance more time.
+// ExtendWrapup gives an agent in wrap-up more time (acd.wrapup_extension),
+// on whichever instance the wrap-up runs.
 func (e *Engine) ExtendWrapup(agentID string) error {
 	a, err := e.agent(agentID)
 	if err != nil {
 		return err
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.wrapup == nil {
-		return fmt.Errorf("agent %s is not in wrap-up", agentID)
+	if a.extendWrapupHere("", e.cfg.WrapupExtension) {
+		return nil
 	}
-	select {
-	case a.extend <- e.cfg.WrapupExtension:
-	default: // an extension is already pending
-	}
-	return nil
+	return e.signalWrapup(agentID, queue.SignalExtend)
 }
 
 func defaultWrapupExtension() time.Duration { return time.Minute }

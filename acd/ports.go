@@ -109,6 +109,7 @@ type Store interface {
 	ReapOwn(ctx context.Context, instance string) ([]map[string]string, error)
 	DevicePresent(ctx context.Context, agentID string) error
 	NextAssignment(ctx context.Context, instance string, timeout time.Duration) (*queue.Match, error)
+	SignalWrapup(ctx context.Context, agentID, signal string) (bool, error)
 }
 
 // CDRSink stores finished calls durably (package cdr implements it).

@@ -15,7 +15,8 @@ import "github.com/redis/go-redis/v9"
 //	{sc}:calls:<instance>     SET call ids the instance owns (for the reaper)
 //	{sc}:agents:<instance>    SET agent ids logged in through the instance
 //	{sc}:loggedin:<skill>     SET agents logged in with the skill (for EWT)
-//	{sc}:assign:<instance>    LIST "call agent" matches for the instance that owns the call
+//	{sc}:assign:<instance>    LIST "call agent" matches for the instance that owns the call, and
+//	                          "!signal agent call" wrap-up signals (ready, extend) for it
 //	{sc}:lease:<instance>     STRING with TTL, renewed by the instance's heartbeat
 //	{sc}:instances            SET of instances that ever held a lease
 //	{sc}:events               STREAM of agent state changes (capped at ~10,000)
@@ -309,4 +310,19 @@ for _, agent in ipairs(redis.call('SMEMBERS', '{sc}:loggedin:' .. ARGV[1])) do
   if st and st ~= 'paused' and st ~= 'logged-out' then n = n + 1 end
 end
 return n
+`)
+
+// signalWrapupScript passes an agent's "ready" or "extend" to the instance
+// that runs the agent's wrap-up (the owner of the call it wraps up), on
+// that instance's assignment list. ARGV: agent, signal. Returns the owner,
+// or false if the agent is not in wrap-up.
+var signalWrapupScript = redis.NewScript(lib + `
+local agent, signal = ARGV[1], ARGV[2]
+local k = agentKey(agent)
+if redis.call('HGET', k, 'state') ~= 'wrap-up' then return false end
+local call = redis.call('HGET', k, 'call')
+local owner = call and redis.call('HGET', callKey(call), 'owner')
+if not owner then return false end
+redis.call('RPUSH', '{sc}:assign:' .. owner, '!' .. signal .. ' ' .. agent .. ' ' .. call)
+return owner
 `)

@@ -44,9 +44,18 @@ type AgentSkill struct {
 
 // Match is a call and the agent reserved for it; Owner is the instance that
 // owns the call's SIP dialog (it receives the match on its assignment list).
+// A Match with a Signal is no reservation but a wrap-up signal for the
+// agent's wrap-up of CallID on the owner: SignalReady or SignalExtend.
 type Match struct {
 	CallID, AgentID, Owner string
+	Signal                 string
 }
+
+// Wrap-up signals, sent to the instance that runs an agent's wrap-up.
+const (
+	SignalReady  = "ready"  // end the wrap-up now
+	SignalExtend = "extend" // give it more time
+)
 
 // AgentInfo is an agent's state as stored.
 type AgentInfo struct {
@@ -422,8 +431,23 @@ func (s *Store) NextAssignment(ctx context.Context, instance string, timeout tim
 	if err != nil {
 		return nil, err
 	}
+	if sig, rest, ok := strings.Cut(v[1], " "); ok && strings.HasPrefix(sig, "!") {
+		agent, call, _ := strings.Cut(rest, " ")
+		return &Match{CallID: call, AgentID: agent, Owner: instance, Signal: sig[1:]}, nil
+	}
 	call, agent, _ := strings.Cut(v[1], " ")
 	return &Match{CallID: call, AgentID: agent, Owner: instance}, nil
+}
+
+// SignalWrapup sends signal (SignalReady, SignalExtend) for an agent in
+// wrap-up to the instance that runs it, whichever that is; ok is false
+// when the agent is not in wrap-up.
+func (s *Store) SignalWrapup(ctx context.Context, agentID, signal string) (bool, error) {
+	err := signalWrapupScript.Run(ctx, s.rdb, nil, agentID, signal).Err()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 func match(v any, err error) (*Match, error) {
