@@ -261,10 +261,10 @@ func (c *call) run() CallState {
 // finish records the disposition and counts it.
 func (c *call) finish(d cdr.Disposition, s CallState, label string) CallState {
 	c.rec.Disposition = d
-	switch d {
-	case cdr.RejectedUnknown, cdr.RejectedBusy, cdr.RejectedClosed:
+	switch d.Class() {
+	case cdr.ClassRejected:
 		c.e.m.rejected.WithLabelValues(label).Inc()
-	case cdr.Abandoned:
+	case cdr.ClassAbandoned:
 		c.e.m.abandoned.WithLabelValues(label).Inc()
 	}
 	return s

@@ -165,8 +165,9 @@ func (e *Engine) renewLease(ctx context.Context) {
 // done before the first call arrives.
 func (e *Engine) Prepare(ctx context.Context) {
 	e.prepared.Do(func() {
+		ended := e.lastSeen(ctx, e.Instance) // the previous run's last sign of life, before this run's first
 		e.heartbeat(ctx)
-		e.reapOwn(ctx)
+		e.reapOwn(ctx, ended)
 		for _, m := range e.cfg.Municipalities {
 			if m.Crisis.Active {
 				if err := e.SetCrisis(ctx, m.Key, true, "config"); err != nil {
@@ -208,7 +209,7 @@ func (e *Engine) dispatch(ctx context.Context) {
 // reapOwn writes interrupted CDRs for the calls a previous run of this
 // instance left in a shared Redis (it crashed or was killed): they died
 // with it. Its agents keep their states (a paused agent stays paused).
-func (e *Engine) reapOwn(ctx context.Context) {
+func (e *Engine) reapOwn(ctx context.Context, ended time.Time) {
 	calls, err := e.Store.ReapOwn(ctx, e.Instance)
 	if err != nil {
 		e.log.Error().Err(err).Msg("store: clear the previous run's calls")
@@ -218,7 +219,7 @@ func (e *Engine) reapOwn(ctx context.Context) {
 		e.log.Warn().Int("calls", len(calls)).Msg("calls of the previous run of this instance ended with it")
 	}
 	for _, f := range calls {
-		if err := e.CDRs.Write(reapedRecord(f, e.now())); err != nil {
+		if err := e.CDRs.Write(reapedRecord(f, ended)); err != nil {
 			e.log.Error().Err(err).Str("call_id", f["id"]).Msg("cdr write failed")
 		}
 	}
@@ -241,6 +242,7 @@ func (e *Engine) reapDead(ctx context.Context, suspects map[string]bool) map[str
 		if !suspects[inst] {
 			continue // look again next time before taking over
 		}
+		ended := e.lastSeen(ctx, inst)
 		calls, err := e.Store.Reap(ctx, inst)
 		if err != nil {
 			e.log.Error().Err(err).Str("dead_instance", inst).Msg("store: reap")
@@ -250,7 +252,7 @@ func (e *Engine) reapDead(ctx context.Context, suspects map[string]bool) map[str
 			e.log.Warn().Str("dead_instance", inst).Int("calls", len(calls)).Msg("reaped the calls of an instance whose lease expired")
 		}
 		for _, f := range calls {
-			if err := e.CDRs.Write(reapedRecord(f, e.now())); err != nil {
+			if err := e.CDRs.Write(reapedRecord(f, ended)); err != nil {
 				e.log.Error().Err(err).Str("call_id", f["id"]).Msg("cdr write failed")
 			}
 		}

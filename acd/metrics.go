@@ -66,10 +66,10 @@ func (m *metrics) zeroFor(keys []string) {
 
 // answeredInSLOnce counts a finished call in the service-level series.
 func (m *metrics) answeredInSLOnce(r *cdr.Record, threshold time.Duration) {
-	switch {
-	case r.Disposition == cdr.Answered && r.WaitMS <= threshold.Milliseconds():
+	switch c := r.Disposition.Class(); {
+	case c == cdr.ClassAnswered && r.WaitMS <= threshold.Milliseconds():
 		m.answeredInSL.WithLabelValues(r.Municipality).Inc()
-	case r.Disposition == cdr.AbandonedShort:
+	case c == cdr.ClassAbandonedShort:
 		m.abandonedShort.WithLabelValues(r.Municipality).Inc()
 	}
 }

@@ -103,6 +103,7 @@ type Store interface {
 	SetCrisis(ctx context.Context, municipality string, on bool, by string) error
 	Crisis(ctx context.Context, municipality string) (bool, error)
 	Heartbeat(ctx context.Context, instance string, ttl time.Duration) error
+	LastSeen(ctx context.Context, instance string) (time.Time, error)
 	Release(ctx context.Context, instance string) error
 	DeadInstances(ctx context.Context) ([]string, error)
 	Reap(ctx context.Context, dead string) ([]map[string]string, error)

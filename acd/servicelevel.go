@@ -52,19 +52,19 @@ func (e *Engine) record(r *cdr.Record) {
 
 func (c *slCounters) count(r *cdr.Record, threshold time.Duration) {
 	c.offered.Add(1)
-	switch r.Disposition {
-	case cdr.Answered:
+	switch r.Disposition.Class() {
+	case cdr.ClassAnswered:
 		c.answered.Add(1)
 		if r.WaitMS <= threshold.Milliseconds() {
 			c.answeredInSL.Add(1)
 		}
-	case cdr.Abandoned:
+	case cdr.ClassAbandoned:
 		c.abandoned.Add(1)
-	case cdr.AbandonedShort:
+	case cdr.ClassAbandonedShort:
 		c.abandonedShort.Add(1)
-	case cdr.Overflowed:
+	case cdr.ClassOverflowed:
 		c.overflowed.Add(1)
-	case cdr.RejectedClosed, cdr.RejectedBusy:
+	case cdr.ClassRejected:
 		c.rejected.Add(1)
 	}
 }

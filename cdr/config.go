@@ -14,6 +14,11 @@ type Config struct {
 	CallerPolicy string `yaml:"caller_policy"`
 	// HashKey is the HMAC key for the "hash" policy.
 	HashKey string `yaml:"hash_key"`
+	// SpoolDir is where rows still held in memory at shutdown (the disk
+	// refused them) are written; default: Dir itself, where billing reads
+	// them. Point it at another disk to survive a full one; then move the
+	// file into Dir before billing.
+	SpoolDir string `yaml:"spool_dir"`
 	// ShortAbandon: a caller who hangs up before an agent answered and
 	// within this time is "abandoned_short" (reported apart), default 5s.
 	ShortAbandon time.Duration `yaml:"short_abandon"`

@@ -91,7 +91,7 @@ func Observed(records []Record, municipality string) (callsPerYear, ahtS int64, 
 	var n, sumMS int64
 	var first, last int64
 	for _, r := range records {
-		if r.Municipality != municipality || r.Disposition != Answered {
+		if r.Municipality != municipality || r.Disposition.Class() != ClassAnswered {
 			continue
 		}
 		ms := r.ArrivedAt.UnixMilli()

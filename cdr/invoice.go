@@ -133,22 +133,22 @@ func invoice(m MunicipalityInfo, p Period, tariffName string, t Tariff, calls []
 	var minuteUnits, minuteCents int64
 	for _, c := range calls {
 		in.Stats.Offered++
-		switch dispCodes[min(int(c.disp), len(dispCodes)-1)] {
-		case Answered:
+		d := dispCodes[min(int(c.disp), len(dispCodes)-1)]
+		switch d.Class() {
+		case ClassAnswered:
 			in.Stats.Answered++
-		case Abandoned:
+		case ClassAbandoned:
 			in.Stats.Abandoned++
-		case AbandonedShort:
+		case ClassAbandonedShort:
 			in.Stats.AbandonedShort++
-		case Overflowed:
+		case ClassOverflowed:
 			in.Stats.Overflowed++
-		case RejectedClosed, RejectedUnknown, RejectedBusy:
+		case ClassRejected:
 			in.Stats.Rejected++
 		default:
 			in.Stats.Other++
 		}
-		d := dispCodes[min(int(c.disp), len(dispCodes)-1)]
-		if d != Answered && !(d == Overflowed && t.BillOverflowed) {
+		if !d.Billable(t.BillOverflowed) {
 			continue
 		}
 		s := t.BillableSeconds(int64(c.talk), int64(c.wrapup), int64(c.hold), int64(c.wait))

@@ -166,3 +166,32 @@ func TestInvoiceFilesAndSummary(t *testing.T) {
 		t.Errorf("summary lacks the grand total 10,50 €:\n%s", sum.String())
 	}
 }
+
+// TestInvoiceOneRuleForCutAndReapedCalls: a call an agent answered is
+// billed for its talk however it ended — by shutdown (answered, hangup_by
+// system) or by the loss of its instance (a reaper's row: answered,
+// hangup_by instance-lost); unanswered interrupted calls are not billed.
+// When the owner wrote its own row too, the owner's row counts, once.
+func TestInvoiceOneRuleForCutAndReapedCalls(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := NewWriter(dir, "i1", nil, zerolog.Nop())
+	at := time.Date(2026, 10, 10, 10, 0, 0, 0, berlin)
+	w.now = func() time.Time { return at }
+	for _, r := range []Record{
+		{CallID: "cut", Municipality: "burgdorf", ArrivedAt: at, AnsweredAt: at, TalkMS: 60_000, Disposition: Answered, HangupBy: "system"},
+		{CallID: "reaped", Municipality: "burgdorf", ArrivedAt: at, AnsweredAt: at, TalkMS: 120_000, Disposition: Answered, HangupBy: HangupInstanceLost},
+		{CallID: "owner-too", Municipality: "burgdorf", ArrivedAt: at, AnsweredAt: at, TalkMS: 300_000, Disposition: Answered, HangupBy: HangupInstanceLost},
+		{CallID: "owner-too", Municipality: "burgdorf", ArrivedAt: at, AnsweredAt: at, TalkMS: 180_000, WrapupMS: 60_000, Disposition: Answered, HangupBy: "caller"},
+		{CallID: "waiting", Municipality: "burgdorf", ArrivedAt: at, Disposition: Interrupted, HangupBy: HangupInstanceLost},
+	} {
+		if err := w.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	// 1 + 2 + (3 + 1) minutes = 7 min × 1.50 € = 10.50 €.
+	in := bill(t, dir, Tariff{Model: "per_minute", PerMinuteCents: 150})
+	if in.CallsBilled != 3 || in.TotalCents != 1050 {
+		t.Errorf("%d calls billed, %d ct; want 3 calls, 1050 ct", in.CallsBilled, in.TotalCents)
+	}
+}

@@ -47,8 +47,8 @@ func Read(dir string) ([]Record, ReadStats, error) {
 			st.Rows++
 			if i, dup := byID[r.CallID]; dup {
 				st.Duplicates++
-				if out[i].Disposition == Interrupted && r.Disposition != Interrupted {
-					out[i] = r
+				if reaped(out[i]) && !reaped(r) {
+					out[i] = r // the owner's own row wins over a reaper's
 				}
 				return nil
 			}
@@ -66,4 +66,10 @@ func Read(dir string) ([]Record, ReadStats, error) {
 		return out[i].CallID < out[j].CallID
 	})
 	return out, st, nil
+}
+
+// reaped reports whether a row was written by a reaper for a call whose
+// instance was lost (older files: interrupted rows).
+func reaped(r Record) bool {
+	return r.HangupBy == HangupInstanceLost || r.Disposition == Interrupted
 }

@@ -26,6 +26,7 @@ type callFacts struct {
 	muni     uint16
 	disp     uint8
 	answered bool // an agent answered (answered_at set)
+	reaped   bool // written by a reaper (instance lost): the owner's row wins
 }
 
 func ms32(n int64) int32 { return int32(min(max(n, 0), 1<<31-1)) }
@@ -52,8 +53,9 @@ var hashSeed = maphash.MakeSeed()
 
 // scanDir streams every CDR file below dir, keeping only the facts billing
 // needs. A call id seen twice counts once (its 64-bit hash is the key;
-// a collision among a month's calls is ~1e-8 likely): an interrupted row
-// gives way to the owner's row, otherwise the first wins.
+// a collision among a month's calls is ~1e-8 likely): a reaper's row
+// (hangup_by instance-lost, or interrupted) gives way to the owner's row,
+// otherwise the first wins.
 func scanDir(dir string, from, to time.Time) (*scanned, error) {
 	s := &scanned{}
 	var paths []string
@@ -99,10 +101,11 @@ func scanDir(dir string, from, to time.Time) (*scanned, error) {
 			}
 			c := callFacts{arrived: ms, talk: ms32(n[0]), wrapup: ms32(n[1]), hold: ms32(n[2]), wait: ms32(n[3]), muni: idx,
 				disp: dispCode(Disposition(f[18])), answered: f[8] != ""}
+			c.reaped = f[20] == HangupInstanceLost || c.disp == dispCode(Interrupted)
 			h := maphash.String(hashSeed, f[0])
 			if i, dup := seen[h]; dup {
 				s.stats.Duplicates++
-				if s.calls[i].disp == dispCode(Interrupted) && c.disp != dispCode(Interrupted) {
+				if s.calls[i].reaped && !c.reaped {
 					s.calls[i] = c
 				}
 				return nil

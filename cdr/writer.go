@@ -35,8 +35,14 @@ type file interface {
 // order), an alert is raised (log, sc115_cdr_spooled_rows,
 // sc115_cdr_write_errors_total) and the spool is retried every few
 // seconds; calls keep flowing. At Close, rows still spooled are written to
-// a fallback file in the OS temp dir.
+// a fallback file cdr-<instance>-spool-<time>.csv in SpoolDir (default:
+// the CDR directory itself, where billing finds it without a move; never
+// the temp dir, which a service's PrivateTmp deletes at stop).
 type Writer struct {
+	// SpoolDir is where Close writes rows still spooled; "" means the CDR
+	// directory. Set it before the first Write.
+	SpoolDir string
+
 	dir      string
 	instance string
 	log      zerolog.Logger
@@ -247,7 +253,7 @@ func (w *Writer) Spooled() int {
 }
 
 // Close flushes and closes the current file; rows still spooled go to a
-// fallback file in the OS temp dir (its name is in the error).
+// fallback file in SpoolDir (its name is in the error).
 func (w *Writer) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -259,7 +265,11 @@ func (w *Writer) Close() error {
 	w.flushLocked()
 	var err error
 	if len(w.spool) > 0 {
-		fallback := filepath.Join(os.TempDir(), fmt.Sprintf("sc115-cdr-spool-%s-%d.csv", w.instance, time.Now().UnixNano()))
+		dir := w.SpoolDir
+		if dir == "" {
+			dir = w.dir
+		}
+		fallback := filepath.Join(dir, fmt.Sprintf("cdr-%s-spool-%s.csv", w.instance, time.Now().UTC().Format("20060102T150405.000000000Z")))
 		data := bytes.Join(append([][]byte{csvLine(Header)}, w.spool...), nil)
 		if werr := os.WriteFile(fallback, data, 0o640); werr != nil {
 			err = fmt.Errorf("%d CDR rows could not be written anywhere (%v); they are in the log", len(w.spool), werr)
@@ -267,7 +277,7 @@ func (w *Writer) Close() error {
 				w.log.Error().Str("cdr_row", string(row)).Msg("unwritten CDR row")
 			}
 		} else {
-			err = fmt.Errorf("%d CDR rows written to fallback file %s: move them into the CDR dir", len(w.spool), fallback)
+			err = fmt.Errorf("%d CDR rows written to fallback file %s (billing reads it below the CDR dir; move it there if it is elsewhere)", len(w.spool), fallback)
 		}
 	}
 	w.closeFileLocked()

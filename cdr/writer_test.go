@@ -202,3 +202,43 @@ func TestFullDiskSpoolsAndRetries(t *testing.T) {
 		t.Errorf("rows %v, want before,a,b,c,after with no torn half-rows", ids)
 	}
 }
+
+// TestSpoolLeftAtCloseGoesBesideTheCDRs: rows the disk still refuses at
+// shutdown are written to a fallback file in the CDR directory (not the
+// temp dir, which systemd's PrivateTmp deletes at stop), where billing
+// reads them; with spool_dir set, to that folder instead.
+func TestSpoolLeftAtCloseGoesBesideTheCDRs(t *testing.T) {
+	for _, own := range []bool{false, true} {
+		dir, spoolDir := t.TempDir(), t.TempDir()
+		full := true
+		w, _ := NewWriter(dir, "i", nil, zerolog.Nop())
+		if own {
+			w.SpoolDir = spoolDir
+		}
+		w.open = func(name string) (file, error) {
+			f, err := os.OpenFile(name, os.O_CREATE|os.O_APPEND|os.O_RDWR, 0o640)
+			if err != nil {
+				return nil, err
+			}
+			return failingFile{f, &full}, nil
+		}
+		for _, id := range []string{"a", "b"} {
+			if err := w.Write(Record{CallID: id, Municipality: "burgdorf", Disposition: Answered}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		err := w.Close()
+		where := dir
+		if own {
+			where = spoolDir
+		}
+		files, _ := filepath.Glob(filepath.Join(where, "cdr-i-spool-*.csv"))
+		if err == nil || len(files) != 1 || !strings.Contains(err.Error(), files[0]) {
+			t.Fatalf("spool_dir set %v: close said %v, fallback files %v in %s", own, err, files, where)
+		}
+		recs, _, rerr := Read(where)
+		if rerr != nil || len(recs) != 2 || recs[0].CallID != "a" || recs[1].CallID != "b" {
+			t.Errorf("spool_dir set %v: billing reads %v (%v), want a and b", own, recs, rerr)
+		}
+	}
+}

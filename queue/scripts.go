@@ -18,6 +18,7 @@ import "github.com/redis/go-redis/v9"
 //	{sc}:assign:<instance>    LIST "call agent" matches for the instance that owns the call, and
 //	                          "!signal agent call" wrap-up signals (ready, extend) for it
 //	{sc}:lease:<instance>     STRING with TTL, renewed by the instance's heartbeat
+//	{sc}:seen:<instance>      STRING ms of the instance's last heartbeat (no TTL: the reaper's end time)
 //	{sc}:instances            SET of instances that ever held a lease
 //	{sc}:events               STREAM of agent state changes (capped at ~10,000)
 //	{sc}:callevents           STREAM of calls queued and reserved (capped at ~100,000)

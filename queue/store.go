@@ -349,13 +349,29 @@ func (s *Store) ResetNoAnswer(ctx context.Context, agentID string) error {
 	return s.rdb.HSet(ctx, "{sc}:agent:"+agentID, "noanswer", 0).Err()
 }
 
-// Heartbeat renews the instance's lease for ttl.
+// Heartbeat renews the instance's lease for ttl and notes when it was
+// last seen alive (kept after the lease expires: the reaper ends the dead
+// instance's calls at that time).
 func (s *Store) Heartbeat(ctx context.Context, instance string, ttl time.Duration) error {
+	now := s.nowMS()
 	pipe := s.lease.Pipeline()
-	pipe.Set(ctx, "{sc}:lease:"+instance, s.nowMS(), ttl)
+	pipe.Set(ctx, "{sc}:lease:"+instance, now, ttl)
+	pipe.Set(ctx, "{sc}:seen:"+instance, now, 0)
 	pipe.SAdd(ctx, "{sc}:instances", instance)
 	_, err := pipe.Exec(ctx)
 	return err
+}
+
+// LastSeen is the instance's last heartbeat (zero if none is known).
+func (s *Store) LastSeen(ctx context.Context, instance string) (time.Time, error) {
+	ms, err := s.rdb.Get(ctx, "{sc}:seen:"+instance).Int64()
+	if errors.Is(err, redis.Nil) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.UnixMilli(ms), nil
 }
 
 // Release gives up the instance's lease at once (clean shutdown).

@@ -137,13 +137,30 @@ func cdrCmd(args []string) int {
 		fmt.Fprintln(os.Stderr, "sc115 cdr purge:", err)
 		return 2
 	}
-	rep, err := cdr.Purge(*dir, time.Now().Add(-d))
+	cutoff := time.Now().Add(-d)
+	if earliest := previousMonthStart(time.Now()); cutoff.After(earliest) {
+		fmt.Fprintf(os.Stderr, "sc115 cdr purge: --older-than %s would delete CDRs after %s: this and last month may still be invoiced; keep at least %dd\n",
+			*older, earliest.Format("2006-01-02"), int(time.Since(earliest).Hours()/24)+1)
+		return 2
+	}
+	rep, err := cdr.Purge(*dir, cutoff)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sc115 cdr purge:", err)
 		return 1
 	}
 	fmt.Printf("purged %d days (%d calls, %d files); aggregates in %s\n", len(rep.Days), rep.Records, len(rep.Files), *dir+"/"+cdr.AggregatesFile)
 	return 0
+}
+
+// previousMonthStart is the first day of the month before now's, in the
+// billing office's time zone: CDRs from then on may still be invoiced.
+func previousMonthStart(now time.Time) time.Time {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		berlin = time.UTC
+	}
+	n := now.In(berlin)
+	return time.Date(n.Year(), n.Month()-1, 1, 0, 0, 0, 0, berlin)
 }
 
 // parseAge reads 180d, 26w or a Go duration.

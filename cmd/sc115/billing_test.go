@@ -123,12 +123,30 @@ func TestPurgeCommand(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, out)
 	}
 	agg, _ := os.ReadFile(filepath.Join(dir, cdr.AggregatesFile))
-	want := old.UTC().Format("2006-01-02") + ",burgdorf,2,2,0,0,0,0,120,0\n"
+	want := old.UTC().Format("2006-01-02") + ",burgdorf,2,2,0,0,0,0,120,0," + old.UTC().Format("2006-01-02") + "-"
 	if !strings.Contains(string(agg), want) || strings.Contains(string(agg), "5136") {
 		t.Errorf("aggregates:\n%s\nwant %q and no caller numbers", agg, want)
 	}
 	left, _ := filepath.Glob(filepath.Join(dir, "cdr-*.csv"))
 	if len(left) != 1 {
 		t.Errorf("files left %v, want only the recent day", left)
+	}
+}
+
+// TestPurgeRefusesTooShortRetention: --older-than 0d (or anything that
+// reaches into this or last month, which may still be invoiced) is refused
+// with a clear message and deletes nothing.
+func TestPurgeRefusesTooShortRetention(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := cdr.NewWriter(dir, "i1", nil, zerolog.Nop())
+	_ = w.Write(cdr.Record{CallID: "today", Municipality: "burgdorf", ArrivedAt: time.Now(), Disposition: cdr.Answered})
+	w.Close()
+	for _, age := range []string{"0d", "1d", "2w"} {
+		if code := run([]string{"cdr", "purge", "--cdr-dir", dir, "--older-than", age}); code != 2 {
+			t.Errorf("--older-than %s: exit %d, want 2", age, code)
+		}
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "cdr-*.csv")); len(files) != 1 {
+		t.Errorf("files %v: nothing may be deleted", files)
 	}
 }

@@ -82,6 +82,7 @@ func start(cfg Config, log zerolog.Logger) (_ *service, err error) {
 	if s.cdrs, err = cdr.NewWriter(cfg.CDR.Dir, cfg.Instance, reg, log.With().Str("component", "cdr").Logger()); err != nil {
 		return nil, err
 	}
+	s.cdrs.SpoolDir = cfg.CDR.SpoolDir
 	dialer := &agentDialer{}
 	s.engine = acd.NewEngine(cfg.ACD, acd.Deps{
 		Instance: cfg.Instance, Store: s.store, Dialer: dialer, CDRs: s.cdrs, Privacy: cdr.NewPrivacy(cfg.CDR), ShortAbandon: cfg.CDR.ShortAbandon,
