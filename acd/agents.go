@@ -305,6 +305,21 @@ func (e *Engine) release(agentID string, state AgentState, callID string) {
 	}
 }
 
+// unknownAgent takes an agent the store reserved for callID but this
+// instance's config does not have out of distribution: paused with a reason
+// that names this instance, so it neither stays reserved forever nor is
+// reserved for the same call again at once. Supervisors see the reason; the
+// fix is the same agent list on every instance.
+func (e *Engine) unknownAgent(agentID, callID string) {
+	reason := "not-configured-on-" + e.Instance
+	e.log.Error().Str("agent", agentID).Str("call_id", callID).Str("reason", reason).
+		Msg("the store offered an agent this instance's config does not have: agent paused; give every instance the same agents")
+	if _, err := e.Store.AgentStateFrom(context.Background(), agentID, string(AgentPaused), reason,
+		queue.From{States: string(AgentReserved), Call: callID}); err != nil {
+		e.log.Error().Err(err).Str("agent", agentID).Msg("store: pause unknown agent")
+	}
+}
+
 // noAnswer handles an offer the agent let ring out or declined: a short
 // rest, or a pause (reason no-answer) after MaxNoAnswers in a row.
 func (e *Engine) noAnswer(agentID, callID string, q QueueSettings) {

@@ -287,7 +287,9 @@ func (c *call) close() {
 	}
 }
 
-var errNoAnswer = errors.New("agent did not answer")
+// errUnknownAgent: the store reserved an agent this instance's config does
+// not have (instances sharing a store with different agent lists).
+var errUnknownAgent = errors.New("agent not in this instance's config")
 
 // targets are the queues the call waits in after waiting w: the
 // municipality's skill at its level, widened by the queue's escalation.
@@ -382,8 +384,12 @@ func (c *call) queueAndConnect(ctx context.Context) CallState {
 				e.release(agentID, AgentReserved, c.rec.CallID)
 				return c.endUnanswered()
 			}
-			c.log.Info().Err(err).Str("agent", agentID).Msg("offer not answered; back to its place")
-			e.noAnswer(agentID, c.rec.CallID, e.cfg.settings(c.muni.Skill))
+			if errors.Is(err, errUnknownAgent) {
+				e.unknownAgent(agentID, c.rec.CallID)
+			} else {
+				c.log.Info().Err(err).Str("agent", agentID).Msg("offer not answered; back to its place")
+				e.noAnswer(agentID, c.rec.CallID, e.cfg.settings(c.muni.Skill))
+			}
 			if err := enqueue(); err != nil {
 				c.log.Error().Err(err).Msg("store: requeue")
 				c.leg.Hangup()
@@ -415,13 +421,21 @@ func (c *call) wait(ctx context.Context, waiting prometheus.Gauge) (string, Call
 		defer t.Stop()
 		every = t.C
 	}
+	// One escalation timer for the whole wait, re-armed for each step
+	// (a timer per loop turn would pile up one more every second).
+	escalation := time.NewTimer(time.Hour)
+	escalation.Stop()
+	defer escalation.Stop()
+	armed := time.Duration(0) // the step the timer is set for
 	for {
 		_, next := c.targets(e.now().Sub(c.rec.ArrivedAt))
 		var escalate <-chan time.Time
 		if next > 0 {
-			t := time.NewTimer(next - e.now().Sub(c.rec.ArrivedAt))
-			defer t.Stop()
-			escalate = t.C
+			if next != armed {
+				escalation.Reset(next - e.now().Sub(c.rec.ArrivedAt))
+				armed = next
+			}
+			escalate = escalation.C
 		}
 		select {
 		case agentID := <-c.assign:
@@ -500,7 +514,7 @@ func (c *call) endUnanswered() CallState {
 func (c *call) offer(ctx context.Context, agentID string) (AgentLeg, error) {
 	a := c.e.agents[agentID]
 	if a == nil {
-		return nil, errNoAnswer
+		return nil, errUnknownAgent
 	}
 	ring := c.e.cfg.settings(c.muni.Skill).RingTimeout
 	if a.cfg.RingTimeout > 0 {

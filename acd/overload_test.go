@@ -1,11 +1,13 @@
 package acd
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/sc115/sc115/cdr"
+	"github.com/sc115/sc115/queue"
 )
 
 // TestOverloadedInstanceRefusesWithoutOverflowRules: a municipality with
@@ -85,5 +87,38 @@ func TestNoRTPPortCDRSays503(t *testing.T) {
 	e.HandleCall(leg)
 	if r := waitRec(t, s); r.SIPCode != 503 || r.Disposition != cdr.RejectedBusy || r.HangupBy != "system" {
 		t.Errorf("cdr %+v, want sip_code 503, rejected_busy", r)
+	}
+}
+
+// TestAgentUnknownToThisInstanceIsNotLeftReserved: another instance with a
+// different agent list logged in "ghost"; the store reserves it for a call
+// of this instance, which has no such agent. The agent is paused with a
+// reason naming this instance (before, it stayed reserved forever) and the
+// call keeps waiting, until an agent of this instance takes it.
+func TestAgentUnknownToThisInstanceIsNotLeftReserved(t *testing.T) {
+	e, d, s := testEngine(t)
+	ctx := context.Background()
+	if _, err := e.Store.AgentReady(ctx, "ghost", "other", []queue.AgentSkill{{Skill: "burgdorf", Level: 5}}); err != nil {
+		t.Fatal(err)
+	}
+	leg := newFakeLeg("c-ghost", "+495136115")
+	go e.HandleCall(leg)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		info, _ := e.Store.Agent(ctx, "ghost")
+		if info.State == string(AgentPaused) {
+			if info.Reason != "not-configured-on-t" {
+				t.Errorf("ghost paused with reason %q, want not-configured-on-t", info.Reason)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ghost is %+v, want paused", info)
+		}
+	}
+	waitCallState(t, e, "c-ghost", StateQueued)
+	e.AgentRegistered("a1")
+	connect(t, d).Hangup()
+	if r := waitRec(t, s); r.Disposition != cdr.Answered || r.Agent != "a1" {
+		t.Errorf("cdr %+v, want answered by a1", r)
 	}
 }

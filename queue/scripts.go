@@ -327,3 +327,19 @@ if not owner then return false end
 redis.call('RPUSH', '{sc}:assign:' .. owner, '!' .. signal .. ' ' .. agent .. ' ' .. call)
 return owner
 `)
+
+// recordHandledScript adds a finished call to the agent's counters and to
+// the skill's average handling time (EWMA, weight 1/5) in one step, so
+// that instances finishing calls at the same moment lose no update.
+// ARGV: agent, skill, talk ms, handle ms.
+var recordHandledScript = redis.NewScript(lib + `
+local agent, skill, talk, handle = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+redis.call('HINCRBY', agentKey(agent), 'calls', 1)
+redis.call('HINCRBY', agentKey(agent), 'talk_ms', talk)
+local key = '{sc}:stats:' .. skill
+local old = tonumber(redis.call('HGET', key, 'aht_ms') or '0') or 0
+local nxt = handle
+if old > 0 then nxt = math.floor((4 * old + handle) / 5) end
+redis.call('HSET', key, 'aht_ms', nxt)
+return nxt
+`)

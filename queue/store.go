@@ -309,24 +309,9 @@ func (s *Store) Staffed(ctx context.Context, skill string) (int64, error) {
 
 // RecordHandled adds a finished call to the agent's counters (used by the
 // fewest-calls and least-talk strategies) and to the skill's average
-// handling time including wrap-up (an EWMA with weight 1/5).
+// handling time including wrap-up (an EWMA with weight 1/5), atomically.
 func (s *Store) RecordHandled(ctx context.Context, agentID, skill string, talk, handle time.Duration) error {
-	pipe := s.rdb.Pipeline()
-	pipe.HIncrBy(ctx, "{sc}:agent:"+agentID, "calls", 1)
-	pipe.HIncrBy(ctx, "{sc}:agent:"+agentID, "talk_ms", talk.Milliseconds())
-	if _, err := pipe.Exec(ctx); err != nil {
-		return err
-	}
-	key := "{sc}:stats:" + skill
-	old, err := s.rdb.HGet(ctx, key, "aht_ms").Int64()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return err
-	}
-	next := handle.Milliseconds()
-	if old > 0 {
-		next = (4*old + next) / 5
-	}
-	return s.rdb.HSet(ctx, key, "aht_ms", next).Err()
+	return recordHandledScript.Run(ctx, s.rdb, nil, agentID, skill, talk.Milliseconds(), handle.Milliseconds()).Err()
 }
 
 // HandleTime is the skill's average handling time incl. wrap-up (0 if unknown).

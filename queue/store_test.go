@@ -191,6 +191,41 @@ func TestStaffedLeavesOutPausedAgents(t *testing.T) {
 	})
 }
 
+// TestRecordHandledLosesNoUpdate: four instances finish 10 calls each at the
+// same time. Each moves the skill's average handling time one fifth of
+// the way from 1,000 s towards 0 s, so the result is the same in any
+// order — and exact only if no update was lost (read and write used to be
+// two round trips).
+func TestRecordHandledLosesNoUpdate(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		if err := s.RecordHandled(ctx, "x", "q", 0, 1000*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 10 {
+					if err := s.RecordHandled(ctx, fmt.Sprintf("a%d", g), "q", time.Millisecond, time.Millisecond); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		want := int64(1_000_000)
+		for range 40 {
+			want = (4*want + 1) / 5
+		}
+		if got, _ := s.HandleTime(ctx, "q"); got != time.Duration(want)*time.Millisecond {
+			t.Errorf("average handling time %v after 40 updates, want %v", got, time.Duration(want)*time.Millisecond)
+		}
+	})
+}
+
 func TestStrategiesAndLevels(t *testing.T) {
 	backends(t, func(t *testing.T, s *Store) {
 		clock(s)
