@@ -22,7 +22,7 @@ func TestCrisisModeSwitchedWhileCallsWait(t *testing.T) {
 		l := newFakeLeg(id, "+495136115")
 		legs = append(legs, l)
 		go e.HandleCall(l)
-		time.Sleep(30 * time.Millisecond)
+		waitCallSettled(t, e, l) // arrivals in this order
 	}
 	for i := 1; i <= 3; i++ {
 		call(fmt.Sprintf("normal-%d", i))
@@ -61,7 +61,7 @@ func TestCrisisModeSwitchedWhileCallsWait(t *testing.T) {
 	}
 	// The service level counts a call right after its CDR is written.
 	var got6 ServiceLevel
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		for _, x := range e.ServiceLevels(context.Background()) {
 			if x.Municipality == "burgdorf" {
 				got6 = x
@@ -91,7 +91,7 @@ func TestClosedOutsideHours(t *testing.T) {
 	_ = e.SetCrisis(context.Background(), "burgdorf", true, "test")
 	leg2 := newFakeLeg("c-crisis-night", "+495136115")
 	go e.HandleCall(leg2)
-	time.Sleep(100 * time.Millisecond)
+	waitCallSettled(t, e, leg2)
 	leg2.end()
 	if r := waitRec(t, s); r.Disposition == cdr.RejectedClosed {
 		t.Errorf("crisis call at night was closed: %+v", r)
@@ -177,7 +177,7 @@ func TestUnknownOriginRoutes(t *testing.T) {
 	e2, _, s2 := testEngine(t, func(c *Config) { c.UnknownOrigin = "burgdorf" })
 	leg2 := newFakeLeg("c-unknown-route", "+4940115")
 	go e2.HandleCall(leg2)
-	time.Sleep(100 * time.Millisecond)
+	waitCallSettled(t, e2, leg2)
 	leg2.end()
 	if r := waitRec(t, s2); r.Municipality != "burgdorf" || r.Disposition != cdr.Abandoned {
 		t.Errorf("cdr %+v, want the call queued for burgdorf (then abandoned)", r)

@@ -177,7 +177,7 @@ func waitRec(t *testing.T, s *sink) cdr.Record {
 	select {
 	case r := <-s.got:
 		return r
-	case <-time.After(5 * time.Second):
+	case <-time.After(20 * time.Second):
 		t.Fatal("no CDR")
 		return cdr.Record{}
 	}
@@ -230,10 +230,14 @@ func TestUnknownNumberAndDraining(t *testing.T) {
 	// drain time, cuts the waiting call with an interrupted CDR.
 	waiting := newFakeLeg("c-wait", "+495136115")
 	go e.HandleCall(waiting)
-	time.Sleep(50 * time.Millisecond)
+	waitCallState(t, e, "c-wait", StateQueued)
 	done := make(chan struct{})
 	go func() { e.Drain(context.Background()); close(done) }()
-	time.Sleep(20 * time.Millisecond)
+	for deadline := time.Now().Add(20 * time.Second); !e.Draining(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the engine never started draining")
+		}
+	}
 	late := newFakeLeg("c-late", "+495136115")
 	e.HandleCall(late)
 	if code := <-late.rejected; code != 503 {
@@ -254,11 +258,12 @@ func TestAbandonWhileWaiting(t *testing.T) {
 	e, _, s := testEngine(t)
 	leg := newFakeLeg("c-ab", "+495136115")
 	go e.HandleCall(leg)
-	time.Sleep(100 * time.Millisecond)
-	leg.end() // caller hangs up
+	waitCallState(t, e, "c-ab", StateQueued)
+	time.Sleep(100 * time.Millisecond) // it waits at least this long
+	leg.end()                          // caller hangs up
 	r := waitRec(t, s)
-	if r.Disposition != cdr.Abandoned || r.WaitMS < 80 || r.Caller != "+495136123xxx" {
-		t.Errorf("cdr %+v, want abandoned after ~100 ms, caller shortened", r)
+	if r.Disposition != cdr.Abandoned || r.WaitMS < 100 || r.Caller != "+495136123xxx" {
+		t.Errorf("cdr %+v, want abandoned after ≥100 ms, caller shortened", r)
 	}
 	// A later agent does not get the abandoned call.
 	e.AgentRegistered("a1")

@@ -27,7 +27,7 @@ func TestOverflowNoAgents(t *testing.T) {
 	d.failFirst = true
 	leg := newFakeLeg("c-ov", "+495136115")
 	go e.HandleCall(leg)
-	time.Sleep(200 * time.Millisecond)
+	waitCallState(t, e, "c-ov", StateConnected)
 	leg.end()
 	r := waitRec(t, s)
 	if r.Disposition != cdr.Overflowed || r.OverflowTarget != "sued" || r.HangupBy != "caller" {
@@ -79,7 +79,12 @@ func TestOverflowAllFailBackToPlace(t *testing.T) {
 	withOverflow(e, OverflowRules{NoAgents: true, OnFailure: "queue"})
 	leg := newFakeLeg("c-back", "+495136115")
 	go e.HandleCall(leg)
-	time.Sleep(200 * time.Millisecond)
+	for deadline := time.Now().Add(20 * time.Second); len(d.forwardList()) < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("forwards %v, want both targets tried", d.forwardList())
+		}
+	}
+	waitCallState(t, e, "c-back", StateQueued)
 	e.AgentRegistered("a1")
 	al := connect(t, d)
 	al.Hangup()
@@ -103,7 +108,7 @@ func TestOverflowAfterMaxWait(t *testing.T) {
 	leg := newFakeLeg("c-wait", "+495136115")
 	start := time.Now()
 	go e.HandleCall(leg)
-	for len(d.forwardList()) == 0 && time.Since(start) < 5*time.Second {
+	for len(d.forwardList()) == 0 && time.Since(start) < 30*time.Second {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if w := time.Since(start); w < 1500*time.Millisecond {
@@ -165,7 +170,7 @@ func TestOverflowRulesEachTrigger(t *testing.T) {
 			}
 			c.setup(e, call)
 			call("the-one")
-			deadline := time.Now().Add(5 * time.Second)
+			deadline := time.Now().Add(30 * time.Second)
 			for len(d.forwardList()) == 0 && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond)
 			}

@@ -185,7 +185,7 @@ func TestFullDiskSpoolsAndRetries(t *testing.T) {
 		t.Fatalf("spooled %d, want 3", n)
 	}
 	full = false // space again: the retry writes the spool in order
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for w.Spooled() > 0 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -408,7 +408,7 @@ func TestSentinelURL(t *testing.T) {
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	var s *Store
 	var err error
-	for i := 0; i < 100; i++ {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); { // however long the sentinel takes to start
 		if s, err = Open(context.Background(), Config{Redis: fmt.Sprintf("redis-sentinel://sc115@127.0.0.1:%d/0", port)}); err == nil {
 			break
 		}

@@ -109,7 +109,7 @@ func TestFeatureCodesFromThePhone(t *testing.T) {
 	ph.Password = "demo1001"
 	waitState := func(want acd.AgentState, reason string) {
 		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 			st := s.engine.Agents()[0]
 			if st.ID != "1001" {
 				t.Fatal("agents not sorted")

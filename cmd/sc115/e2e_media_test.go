@@ -120,7 +120,7 @@ func testGreetingPositionWaitHold(t *testing.T, holdClass, track string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(time.Duration(len(want)+50) * 20 * time.Millisecond)
+	deadline := time.Now().Add(time.Duration(len(want))*20*time.Millisecond + 30*time.Second)
 	for len(call.RTP.Received()) < len(want) && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -195,7 +195,9 @@ func TestHoldAndResumeByReInvite(t *testing.T) {
 		t.Fatalf("resume: %v %v", res, err)
 	}
 	go func() { _ = call.RTP.Send(8, make([]byte, 160), 50) }() // talking again
-	time.Sleep(300 * time.Millisecond)
+	for deadline := time.Now().Add(15 * time.Second); len(call.RTP.Received()) < 5 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if n := len(call.RTP.Received()); n < 5 {
 		t.Errorf("after resume the caller got %d packets, want the agent's audio again", n)
 	}

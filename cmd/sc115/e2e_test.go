@@ -89,9 +89,8 @@ func TestCallTrunkToAgentToCDR(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
-	assertHeard(t, "agent", in.RTP.Received(), 0, g711.Alaw2Ulaw(callerFrame), 48)
-	assertHeard(t, "caller", call.RTP.Received(), 8, g711.Ulaw2Alaw(agentFrame), 48)
+	waitHeard(t, "agent", in.RTP.Received, 0, g711.Alaw2Ulaw(callerFrame), 48)
+	waitHeard(t, "caller", call.RTP.Received, 8, g711.Ulaw2Alaw(agentFrame), 48)
 
 	// The caller hangs up: the agent's leg ends too.
 	if err := call.Bye(ctx); err != nil {
@@ -126,6 +125,24 @@ func TestCallTrunkToAgentToCDR(t *testing.T) {
 			t.Errorf("/metrics lacks %q", m)
 		}
 	}
+}
+
+// waitHeard waits (however slow the machine) until received holds min
+// packets with pt and payload, then checks them as assertHeard does.
+func waitHeard(t *testing.T, who string, received func() []testphone.Packet, pt uint8, payload []byte, min int) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		n := 0
+		for _, p := range received() {
+			if p.Header.PayloadType == pt && string(p.Payload) == string(payload) {
+				n++
+			}
+		}
+		if n >= min {
+			break
+		}
+	}
+	assertHeard(t, who, received(), pt, payload, min)
 }
 
 func assertHeard(t *testing.T, who string, got []testphone.Packet, pt uint8, payload []byte, min int) {
@@ -235,9 +252,11 @@ func TestAbandonWhileQueued(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second)
+	for deadline := time.Now().Add(15 * time.Second); len(call.RTP.Received()) < 40 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if n := len(call.RTP.Received()); n < 40 {
-		t.Errorf("queued caller heard %d packets in 1 s, want ≥ 40", n)
+		t.Errorf("queued caller heard %d packets, want ≥ 40 of the greeting and hold audio", n)
 	}
 	if err := call.Bye(ctx); err != nil {
 		t.Fatal(err)
@@ -269,21 +288,24 @@ func TestDrainRefusesNewCallsAndEndsWaitingOnes(t *testing.T) {
 		t.Fatal(err)
 	}
 	drained := make(chan struct{})
+	drainStart := time.Now()
 	go func() { s.engine.Drain(context.Background()); close(drained) }()
-	time.Sleep(100 * time.Millisecond)
-	if code, _ := httpGet(t, "http://"+s.httpLn.Addr().String()+"/readyz"); code != 503 {
-		t.Errorf("/readyz while draining: %d, want 503", code)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if code, _ := httpGet(t, "http://"+s.httpLn.Addr().String()+"/readyz"); code == 503 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz never said 503 while draining")
+		}
 	}
 	expectCode(t, "new call while draining", 503, dialErr(caller.Dial(ctx, target, "+495031115", nil)))
 	select {
 	case <-waiting.Ended():
-		t.Fatal("waiting call ended before the drain time")
-	case <-time.After(500 * time.Millisecond):
-	}
-	select {
-	case <-waiting.Ended():
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("waiting call not ended after the drain time")
+	}
+	if since := time.Since(drainStart); since < cfg.ACD.DrainTime {
+		t.Errorf("waiting call ended %v after the drain began, before the drain time %v", since, cfg.ACD.DrainTime)
 	}
 	<-drained
 	row := waitCDR(t, cfg.CDR.Dir, waiting.CallID, 2*time.Second)

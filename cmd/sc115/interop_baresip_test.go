@@ -111,13 +111,22 @@ snd_path %s
 
 	// baresip's sndfile module records what it decoded: our 440 Hz.
 	var dec []string
-	for deadline := time.Now().Add(5 * time.Second); len(dec) == 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); len(dec) == 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		dec, _ = filepath.Glob(filepath.Join(dir, "dump-*-dec.wav"))
 	}
 	if len(dec) == 0 {
 		t.Fatal("baresip wrote no recording")
 	}
-	time.Sleep(300 * time.Millisecond) // let it close the file
+	// Let baresip finish the file: wait until its size stops changing.
+	for prev, deadline := int64(-1), time.Now().Add(30*time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		st, err := os.Stat(dec[0])
+		if err == nil && st.Size() == prev && st.Size() > 44 {
+			break
+		}
+		if err == nil {
+			prev = st.Size()
+		}
+	}
 	samples, rate := readWAV(t, dec[0])
 	if len(samples) < rate {
 		t.Fatalf("baresip recorded %d samples", len(samples))

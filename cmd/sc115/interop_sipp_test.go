@@ -56,7 +56,7 @@ func TestSippCallThroughAgent(t *testing.T) {
 
 	// The CDR is written when the agent's wrap-up is over.
 	var rows []map[string]string
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && len(rows) == 0; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && len(rows) == 0; time.Sleep(50 * time.Millisecond) {
 		rows = readCDRs(t, cfg.CDR.Dir)
 	}
 	if len(rows) != 1 {
@@ -104,7 +104,14 @@ func startSipp(ctx context.Context, t *testing.T, sipp, dir, name string, args .
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // let it bind its port
+	// A sipp that listens (-p) must have bound its port before sc115 sends
+	// to it, however long it takes to start here.
+	for i, a := range args {
+		if a == "-p" && i+1 < len(args) {
+			port, _ := strconv.Atoi(args[i+1])
+			interop.WaitUDPBound(t, port, 30*time.Second)
+		}
+	}
 	return cmd
 }
 
@@ -169,7 +176,7 @@ func TestSippRegisterOverTCP(t *testing.T) {
 		t.Error("1002 not registered after REGISTER over TCP")
 	}
 	// The registrar answers 200 first, then logs the agent in.
-	for deadline := time.Now().Add(5 * time.Second); s.engine.AgentStates()["1002"] != acd.AgentAvailable; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); s.engine.AgentStates()["1002"] != acd.AgentAvailable; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("agent 1002 is %s, want available", s.engine.AgentStates()["1002"])
 		}
@@ -192,7 +199,7 @@ func TestSippRegistrations(t *testing.T) {
 
 	multi := startSipp(ctx, t, sipp, dir, "multi", "-sf", "testdata/sipp/register-multi.xml", "-m", "1",
 		"-au", "1004", "-ap", "demo1004", "-key", "agent", "1004", "-key", "uasport", "5999", target)
-	for deadline := time.Now().Add(5 * time.Second); s.sip.BindingCount("1004") != 2; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); s.sip.BindingCount("1004") != 2; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("1004 has %d bindings, want 2 from one REGISTER", s.sip.BindingCount("1004"))
 		}
@@ -258,7 +265,7 @@ func TestSippFederationOverflow(t *testing.T) {
 			break
 		}
 	}
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // a moment of talk (at least this long)
 	_ = call.Bye(ctx)
 	if err := ok.Wait(); err != nil {
 		t.Errorf("sipp ok (uas): %v\n%s", err, readLogs(dir, "ok"))

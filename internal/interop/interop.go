@@ -5,10 +5,12 @@
 package interop
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -63,6 +65,27 @@ func FreePort(t testing.TB, network string) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// WaitUDPBound waits until some process on this machine has bound UDP
+// port on loopback or any address (read from /proc/net/udp, so the check
+// itself never takes the port), failing the test after within.
+func WaitUDPBound(t testing.TB, port int, within time.Duration) {
+	t.Helper()
+	want := fmt.Sprintf(":%04X ", port)
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		data, err := os.ReadFile("/proc/net/udp")
+		if err != nil {
+			t.Fatalf("cannot see bound ports: %v", err)
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) > 1 && strings.HasSuffix(f[1]+" ", want) {
+				return
+			}
+		}
+	}
+	t.Fatalf("nothing bound UDP port %d within %v", port, within)
+}
+
 // RedisServer starts a redis-server on a free loopback port for the test
 // (stopped at cleanup) and returns its redis:// URL.
 func RedisServer(t testing.TB) string {
@@ -75,12 +98,12 @@ func RedisServer(t testing.TB) string {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	for i := 0; i < 100; i++ {
+	// However long this machine takes to start it (a fresh one may be slow).
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
 			return "redis://" + addr + "/0"
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("redis-server on %s did not come up", addr)
 	return ""

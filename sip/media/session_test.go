@@ -60,7 +60,7 @@ func (p *peer) send(t testing.TB, to netip.AddrPort, pt uint8, ssrc uint32, payl
 func (p *peer) recv(t testing.TB) *rtp.Packet {
 	t.Helper()
 	buf := make([]byte, 1500)
-	_ = p.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	_ = p.conn.SetReadDeadline(time.Now().Add(20 * time.Second)) // a deadline, not a speed
 	n, err := p.conn.Read(buf)
 	if err != nil {
 		t.Fatalf("no packet: %v", err)
@@ -155,7 +155,11 @@ func TestSymmetricRTPLatchesToSource(t *testing.T) {
 	advertised, real := newPeer(t), newPeer(t)
 	s.SetParams(Params{Remote: advertised.addr(), Codec: PCMU, PT: 0})
 	real.send(t, s.Local(), 0, 1, make([]byte, 160)) // NAT: packets come from elsewhere
-	time.Sleep(20 * time.Millisecond)
+	for deadline := time.Now().Add(20 * time.Second); s.Received() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the packet never arrived")
+		}
+	}
 	s.Play(nil, e.HoldTrack())
 	if p := real.recv(t); p.PayloadType != 0 {
 		t.Errorf("pt %d", p.PayloadType)
@@ -205,7 +209,7 @@ func TestRTCPIsReceivedOnPortPlusOne(t *testing.T) {
 		_, _ = p.conn.WriteToUDPAddrPort(rr, to)
 	}
 	_, _ = p.conn.WriteToUDPAddrPort([]byte("garbage!"), to)
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for s.RTCPReceived() < 3 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -292,7 +296,7 @@ func TestSenderReports(t *testing.T) {
 	s.out.mu.Unlock()
 	s.Play(nil, e.HoldTrack())
 	buf := make([]byte, 100)
-	_ = rtcpConn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	_ = rtcpConn.SetReadDeadline(time.Now().Add(20 * time.Second))
 	n, err := rtcpConn.Read(buf)
 	if err != nil {
 		t.Fatalf("no sender report: %v", err)

@@ -103,7 +103,7 @@ func TestSessionsClosedUnderTrafficReuseNothing(t *testing.T) {
 		b.SetParams(Params{Remote: sink.addr(), Codec: PCMA, PT: 8})
 		Bridge(a, b)
 		targets <- a.Local()
-		for deadline := time.Now().Add(5 * time.Second); a.Received() == 0 || b.Sent() == 0; time.Sleep(time.Millisecond) {
+		for deadline := time.Now().Add(20 * time.Second); a.Received() == 0 || b.Sent() == 0; time.Sleep(time.Millisecond) {
 			if time.Now().After(deadline) {
 				t.Fatalf("round %d: the new leg (port %d) got %d packets and relayed %d", round, a.Local().Port(), a.Received(), b.Sent())
 			}
