@@ -242,7 +242,7 @@ func (c *call) run() CallState {
 	if closed && m.Overflow != nil && m.Overflow.WhenClosed {
 		e.calls.Store(c.rec.CallID, c)
 		defer c.close()
-		if st, done, _ := c.overflowed(ctx, "closed", false); done {
+		if st, done := c.overflowed(ctx, "closed", false); done {
 			return st
 		}
 	}
@@ -320,37 +320,39 @@ func (c *call) targets(w time.Duration) ([]queue.Target, time.Duration) {
 	return ts, next
 }
 
+// enqueue puts the call into the store at its place (its score never
+// changes: a call back from an unanswered offer or a failed overflow keeps
+// its place), or matches it at once. Store calls run to completion even if
+// the caller hangs up meanwhile (a cancelled request may still have been
+// executed by Redis); the hang-up is noticed right after.
+func (c *call) enqueue() error {
+	e := c.e
+	ts, _ := c.targets(e.now().Sub(c.rec.ArrivedAt))
+	_, err := e.Store.Enqueue(context.Background(), c.rec.CallID, e.Instance, queue.Score(c.priority, c.rec.ArrivedAt), ts, c.callFields())
+	return err
+}
+
+// storeFailed ends a call the store could not take (back): hung up, CDR
+// failed.
+func (c *call) storeFailed(err error) CallState {
+	c.log.Error().Err(err).Msg("store: enqueue")
+	c.leg.Hangup()
+	c.rec.HangupBy = "system"
+	return c.finish(cdr.Failed, StateFailed, c.muni.Key)
+}
+
 // queueAndConnect waits for an agent, offers, bridges, and runs wrap-up.
 func (c *call) queueAndConnect(ctx context.Context) CallState {
-	e, key := c.e, c.muni.Key
-	waiting := e.m.waiting.WithLabelValues(key)
-	score := queue.Score(c.priority, c.rec.ArrivedAt)
-	// Store calls run to completion even if the caller hangs up meanwhile
-	// (a cancelled request may still have been executed by Redis); the
-	// hang-up is noticed right after.
-	enqueue := func() error {
-		ts, _ := c.targets(e.now().Sub(c.rec.ArrivedAt))
-		_, err := e.Store.Enqueue(context.Background(), c.rec.CallID, e.Instance, score, ts, c.callFields())
-		return err
-	}
-	if err := enqueue(); err != nil {
-		c.log.Error().Err(err).Msg("store: enqueue")
-		c.leg.Hangup()
-		c.rec.HangupBy = "system"
-		return c.finish(cdr.Failed, StateFailed, key)
+	e := c.e
+	waiting := e.m.waiting.WithLabelValues(c.muni.Key)
+	if err := c.enqueue(); err != nil {
+		return c.storeFailed(err)
 	}
 	c.rec.QueuedAt = e.now()
 	if reason := c.overflowReason(ctx, true); reason != "" {
 		c.leg.Play([]string{c.greeting}, c.hold) // the caller hears something while other centers ring
-		st, done, requeue := c.overflowed(ctx, reason, true)
-		if done {
+		if st, done := c.overflowed(ctx, reason, true); done {
 			return st
-		}
-		if requeue {
-			if err := enqueue(); err != nil {
-				c.leg.Hangup()
-				return c.finish(cdr.Failed, StateFailed, key)
-			}
 		}
 	}
 	// The greeting, then (if the call waits) its position and wait, then hold.
@@ -359,15 +361,8 @@ func (c *call) queueAndConnect(ctx context.Context) CallState {
 		c.to(StateQueued)
 		agentID, st := c.wait(ctx, waiting)
 		if st == stateOverflowCheck {
-			st, done, requeue := c.overflowed(ctx, c.pendingOverflow, true)
-			if done {
+			if st, done := c.overflowed(ctx, c.pendingOverflow, true); done {
 				return st
-			}
-			if requeue { // back to its place (same score)
-				if err := enqueue(); err != nil {
-					c.leg.Hangup()
-					return c.finish(cdr.Failed, StateFailed, key)
-				}
 			}
 			continue
 		}
@@ -390,11 +385,8 @@ func (c *call) queueAndConnect(ctx context.Context) CallState {
 				c.log.Info().Err(err).Str("agent", agentID).Msg("offer not answered; back to its place")
 				e.noAnswer(agentID, c.rec.CallID, e.cfg.settings(c.muni.Skill))
 			}
-			if err := enqueue(); err != nil {
-				c.log.Error().Err(err).Msg("store: requeue")
-				c.leg.Hangup()
-				c.rec.HangupBy = "system"
-				return c.finish(cdr.Failed, StateFailed, key)
+			if err := c.enqueue(); err != nil {
+				return c.storeFailed(err)
 			}
 			continue
 		}

@@ -150,15 +150,14 @@ func contains(ss []string, s string) bool {
 
 // overflowed runs an overflow: out of the queue (if queued), to the
 // federation, and either bridged until the end (CDR overflowed) or, if
-// every target failed, the busy announcement or back to its place. done:
-// the call is over (final state st); requeue: it must be queued again (at
-// its place); neither: an agent was reserved meanwhile, its assignment is
-// on the way.
-func (c *call) overflowed(ctx context.Context, reason string, queued bool) (st CallState, done, requeue bool) {
+// every target failed, the busy announcement or back to its place (queued
+// again here). done says the call is over, in final state st; otherwise it
+// waits (again), or an agent reserved meanwhile is on its way to it.
+func (c *call) overflowed(ctx context.Context, reason string, queued bool) (st CallState, done bool) {
 	e := c.e
 	if queued {
 		if still, err := e.Store.RemoveCall(context.Background(), c.rec.CallID); err != nil || !still {
-			return "", false, false
+			return "", false // an agent was reserved meanwhile: its assignment is on the way
 		}
 	}
 	c.to(StateOverflowing)
@@ -166,17 +165,22 @@ func (c *call) overflowed(ctx context.Context, reason string, queued bool) (st C
 	leg, target, err := c.forward(ctx, reason)
 	if err != nil {
 		if ctx.Err() != nil {
-			return c.endUnanswered(), true, false
+			return c.endUnanswered(), true
 		}
 		if c.muni.Overflow.OnFailure == "busy" {
 			c.leg.PlayOnce([]string{promptBusy})
 			c.leg.Hangup()
 			c.rec.HangupBy = "system"
-			return c.finish(cdr.RejectedBusy, StateRejected, c.muni.Key), true, false
+			return c.finish(cdr.RejectedBusy, StateRejected, c.muni.Key), true
 		}
 		c.noOverflowUntil = e.now().Add(time.Minute) // do not hammer failing centers
 		c.log.Warn().Msg("every overflow target failed: back to its place")
-		return "", false, queued
+		if queued {
+			if err := c.enqueue(); err != nil {
+				return c.storeFailed(err), true
+			}
+		}
+		return "", false
 	}
 	c.rec.OverflowTarget = target
 	c.rec.AnsweredAt = e.now()
@@ -185,10 +189,10 @@ func (c *call) overflowed(ctx context.Context, reason string, queued bool) (st C
 	if err := e.Dialer.Bridge(c.leg, leg); err != nil {
 		leg.Hangup()
 		c.leg.Hangup()
-		return c.finish(cdr.Failed, StateFailed, c.muni.Key), true, false
+		return c.finish(cdr.Failed, StateFailed, c.muni.Key), true
 	}
 	c.to(StateConnected)
 	c.talk(leg, "federation")
 	c.rec.Disposition = cdr.Overflowed
-	return StateOverflowed, true, false
+	return StateOverflowed, true
 }
