@@ -311,7 +311,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fieldErr(f+".min_level", "%d is outside 1–10", m.MinLevel))
 		}
 		if m.Priority < 0 || m.Priority > 9 {
-			errs = append(errs, fieldErr(f+".priority", "%d is outside 0–9", m.Priority))
+			errs = append(errs, fieldErr(f+".priority", "%d is outside 1–9 (unset: 5)", m.Priority))
 		}
 		if m.Priority == 0 {
 			m.Priority = 5

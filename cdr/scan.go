@@ -25,7 +25,6 @@ type callFacts struct {
 	wait     int32
 	muni     uint16
 	disp     uint8
-	answered bool // an agent answered (answered_at set)
 	reaped   bool // written by a reaper (instance lost): the owner's row wins
 }
 
@@ -100,7 +99,7 @@ func scanDir(dir string, from, to time.Time) (*scanned, error) {
 				s.munis = append(s.munis, f[2])
 			}
 			c := callFacts{arrived: ms, talk: ms32(n[0]), wrapup: ms32(n[1]), hold: ms32(n[2]), wait: ms32(n[3]), muni: idx,
-				disp: dispCode(Disposition(f[18])), answered: f[8] != ""}
+				disp: dispCode(Disposition(f[18]))}
 			c.reaped = f[20] == HangupInstanceLost || c.disp == dispCode(Interrupted)
 			h := maphash.String(hashSeed, f[0])
 			if i, dup := seen[h]; dup {

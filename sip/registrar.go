@@ -44,7 +44,6 @@ type Binding struct {
 	Transport string
 	Expires   time.Time
 	Updated   time.Time
-	Instance  string // the instance it registered with ("" = this one)
 }
 
 // target is where requests to this binding go. When the Contact's host is
@@ -63,9 +62,10 @@ func (b Binding) target() string {
 	return b.Source
 }
 
-// registrar authenticates REGISTERs with digest (qop=auth, MD5) and keeps
-// the bindings in memory. Bindings in the shared store come with the agents
-// issue; a REGISTER is not on the call path, so one RWMutex is enough here.
+// registrar authenticates REGISTERs with digest (qop=auth; MD5 and/or
+// SHA-256 as sip.digest_algorithms offers) and keeps the bindings in
+// memory, mirrored into the shared store so every instance can ring every
+// agent. A REGISTER is not on the call path, so one RWMutex is enough here.
 type registrar struct {
 	cfg      Config
 	creds    map[string]Credential
@@ -300,7 +300,7 @@ func (r *registrar) load(user string) []Binding {
 		if err := sip.ParseUri(sb.Contact, &u); err != nil {
 			continue
 		}
-		out = append(out, Binding{Contact: u, Source: sb.Source, Transport: sb.Transport, Expires: sb.Expires, Updated: sb.Expires, Instance: sb.Instance})
+		out = append(out, Binding{Contact: u, Source: sb.Source, Transport: sb.Transport, Expires: sb.Expires, Updated: sb.Expires})
 	}
 	return out
 }

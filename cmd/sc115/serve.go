@@ -56,6 +56,8 @@ func newLogger(c LogConfig, w io.Writer) zerolog.Logger {
 
 // start builds and starts every part; on error it undoes what it started.
 func start(cfg Config, log zerolog.Logger) (_ *service, err error) {
+	creds := credentials(cfg.ACD.Agents, cfg.SIP.Realm)
+	cfg.ACD.Agents = withoutPasswords(cfg.ACD.Agents)
 	s := &service{cfg: cfg, log: log, sipDone: make(chan error, 1)}
 	defer func() {
 		if err != nil {
@@ -101,7 +103,7 @@ func start(cfg Config, log zerolog.Logger) (_ *service, err error) {
 		},
 	})
 	s.sip, err = sip.NewServer(cfg.SIP, sip.Options{
-		Credentials: credentials(cfg.ACD.Agents, cfg.SIP.Realm), Presence: s.engine, Media: s.media,
+		Credentials: creds, Presence: s.engine, Media: s.media,
 		Inbound: func(c *sip.InboundCall) { s.engine.HandleCall(c) }, Features: s.engine.Feature,
 		Bindings: s.store, Instance: cfg.Instance,
 		Log: log.With().Str("component", "sip").Logger(),

@@ -58,7 +58,8 @@ func (d agentDialer) Bridge(c acd.CallerLeg, a acd.AgentLeg) error {
 }
 
 // credentials builds the registrar's user table from the agents, hashing
-// plain passwords to HA1 at load so only HA1 is kept in memory.
+// plain passwords to HA1 at load; start then drops the plain passwords
+// from the config it keeps (withoutPasswords), so only HA1 stays in memory.
 func credentials(agents []acd.Agent, realm string) map[string]sip.Credential {
 	out := make(map[string]sip.Credential, len(agents))
 	for _, a := range agents {
@@ -67,6 +68,16 @@ func credentials(agents []acd.Agent, realm string) map[string]sip.Credential {
 			c.HA1, c.HA1SHA256 = sip.HA1(a.SIPUser, realm, a.Password), sip.HA1SHA256(a.SIPUser, realm, a.Password)
 		}
 		out[a.SIPUser] = c
+	}
+	return out
+}
+
+// withoutPasswords returns the agents with their plain passwords removed
+// (the registrar has their HA1): nothing else needs them after load.
+func withoutPasswords(agents []acd.Agent) []acd.Agent {
+	out := append([]acd.Agent(nil), agents...)
+	for i := range out {
+		out[i].Password = ""
 	}
 	return out
 }

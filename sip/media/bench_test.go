@@ -89,7 +89,7 @@ func BenchmarkGeneratedFrame(b *testing.B) {
 	s, _ := e.NewSession()
 	defer s.Close()
 	s.SetParams(Params{Remote: sink.addr(), Codec: PCMA, PT: 8})
-	s.player.Store(&player{loop: e.HoldTrack()})
+	s.player.Store(&player{loop: e.Prompt("hold.wav")})
 	go func() {
 		buf := make([]byte, 1500)
 		for {

@@ -22,7 +22,6 @@ type Engine struct {
 	m       *metrics
 	log     zerolog.Logger
 	prompts map[string]*Prompt
-	hold    *Prompt
 	stop    chan struct{}
 	cfg     Config
 }
@@ -55,7 +54,6 @@ func NewEngine(cfg Config, ip string, reg prometheus.Registerer, log zerolog.Log
 			return nil, fmt.Errorf("prompt %q not found in %s", name, cfg.PromptsDir)
 		}
 	}
-	e.hold = e.prompts[cfg.HoldTrack]
 	for range runtime.GOMAXPROCS(0) {
 		p, err := newPoller()
 		if err != nil {
@@ -73,9 +71,6 @@ func NewEngine(cfg Config, ip string, reg prometheus.Registerer, log zerolog.Log
 
 // Prompt returns a loaded prompt by file name, or nil.
 func (e *Engine) Prompt(name string) *Prompt { return e.prompts[name] }
-
-// HoldTrack is the track queued callers hear.
-func (e *Engine) HoldTrack() *Prompt { return e.hold }
 
 // Silent reports whether a leg has been without RTP for longer than the
 // configured timeouts (from its start if nothing ever came).

@@ -208,7 +208,7 @@ func benchHold(b *testing.B, n int, d time.Duration) {
 	start := time.Now()
 	b.ResetTimer()
 	for _, s := range sessions {
-		s.Play(nil, e.HoldTrack())
+		s.Play(nil, e.Prompt("hold.wav"))
 	}
 	time.Sleep(d)
 	for _, s := range sessions {

@@ -92,7 +92,7 @@ func TestPromptThenRelayKeepsOneStream(t *testing.T) {
 	b.SetParams(Params{Remote: agent.addr(), Codec: PCMU, PT: 0, DTMFPT: 96})
 
 	greeting := e.Prompt("greeting.wav")
-	a.Play([]*Prompt{greeting}, e.HoldTrack())
+	a.Play([]*Prompt{greeting}, e.Prompt("hold.wav"))
 	first := caller.recv(t)
 	if first.PayloadType != 8 || string(first.Payload) != string(greeting.Frame(PCMA, 0)) || !first.Marker {
 		t.Fatalf("first frame: pt %d marker %v, want the greeting's first A-law frame with marker", first.PayloadType, first.Marker)
@@ -160,7 +160,7 @@ func TestSymmetricRTPLatchesToSource(t *testing.T) {
 			t.Fatal("the packet never arrived")
 		}
 	}
-	s.Play(nil, e.HoldTrack())
+	s.Play(nil, e.Prompt("hold.wav"))
 	if p := real.recv(t); p.PayloadType != 0 {
 		t.Errorf("pt %d", p.PayloadType)
 	}
@@ -294,7 +294,7 @@ func TestSenderReports(t *testing.T) {
 	s.out.mu.Lock()
 	s.out.frames = srEvery - 3 // the report is due after three more frames
 	s.out.mu.Unlock()
-	s.Play(nil, e.HoldTrack())
+	s.Play(nil, e.Prompt("hold.wav"))
 	buf := make([]byte, 100)
 	_ = rtcpConn.SetReadDeadline(time.Now().Add(20 * time.Second))
 	n, err := rtcpConn.Read(buf)
@@ -325,7 +325,7 @@ func TestReinviteMovesRemoteAfterLatch(t *testing.T) {
 			t.Fatal("the first packet never arrived")
 		}
 	}
-	s.Play(nil, e.HoldTrack())
+	s.Play(nil, e.Prompt("hold.wav"))
 	natted.recv(t) // latched: frames go where the packets came from
 
 	s.SetParams(Params{Remote: sdpAddr.addr(), Codec: PCMU, PT: 0}) // re-INVITE, same address (e.g. resume)
