@@ -1,8 +1,9 @@
 package cdr
 
 import (
-	"github.com/sc115/sc115/internal/cfgerr"
 	"time"
+
+	"github.com/sc115/sc115/internal/cfgerr"
 )
 
 // Config is the cdr section of the sc115 configuration.

@@ -200,12 +200,12 @@ func appendAggregates(path, day, id string, recs []Record) error {
 	sort.Strings(keys)
 	var b bytes.Buffer
 	if st, err := os.Stat(path); err != nil || st.Size() == 0 {
-		b.Write(csvLine(AggregatesHeader))
+		b.Write(CSVLine(AggregatesHeader))
 	}
 	i := func(n int64) string { return strconv.FormatInt(n, 10) }
 	for _, k := range keys {
 		a := by[k]
-		b.Write(csvLine([]string{day, k, i(a.offered), i(a.answered), i(a.abandoned), i(a.short), i(a.overflowed), i(a.rejected), i((a.talk + 500) / 1000), i((a.wrap + 500) / 1000), id}))
+		b.Write(CSVLine([]string{day, k, i(a.offered), i(a.answered), i(a.abandoned), i(a.short), i(a.overflowed), i(a.rejected), i((a.talk + 500) / 1000), i((a.wrap + 500) / 1000), id}))
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
 	if err != nil {

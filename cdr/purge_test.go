@@ -19,7 +19,7 @@ func oldDay(t *testing.T, dir, sub, instance string, ids ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.now = func() time.Time { return at }
+	w.Now = func() time.Time { return at }
 	for _, id := range ids {
 		if err := w.Write(Record{CallID: id, Municipality: "burgdorf", ArrivedAt: at, AnsweredAt: at, TalkMS: 60_000, Disposition: Answered}); err != nil {
 			t.Fatal(err)

@@ -1,10 +1,7 @@
 package cdr
 
 import (
-	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 )
 
 // ReadStats says what Read found.
@@ -21,25 +18,15 @@ type ReadStats struct {
 // guess) gives way to the owner's row; otherwise the first one read wins.
 func Read(dir string) ([]Record, ReadStats, error) {
 	var st ReadStats
-	var paths []string
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() && strings.HasSuffix(p, ".csv") && strings.HasPrefix(d.Name(), "cdr-") {
-			paths = append(paths, p)
-		}
-		return nil
-	})
+	paths, err := Files(dir)
 	if err != nil {
 		return nil, st, err
 	}
-	sort.Strings(paths)
 	byID := map[string]int{}
 	var out []Record
 	for _, p := range paths {
 		st.Files++
-		if err := scanFile(p, &st.Bad, func(f []string) error {
+		if err := ScanFile(p, &st.Bad, func(f []string) error {
 			r, err := ParseRecord(f)
 			if err != nil {
 				return err

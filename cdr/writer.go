@@ -39,6 +39,8 @@ type file interface {
 // the CDR directory itself, where billing finds it without a move; never
 // the temp dir, which a service's PrivateTmp deletes at stop).
 type Writer struct {
+	// Now is the clock that dates the files (tests set it before writing).
+	Now func() time.Time
 	// SpoolDir is where Close writes rows still spooled; "" means the CDR
 	// directory. Set it before the first Write.
 	SpoolDir string
@@ -47,7 +49,6 @@ type Writer struct {
 	instance string
 	log      zerolog.Logger
 	open     func(name string) (file, error)
-	now      func() time.Time
 
 	mu       sync.Mutex // serialises appends to the one open file
 	day      string
@@ -65,7 +66,7 @@ func NewWriter(dir, instance string, reg prometheus.Registerer, log zerolog.Logg
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("cdr dir %s: %w", dir, err)
 	}
-	w := &Writer{dir: dir, instance: instance, log: log, now: time.Now, closed: make(chan struct{}),
+	w := &Writer{dir: dir, instance: instance, log: log, Now: time.Now, closed: make(chan struct{}),
 		open: func(name string) (file, error) {
 			return os.OpenFile(name, os.O_CREATE|os.O_APPEND|os.O_RDWR, 0o640)
 		},
@@ -83,7 +84,8 @@ func (w *Writer) Path(t time.Time) string {
 	return filepath.Join(w.dir, fmt.Sprintf("cdr-%s-%s.csv", w.instance, t.UTC().Format("2006-01-02")))
 }
 
-func csvLine(fields []string) []byte {
+// CSVLine is one CSV row (RFC 4180, as encoding/csv writes it).
+func CSVLine(fields []string) []byte {
 	var buf bytes.Buffer
 	cw := csv.NewWriter(&buf)
 	_ = cw.Write(fields)
@@ -95,7 +97,7 @@ func csvLine(fields []string) []byte {
 // or, if the disk refuses it, in the spool (nil error: the row is kept and
 // retried; the alert is raised).
 func (w *Writer) Write(r Record) error {
-	row := csvLine(r.Fields())
+	row := CSVLine(r.Fields())
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.spool) == 0 {
@@ -170,12 +172,12 @@ func (w *Writer) appendLocked(row []byte) error {
 	if _, err := w.f.Write(row); err != nil {
 		_ = w.f.Truncate(st.Size())
 		w.closeFileLocked()
-		return fmt.Errorf("cdr write %s: %w", w.Path(w.now()), err)
+		return fmt.Errorf("cdr write %s: %w", w.Path(w.Now()), err)
 	}
 	if err := w.f.Sync(); err != nil {
 		_ = w.f.Truncate(st.Size())
 		w.closeFileLocked()
-		return fmt.Errorf("cdr fsync %s: %w", w.Path(w.now()), err)
+		return fmt.Errorf("cdr fsync %s: %w", w.Path(w.Now()), err)
 	}
 	return nil
 }
@@ -188,12 +190,12 @@ func (w *Writer) closeFileLocked() {
 }
 
 func (w *Writer) openLocked() error {
-	day := w.now().UTC().Format("2006-01-02")
+	day := w.Now().UTC().Format("2006-01-02")
 	if w.f != nil && w.day == day {
 		return nil
 	}
 	w.closeFileLocked()
-	path := w.Path(w.now())
+	path := w.Path(w.Now())
 	f, err := w.open(path)
 	if err != nil {
 		return fmt.Errorf("cdr open %s: %w", path, err)
@@ -208,7 +210,7 @@ func (w *Writer) openLocked() error {
 		return err
 	}
 	if st.Size() == 0 {
-		if _, err := f.Write(csvLine(Header)); err != nil {
+		if _, err := f.Write(CSVLine(Header)); err != nil {
 			_ = f.Truncate(0)
 			f.Close()
 			return fmt.Errorf("cdr header %s: %w", path, err)
@@ -270,7 +272,7 @@ func (w *Writer) Close() error {
 			dir = w.dir
 		}
 		fallback := filepath.Join(dir, fmt.Sprintf("cdr-%s-spool-%s.csv", w.instance, time.Now().UTC().Format("20060102T150405.000000000Z")))
-		data := bytes.Join(append([][]byte{csvLine(Header)}, w.spool...), nil)
+		data := bytes.Join(append([][]byte{CSVLine(Header)}, w.spool...), nil)
 		if werr := os.WriteFile(fallback, data, 0o640); werr != nil {
 			err = fmt.Errorf("%d CDR rows could not be written anywhere (%v); they are in the log", len(w.spool), werr)
 			for _, row := range w.spool {

@@ -19,7 +19,7 @@ func TestWriterHeaderRowsAndDailyFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	day1 := time.Date(2026, 10, 31, 23, 59, 59, 0, time.UTC)
-	w.now = func() time.Time { return day1 }
+	w.Now = func() time.Time { return day1 }
 	rec := Record{CallID: "abc", Instance: "hannover-1", Municipality: "burgdorf", DialedNumber: "+495136115",
 		Caller: "+495136123xxx", ArrivedAt: day1.Add(-90 * time.Second), AnsweredAt: day1.Add(-80 * time.Second),
 		EndedAt: day1, WaitMS: 10000, TalkMS: 80000, WrapupMS: 30000, Agent: "1003", Disposition: Answered}
@@ -31,7 +31,7 @@ func TestWriterHeaderRowsAndDailyFiles(t *testing.T) {
 	if err := w.Write(rec2); err != nil {
 		t.Fatal(err)
 	}
-	w.now = func() time.Time { return day1.Add(2 * time.Second) } // next UTC day: new file
+	w.Now = func() time.Time { return day1.Add(2 * time.Second) } // next UTC day: new file
 	if err := w.Write(rec); err != nil {
 		t.Fatal(err)
 	}

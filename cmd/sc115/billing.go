@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sc115/sc115/cdr"
+	"github.com/sc115/sc115/cdr/billing"
 )
 
 // billingCmd: sc115 billing --config FILE --cdr-dir DIR --period 2026-10 --out DIR
@@ -33,7 +34,7 @@ func billingCmd(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	p, err := cdr.ParsePeriod(*period)
+	p, err := billing.ParsePeriod(*period)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sc115 billing:", err)
 		return 2
@@ -42,17 +43,17 @@ func billingCmd(args []string) int {
 	if dir == "" {
 		dir = lc.CDR.Dir
 	}
-	invs, st, err := cdr.Bill(dir, p, lc.Billing, municipalities(lc))
+	invs, st, err := billing.Bill(dir, p, lc.Billing, municipalities(lc))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sc115 billing:", err)
 		return 1
 	}
-	files, err := cdr.WriteInvoices(*out, p, invs, time.Now())
+	files, err := billing.WriteInvoices(*out, p, invs, time.Now())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sc115 billing:", err)
 		return 1
 	}
-	cdr.Summary(os.Stdout, p, invs, st)
+	billing.Summary(os.Stdout, p, invs, st)
 	fmt.Printf("\nwrote %s\n", strings.Join(files, "\n      "))
 	if len(st.Bad) > 0 {
 		return 3 // invoices written, but some rows could not be read: look at them
@@ -100,7 +101,7 @@ func estimateCmd(args []string) int {
 		}
 		recs, _, err := cdr.Read(*fromCDRs)
 		if err == nil {
-			calls, *aht, err = cdr.Observed(recs, *municipality)
+			calls, *aht, err = billing.Observed(recs, *municipality)
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "sc115 billing estimate:", err)
@@ -111,12 +112,12 @@ func estimateCmd(args []string) int {
 		fmt.Fprintln(os.Stderr, "sc115 billing estimate: need --population (or --municipality), --calls-per-resident and --aht-s (or --from-cdrs)")
 		return 2
 	}
-	es := cdr.EstimateAll(lc.Billing, *population, calls, *aht)
+	es := billing.EstimateAll(lc.Billing, *population, calls, *aht)
 	if len(es) == 0 {
 		fmt.Fprintln(os.Stderr, "sc115 billing estimate: no tariffs in billing.tariffs")
 		return 1
 	}
-	cdr.PrintEstimates(os.Stdout, who, *population, calls, *aht, es)
+	billing.PrintEstimates(os.Stdout, who, *population, calls, *aht, es)
 	return 0
 }
 
@@ -187,10 +188,10 @@ func loadAndValidate(path string) (*loadedConfig, error) {
 	return lc, lc.validate()
 }
 
-func municipalities(lc *loadedConfig) []cdr.MunicipalityInfo {
-	var out []cdr.MunicipalityInfo
+func municipalities(lc *loadedConfig) []billing.MunicipalityInfo {
+	var out []billing.MunicipalityInfo
 	for _, m := range lc.ACD.Municipalities {
-		out = append(out, cdr.MunicipalityInfo{Key: m.Key, Name: m.Name, Population: m.Population})
+		out = append(out, billing.MunicipalityInfo{Key: m.Key, Name: m.Name, Population: m.Population})
 	}
 	return out
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sc115/sc115/acd"
 	"github.com/sc115/sc115/cdr"
+	"github.com/sc115/sc115/cdr/billing"
 	"github.com/sc115/sc115/internal/cfgerr"
 	"github.com/sc115/sc115/queue"
 	"github.com/sc115/sc115/sip"
@@ -31,7 +32,7 @@ type Config struct {
 	ACD      acd.Config   `yaml:"acd"`
 	CDR      cdr.Config   `yaml:"cdr"`
 	// Billing is the billing office's section (tariffs, sender, recipients).
-	Billing cdr.BillingConfig `yaml:"billing"`
+	Billing billing.BillingConfig `yaml:"billing"`
 }
 
 // HTTPConfig is where /metrics, /healthz and /readyz listen.

@@ -1,4 +1,4 @@
-package cdr
+package billing
 
 import (
 	"os"
@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sc115/sc115/cdr"
 
 	"github.com/rs/zerolog"
 )
@@ -18,20 +20,20 @@ var berlin, _ = time.LoadLocation("Europe/Berlin")
 func october(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	w, err := NewWriter(dir, "i1", nil, zerolog.Nop())
+	w, err := cdr.NewWriter(dir, "i1", nil, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
 	at := func(d, h int) time.Time { return time.Date(2026, 10, d, h, 0, 0, 0, berlin) }
-	for _, r := range []Record{
-		{CallID: "c1", Municipality: "burgdorf", ArrivedAt: at(1, 9), AnsweredAt: at(1, 9), TalkMS: 61200, WrapupMS: 30000, Disposition: Answered},
-		{CallID: "c2", Municipality: "burgdorf", ArrivedAt: at(2, 9), AnsweredAt: at(2, 9), TalkMS: 10000, Disposition: Answered},
-		{CallID: "c3", Municipality: "burgdorf", ArrivedAt: at(31, 23), AnsweredAt: at(31, 23), TalkMS: 119000, WrapupMS: 60000, Disposition: Answered},
-		{CallID: "c4", Municipality: "burgdorf", ArrivedAt: at(3, 9), WaitMS: 40000, Disposition: Abandoned},
-		{CallID: "nov", Municipality: "burgdorf", ArrivedAt: time.Date(2026, 11, 1, 0, 0, 1, 0, berlin), AnsweredAt: at(1, 9), TalkMS: 60000, Disposition: Answered},
-		{CallID: "h1", Municipality: "hannover", ArrivedAt: at(5, 9), AnsweredAt: at(5, 9), TalkMS: 60000, Disposition: Answered},
+	for _, r := range []cdr.Record{
+		{CallID: "c1", Municipality: "burgdorf", ArrivedAt: at(1, 9), AnsweredAt: at(1, 9), TalkMS: 61200, WrapupMS: 30000, Disposition: cdr.Answered},
+		{CallID: "c2", Municipality: "burgdorf", ArrivedAt: at(2, 9), AnsweredAt: at(2, 9), TalkMS: 10000, Disposition: cdr.Answered},
+		{CallID: "c3", Municipality: "burgdorf", ArrivedAt: at(31, 23), AnsweredAt: at(31, 23), TalkMS: 119000, WrapupMS: 60000, Disposition: cdr.Answered},
+		{CallID: "c4", Municipality: "burgdorf", ArrivedAt: at(3, 9), WaitMS: 40000, Disposition: cdr.Abandoned},
+		{CallID: "nov", Municipality: "burgdorf", ArrivedAt: time.Date(2026, 11, 1, 0, 0, 1, 0, berlin), AnsweredAt: at(1, 9), TalkMS: 60000, Disposition: cdr.Answered},
+		{CallID: "h1", Municipality: "hannover", ArrivedAt: at(5, 9), AnsweredAt: at(5, 9), TalkMS: 60000, Disposition: cdr.Answered},
 	} {
-		w.now = func() time.Time { return r.ArrivedAt }
+		w.Now = func() time.Time { return r.ArrivedAt }
 		if err := w.Write(r); err != nil {
 			t.Fatal(err)
 		}
@@ -77,11 +79,11 @@ func TestInvoice601PerSecondAfterFirstMinute(t *testing.T) {
 
 func TestInvoiceRoundingPerCallVersusPerInvoice(t *testing.T) {
 	dir := t.TempDir()
-	w, _ := NewWriter(dir, "i1", nil, zerolog.Nop())
+	w, _ := cdr.NewWriter(dir, "i1", nil, zerolog.Nop())
 	for i, id := range []string{"s1", "s2", "s3"} { // three calls of 0.4 s: 1 s each
 		at := time.Date(2026, 10, 10, 10, 0, i, 0, berlin)
-		w.now = func() time.Time { return at }
-		_ = w.Write(Record{CallID: id, Municipality: "burgdorf", ArrivedAt: at, AnsweredAt: at, TalkMS: 400, Disposition: Answered})
+		w.Now = func() time.Time { return at }
+		_ = w.Write(cdr.Record{CallID: id, Municipality: "burgdorf", ArrivedAt: at, AnsweredAt: at, TalkMS: 400, Disposition: cdr.Answered})
 	}
 	w.Close()
 	// 1/1 at 1.50 €/min: 1 s = 2.5 ct. Per call: 3 × round(2.5) = 3 × 3 = 9 ct.
@@ -174,15 +176,15 @@ func TestInvoiceFilesAndSummary(t *testing.T) {
 // When the owner wrote its own row too, the owner's row counts, once.
 func TestInvoiceOneRuleForCutAndReapedCalls(t *testing.T) {
 	dir := t.TempDir()
-	w, _ := NewWriter(dir, "i1", nil, zerolog.Nop())
+	w, _ := cdr.NewWriter(dir, "i1", nil, zerolog.Nop())
 	at := time.Date(2026, 10, 10, 10, 0, 0, 0, berlin)
-	w.now = func() time.Time { return at }
-	for _, r := range []Record{
-		{CallID: "cut", Municipality: "burgdorf", ArrivedAt: at, AnsweredAt: at, TalkMS: 60_000, Disposition: Answered, HangupBy: "system"},
-		{CallID: "reaped", Municipality: "burgdorf", ArrivedAt: at, AnsweredAt: at, TalkMS: 120_000, Disposition: Answered, HangupBy: HangupInstanceLost},
-		{CallID: "owner-too", Municipality: "burgdorf", ArrivedAt: at, AnsweredAt: at, TalkMS: 300_000, Disposition: Answered, HangupBy: HangupInstanceLost},
-		{CallID: "owner-too", Municipality: "burgdorf", ArrivedAt: at, AnsweredAt: at, TalkMS: 180_000, WrapupMS: 60_000, Disposition: Answered, HangupBy: "caller"},
-		{CallID: "waiting", Municipality: "burgdorf", ArrivedAt: at, Disposition: Interrupted, HangupBy: HangupInstanceLost},
+	w.Now = func() time.Time { return at }
+	for _, r := range []cdr.Record{
+		{CallID: "cut", Municipality: "burgdorf", ArrivedAt: at, AnsweredAt: at, TalkMS: 60_000, Disposition: cdr.Answered, HangupBy: "system"},
+		{CallID: "reaped", Municipality: "burgdorf", ArrivedAt: at, AnsweredAt: at, TalkMS: 120_000, Disposition: cdr.Answered, HangupBy: cdr.HangupInstanceLost},
+		{CallID: "owner-too", Municipality: "burgdorf", ArrivedAt: at, AnsweredAt: at, TalkMS: 300_000, Disposition: cdr.Answered, HangupBy: cdr.HangupInstanceLost},
+		{CallID: "owner-too", Municipality: "burgdorf", ArrivedAt: at, AnsweredAt: at, TalkMS: 180_000, WrapupMS: 60_000, Disposition: cdr.Answered, HangupBy: "caller"},
+		{CallID: "waiting", Municipality: "burgdorf", ArrivedAt: at, Disposition: cdr.Interrupted, HangupBy: cdr.HangupInstanceLost},
 	} {
 		if err := w.Write(r); err != nil {
 			t.Fatal(err)

@@ -1,38 +1,34 @@
-package cdr
+package billing
 
 import (
-	"encoding/csv"
-	"errors"
 	"fmt"
 	"hash/maphash"
-	"io"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/sc115/sc115/cdr"
 )
 
 // callFacts is what billing keeps of one call: 32 bytes and no strings, so
 // a month of a million calls takes ~32 MB. Durations are ms (int32 holds
 // 24 days; longer values are clamped, which no real call reaches).
 type callFacts struct {
-	arrived  int64 // unix ms
-	talk     int32
-	wrapup   int32
-	hold     int32
-	wait     int32
-	muni     uint16
-	disp     uint8
-	reaped   bool // written by a reaper (instance lost): the owner's row wins
+	arrived int64 // unix ms
+	talk    int32
+	wrapup  int32
+	hold    int32
+	wait    int32
+	muni    uint16
+	disp    uint8
+	reaped  bool // written by a reaper (instance lost): the owner's row wins
 }
 
 func ms32(n int64) int32 { return int32(min(max(n, 0), 1<<31-1)) }
 
-var dispCodes = []Disposition{Answered, Abandoned, AbandonedShort, Overflowed, RejectedClosed, RejectedUnknown, RejectedBusy, Failed, Interrupted}
+var dispCodes = []cdr.Disposition{cdr.Answered, cdr.Abandoned, cdr.AbandonedShort, cdr.Overflowed, cdr.RejectedClosed, cdr.RejectedUnknown, cdr.RejectedBusy, cdr.Failed, cdr.Interrupted}
 
-func dispCode(d Disposition) uint8 {
+func dispCode(d cdr.Disposition) uint8 {
 	for i, x := range dispCodes {
 		if x == d {
 			return uint8(i)
@@ -45,7 +41,7 @@ func dispCode(d Disposition) uint8 {
 type scanned struct {
 	calls []callFacts
 	munis []string // index → municipality key
-	stats ReadStats
+	stats cdr.ReadStats
 }
 
 var hashSeed = maphash.MakeSeed()
@@ -57,26 +53,16 @@ var hashSeed = maphash.MakeSeed()
 // otherwise the first wins.
 func scanDir(dir string, from, to time.Time) (*scanned, error) {
 	s := &scanned{}
-	var paths []string
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() && strings.HasPrefix(d.Name(), "cdr-") && strings.HasSuffix(p, ".csv") {
-			paths = append(paths, p)
-		}
-		return nil
-	})
+	paths, err := cdr.Files(dir)
 	if err != nil {
 		return nil, err
 	}
-	sort.Strings(paths)
 	seen := make(map[uint64]int32)
 	muniIdx := map[string]uint16{}
 	fromMS, toMS := from.UnixMilli(), to.UnixMilli()
 	for _, p := range paths {
 		s.stats.Files++
-		if err := scanFile(p, &s.stats.Bad, func(f []string) error {
+		if err := cdr.ScanFile(p, &s.stats.Bad, func(f []string) error {
 			s.stats.Rows++
 			arrived, err := time.Parse(time.RFC3339Nano, f[6])
 			if err != nil {
@@ -89,7 +75,7 @@ func scanDir(dir string, from, to time.Time) (*scanned, error) {
 			var n [4]int64
 			for i, col := range []int{13, 15, 14, 11} { // talk, wrapup, hold, wait
 				if n[i], err = strconv.ParseInt(f[col], 10, 64); err != nil {
-					return fmt.Errorf("%s: %v", Header[col], err)
+					return fmt.Errorf("%s: %v", cdr.Header[col], err)
 				}
 			}
 			idx, ok := muniIdx[f[2]]
@@ -99,8 +85,8 @@ func scanDir(dir string, from, to time.Time) (*scanned, error) {
 				s.munis = append(s.munis, f[2])
 			}
 			c := callFacts{arrived: ms, talk: ms32(n[0]), wrapup: ms32(n[1]), hold: ms32(n[2]), wait: ms32(n[3]), muni: idx,
-				disp: dispCode(Disposition(f[18]))}
-			c.reaped = f[20] == HangupInstanceLost || c.disp == dispCode(Interrupted)
+				disp: dispCode(cdr.Disposition(f[18]))}
+			c.reaped = f[20] == cdr.HangupInstanceLost || c.disp == dispCode(cdr.Interrupted)
 			h := maphash.String(hashSeed, f[0])
 			if i, dup := seen[h]; dup {
 				s.stats.Duplicates++
@@ -126,43 +112,4 @@ func scanDir(dir string, from, to time.Time) (*scanned, error) {
 		return a.arrived < b.arrived
 	})
 	return s, nil
-}
-
-// scanFile calls each for every row of a CDR file; unreadable rows are
-// reported in bad (file:line) and skipped.
-func scanFile(path string, bad *[]string, each func([]string) error) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	cr := csv.NewReader(f)
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	head, err := cr.Read()
-	if errors.Is(err, io.EOF) {
-		return nil
-	}
-	if err != nil || strings.Join(head, ",") != strings.Join(Header, ",") {
-		*bad = append(*bad, fmt.Sprintf("%s:1: not a CDR file of this version", path))
-		return nil
-	}
-	for line := 2; ; line++ {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err == nil && len(rec) != len(Header) {
-			err = fmt.Errorf("%d fields, want %d", len(rec), len(Header))
-		}
-		if err == nil && rec[0] == "" {
-			err = errors.New("no call_id")
-		}
-		if err == nil {
-			err = each(rec)
-		}
-		if err != nil {
-			*bad = append(*bad, fmt.Sprintf("%s:%d: %v", path, line, err))
-		}
-	}
 }

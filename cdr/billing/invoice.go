@@ -1,4 +1,4 @@
-package cdr
+package billing
 
 import (
 	"fmt"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // billing periods are Europe/Berlin months, on any machine
+
+	"github.com/sc115/sc115/cdr"
 )
 
 // unitsPerCent: amounts are computed exactly in 1/6000 cent (a per-minute
@@ -92,10 +94,10 @@ type MunicipalityInfo struct {
 
 // Bill computes every municipality's invoice for the period from the CDRs
 // below dir (all instances, deduplicated).
-func Bill(dir string, period Period, cfg BillingConfig, munis []MunicipalityInfo) ([]*Invoice, ReadStats, error) {
+func Bill(dir string, period Period, cfg BillingConfig, munis []MunicipalityInfo) ([]*Invoice, cdr.ReadStats, error) {
 	sc, err := scanDir(dir, period.From, period.To)
 	if err != nil {
-		return nil, ReadStats{}, err
+		return nil, cdr.ReadStats{}, err
 	}
 	idx := map[string]int{}
 	for i, m := range sc.munis {
@@ -135,15 +137,15 @@ func invoice(m MunicipalityInfo, p Period, tariffName string, t Tariff, calls []
 		in.Stats.Offered++
 		d := dispCodes[min(int(c.disp), len(dispCodes)-1)]
 		switch d.Class() {
-		case ClassAnswered:
+		case cdr.ClassAnswered:
 			in.Stats.Answered++
-		case ClassAbandoned:
+		case cdr.ClassAbandoned:
 			in.Stats.Abandoned++
-		case ClassAbandonedShort:
+		case cdr.ClassAbandonedShort:
 			in.Stats.AbandonedShort++
-		case ClassOverflowed:
+		case cdr.ClassOverflowed:
 			in.Stats.Overflowed++
-		case ClassRejected:
+		case cdr.ClassRejected:
 			in.Stats.Rejected++
 		default:
 			in.Stats.Other++

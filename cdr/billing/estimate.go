@@ -1,10 +1,12 @@
-package cdr
+package billing
 
 import (
 	"fmt"
 	"io"
 	"sort"
 	"text/tabwriter"
+
+	"github.com/sc115/sc115/cdr"
 )
 
 // Estimate is one tariff's yearly cost for one municipality.
@@ -87,11 +89,11 @@ func PrintEstimates(w io.Writer, who string, population int, callsPerYear, ahtS 
 // Observed derives calls per year and the mean talk + wrap-up seconds of
 // a municipality's answered calls from its CDRs (scaled from the days they
 // span to a year).
-func Observed(records []Record, municipality string) (callsPerYear, ahtS int64, err error) {
+func Observed(records []cdr.Record, municipality string) (callsPerYear, ahtS int64, err error) {
 	var n, sumMS int64
 	var first, last int64
 	for _, r := range records {
-		if r.Municipality != municipality || r.Disposition.Class() != ClassAnswered {
+		if r.Municipality != municipality || r.Disposition.Class() != cdr.ClassAnswered {
 			continue
 		}
 		ms := r.ArrivedAt.UnixMilli()

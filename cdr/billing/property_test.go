@@ -1,4 +1,4 @@
-package cdr
+package billing
 
 import (
 	"fmt"
@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/sc115/sc115/cdr"
 
 	"github.com/rs/zerolog"
 )
@@ -21,13 +23,13 @@ func TestPropertyBillingIsAPlainSumAndSplitInvariant(t *testing.T) {
 	p, _ := ParsePeriod("2026-10")
 	for seed := uint64(1); seed <= 40; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 7))
-		var recs []Record
+		var recs []cdr.Record
 		for i := 0; i < 50+rng.IntN(200); i++ {
 			at := p.From.Add(time.Duration(rng.Int64N(int64(p.To.Sub(p.From)))))
-			r := Record{CallID: fmt.Sprintf("s%d-c%d", seed, i), Municipality: "burgdorf", ArrivedAt: at,
+			r := cdr.Record{CallID: fmt.Sprintf("s%d-c%d", seed, i), Municipality: "burgdorf", ArrivedAt: at,
 				TalkMS: rng.Int64N(900_000), WrapupMS: rng.Int64N(120_000), HoldMS: rng.Int64N(60_000), WaitMS: rng.Int64N(90_000),
-				Disposition: []Disposition{Answered, Answered, Answered, Abandoned, Overflowed}[rng.IntN(5)]}
-			if r.Disposition == Answered {
+				Disposition: []cdr.Disposition{cdr.Answered, cdr.Answered, cdr.Answered, cdr.Abandoned, cdr.Overflowed}[rng.IntN(5)]}
+			if r.Disposition == cdr.Answered {
 				r.AnsweredAt = at
 			}
 			recs = append(recs, r)
@@ -76,8 +78,8 @@ type plain struct {
 // plainInvoice recomputes an invoice straight from the definitions, in
 // integer arithmetic of its own: rate each call, use included seconds in
 // arrival order, round half up as the tariff says, add fees and credits.
-func plainInvoice(recs []Record, t Tariff, population int64) plain {
-	sorted := append([]Record(nil), recs...)
+func plainInvoice(recs []cdr.Record, t Tariff, population int64) plain {
+	sorted := append([]cdr.Record(nil), recs...)
 	for i := range sorted { // insertion sort by arrival, then id: the order billing uses
 		for j := i; j > 0 && (sorted[j].ArrivedAt.Before(sorted[j-1].ArrivedAt) ||
 			sorted[j].ArrivedAt.Equal(sorted[j-1].ArrivedAt) && sorted[j].CallID < sorted[j-1].CallID); j-- {
@@ -90,7 +92,7 @@ func plainInvoice(recs []Record, t Tariff, population int64) plain {
 	var perCall int64
 	half := func(num, den int64) int64 { return (2*num + den) / (2 * den) } // half up for num ≥ 0
 	for _, r := range sorted {
-		if !(r.Disposition == Answered || r.Disposition == Overflowed && t.BillOverflowed) {
+		if !(r.Disposition == cdr.Answered || r.Disposition == cdr.Overflowed && t.BillOverflowed) {
 			continue
 		}
 		var ms int64
@@ -139,16 +141,16 @@ func plainInvoice(recs []Record, t Tariff, population int64) plain {
 
 // writeSplit writes recs into n instances' files (shuffled), duplicating
 // some rows into extra copies when dup is set.
-func writeSplit(t *testing.T, recs []Record, n int, dup bool, rng *rand.Rand) string {
+func writeSplit(t *testing.T, recs []cdr.Record, n int, dup bool, rng *rand.Rand) string {
 	dir := t.TempDir()
-	ws := make([]*Writer, n)
+	ws := make([]*cdr.Writer, n)
 	for i := range ws {
 		var err error
-		if ws[i], err = NewWriter(filepath.Join(dir, fmt.Sprintf("inst%d", i)), fmt.Sprintf("inst%d", i), nil, zerolog.Nop()); err != nil {
+		if ws[i], err = cdr.NewWriter(filepath.Join(dir, fmt.Sprintf("inst%d", i)), fmt.Sprintf("inst%d", i), nil, zerolog.Nop()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	extra, _ := NewWriter(filepath.Join(dir, "copied"), "copied", nil, zerolog.Nop())
+	extra, _ := cdr.NewWriter(filepath.Join(dir, "copied"), "copied", nil, zerolog.Nop())
 	for _, i := range rng.Perm(len(recs)) {
 		_ = ws[rng.IntN(n)].Write(recs[i])
 		if dup && rng.IntN(5) == 0 {

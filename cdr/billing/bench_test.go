@@ -1,4 +1,4 @@
-package cdr
+package billing
 
 import (
 	"bufio"
@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sc115/sc115/cdr"
 )
 
 // BenchmarkBillMonth bills one month of 1,000,000 CDRs (generated: 31 daily
@@ -36,19 +38,19 @@ func BenchmarkBillMonth(b *testing.B) {
 			}
 			osFiles = append(osFiles, f)
 			w = bufio.NewWriterSize(f, 1<<20)
-			w.Write(csvLine(Header))
+			w.Write(cdr.CSVLine(cdr.Header))
 			files[name] = w
 		}
-		r := Record{CallID: fmt.Sprintf("%016x-%d", rng.Uint64(), i), Instance: inst, Municipality: munis[rng.IntN(5)].Key,
+		r := cdr.Record{CallID: fmt.Sprintf("%016x-%d", rng.Uint64(), i), Instance: inst, Municipality: munis[rng.IntN(5)].Key,
 			DialedNumber: "+495136115", Caller: "+495136123xxx", CallerPrivacy: "shortened", ArrivedAt: at, QueuedAt: at,
 			EndedAt: at.Add(5 * time.Minute), WaitMS: rng.Int64N(60_000), TalkMS: rng.Int64N(600_000), WrapupMS: rng.Int64N(90_000),
-			Agent: "1003", Queue: "burgdorf", Disposition: Answered, HangupBy: "caller", SIPCode: 200, Attempts: 1}
+			Agent: "1003", Queue: "burgdorf", Disposition: cdr.Answered, HangupBy: "caller", SIPCode: 200, Attempts: 1}
 		if i%10 == 0 {
-			r.Disposition = Abandoned
+			r.Disposition = cdr.Abandoned
 		} else {
 			r.AnsweredAt = at
 		}
-		w.Write(csvLine(r.Fields()))
+		w.Write(cdr.CSVLine(r.Fields()))
 	}
 	for _, w := range files {
 		w.Flush()

@@ -1,4 +1,4 @@
-package cdr
+package billing
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"text/tabwriter"
 	"time"
+
+	"github.com/sc115/sc115/cdr"
 )
 
 var invoiceHTML = template.Must(template.New("invoice").Funcs(template.FuncMap{"euro": Euro}).Parse(`<!DOCTYPE html>
@@ -86,7 +88,7 @@ func WriteInvoices(dir string, period Period, invoices []*Invoice, issued time.T
 	}
 	var csvb bytes.Buffer
 	for _, r := range rows {
-		csvb.Write(csvLine(r))
+		csvb.Write(cdr.CSVLine(r))
 	}
 	p := filepath.Join(dir, fmt.Sprintf("invoices-%s.csv", period.Name))
 	if err := os.WriteFile(p, csvb.Bytes(), 0o640); err != nil {
@@ -96,7 +98,7 @@ func WriteInvoices(dir string, period Period, invoices []*Invoice, issued time.T
 }
 
 // Summary prints the invoices as a table for the terminal.
-func Summary(w io.Writer, period Period, invoices []*Invoice, st ReadStats) {
+func Summary(w io.Writer, period Period, invoices []*Invoice, st cdr.ReadStats) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(w, "Billing %s: %d CDR files, %d rows, %d duplicates ignored, %d unreadable rows\n\n", period.Name, st.Files, st.Rows, st.Duplicates, len(st.Bad))
 	fmt.Fprintln(tw, "municipality\tmodel\tcalls\tbillable min\tper minute\tfixed\tcredit\ttotal\t")

@@ -1,0 +1,69 @@
+package cdr
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Files lists every CDR file (cdr-*.csv) in dir and the folders below it
+// (one per instance, copies, a purge under way), in name order: what
+// billing, estimates and Read take as the calls of a center.
+func Files(dir string) ([]string, error) {
+	var paths []string
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.HasPrefix(d.Name(), "cdr-") && strings.HasSuffix(d.Name(), ".csv") {
+			paths = append(paths, p)
+		}
+		return nil
+	})
+	sort.Strings(paths)
+	return paths, err
+}
+
+// ScanFile calls each for every row of a CDR file; unreadable rows are
+// reported in bad (file:line) and skipped.
+func ScanFile(path string, bad *[]string, each func([]string) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cr := csv.NewReader(f)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	head, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	if err != nil || strings.Join(head, ",") != strings.Join(Header, ",") {
+		*bad = append(*bad, fmt.Sprintf("%s:1: not a CDR file of this version", path))
+		return nil
+	}
+	for line := 2; ; line++ {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err == nil && len(rec) != len(Header) {
+			err = fmt.Errorf("%d fields, want %d", len(rec), len(Header))
+		}
+		if err == nil && rec[0] == "" {
+			err = errors.New("no call_id")
+		}
+		if err == nil {
+			err = each(rec)
+		}
+		if err != nil {
+			*bad = append(*bad, fmt.Sprintf("%s:%d: %v", path, line, err))
+		}
+	}
+}
