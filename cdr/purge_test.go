@@ -34,11 +34,7 @@ func oldDay(t *testing.T, dir, sub, instance string, ids ...string) string {
 func aggregateRows(t *testing.T, dir string) []string {
 	t.Helper()
 	data, _ := os.ReadFile(filepath.Join(dir, AggregatesFile))
-	var rows []string
-	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n")[1:] {
-		rows = append(rows, l)
-	}
-	return rows
+	return strings.Split(strings.TrimSpace(string(data)), "\n")[1:]
 }
 
 // TestPurgeWalksSubfolders: purge reads the folders below the CDR dir as
