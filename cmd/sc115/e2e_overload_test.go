@@ -13,10 +13,25 @@ import (
 	"github.com/sc115/sc115/internal/testphone"
 )
 
-// refusedWith dials Lehrte and returns the final error response (the test
-// fails if the call is answered).
-func refusedWith(ctx context.Context, t *testing.T, s *service, caller *testphone.Phone) (*sipgo.ErrDialogResponse, string) {
+// secondCallWhileOneWaits starts sc115 on cfg, places a call to Lehrte
+// that waits (nobody is logged in for Lehrte), then a second one, and
+// returns the second's final error response and Call-ID (the test fails
+// if it is answered).
+func secondCallWhileOneWaits(t *testing.T, cfg Config) (*sipgo.ErrDialogResponse, string) {
 	t.Helper()
+	s := startTest(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	caller, err := testphone.New("+495132999888", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer caller.Close()
+	waiting, err := caller.Dial(ctx, s.sip.Addr().String(), "+495132115", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer waiting.Bye(ctx)
 	call, err := caller.Dial(ctx, s.sip.Addr().String(), "+495132115", nil)
 	var re *sipgo.ErrDialogResponse
 	if !errors.As(err, &re) {
@@ -36,20 +51,7 @@ func TestOverloadedInstanceAnswers503RetryAfter(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.ACD.MaxCalls = 1
 	cfg.ACD.RetryAfter = 45 * time.Second
-	s := startTest(t, cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	caller, err := testphone.New("+495132999888", "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer caller.Close()
-	waiting, err := caller.Dial(ctx, s.sip.Addr().String(), "+495132115", nil) // nobody logged in for Lehrte: it waits
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer waiting.Bye(ctx)
-	re, id := refusedWith(ctx, t, s, caller)
+	re, id := secondCallWhileOneWaits(t, cfg)
 	if re.Res.StatusCode != 503 {
 		t.Errorf("second call: %d, want 503", re.Res.StatusCode)
 	}
@@ -72,20 +74,7 @@ func TestNoRTPPortAnswers503AndCDRSaysSo(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Media.RTPPorts = fmt.Sprintf("%d-%d", low, low+1) // one RTP/RTCP pair
-	s := startTest(t, cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	caller, err := testphone.New("+495132999777", "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer caller.Close()
-	waiting, err := caller.Dial(ctx, s.sip.Addr().String(), "+495132115", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer waiting.Bye(ctx)
-	re, id := refusedWith(ctx, t, s, caller)
+	re, id := secondCallWhileOneWaits(t, cfg)
 	if re.Res.StatusCode != 503 {
 		t.Errorf("second call: %d, want 503", re.Res.StatusCode)
 	}
