@@ -26,7 +26,8 @@ import (
 //
 // Exits, each with a CDR: rejected (unknown number, draining), abandoned
 // (caller hung up before an agent answered), failed (SIP/media/store error),
-// interrupted (cut off by shutdown).
+// interrupted (cut off by shutdown before an agent answered; a call cut
+// after the answer keeps its answered CDR and is billed).
 type CallState string
 
 // Call states; see CallState.

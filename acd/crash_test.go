@@ -14,9 +14,10 @@ import (
 )
 
 // TestCrashedInstanceIsReaped: engine B stops dead (no drain, no lease
-// release, its goroutines just stop talking to Redis). Within 10 s engine
-// A reaps it: B's waiting and connected calls get an interrupted CDR each,
-// the agent that was talking for B is available again, B's own agents are
+// release, its goroutines just stop talking to Redis). After about 9 s
+// engine A reaps it: B's waiting calls get an interrupted CDR each, the
+// connected one an answered CDR (hangup_by instance-lost, billed), the
+// agent that was talking for B is available again, B's own agents are
 // logged out, and nothing of B is left in the store.
 func TestCrashedInstanceIsReaped(t *testing.T) {
 	url := interop.RedisServer(t)

@@ -206,7 +206,7 @@ func (e *Engine) dispatch(ctx context.Context) {
 	}
 }
 
-// reapOwn writes interrupted CDRs for the calls a previous run of this
+// reapOwn writes the CDRs (reapedRecord) of the calls a previous run of this
 // instance left in a shared Redis (it crashed or was killed): they died
 // with it. Its agents keep their states (a paused agent stays paused).
 func (e *Engine) reapOwn(ctx context.Context, ended time.Time) {
@@ -225,7 +225,7 @@ func (e *Engine) reapOwn(ctx context.Context, ended time.Time) {
 	}
 }
 
-// reapDead writes an interrupted CDR for every call of an instance whose
+// reapDead writes a CDR (reapedRecord) for every call of an instance whose
 // lease is missing now and was missing on the previous check (suspects);
 // the store frees its agents (one reaper wins). It returns the new suspects.
 func (e *Engine) reapDead(ctx context.Context, suspects map[string]bool) map[string]bool {

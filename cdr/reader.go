@@ -14,8 +14,9 @@ type ReadStats struct {
 
 // Read reads every CDR file (*.csv with the CDR header) below dir, of all
 // instances, and returns one record per call id, ordered by arrival. A
-// call id seen twice is billed once: an interrupted row (the reaper's
-// guess) gives way to the owner's row; otherwise the first one read wins.
+// call id seen twice is billed once: a reaper's row (hangup_by
+// instance-lost: its guess) gives way to the owner's row; otherwise the
+// first one read wins.
 func Read(dir string) ([]Record, ReadStats, error) {
 	var st ReadStats
 	paths, err := Files(dir)

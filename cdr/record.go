@@ -17,9 +17,9 @@ const (
 	Overflowed      Disposition = "overflowed"      // forwarded to another 115 center
 	RejectedClosed  Disposition = "rejected_closed" // outside opening hours
 	RejectedUnknown Disposition = "rejected_unknown"
-	RejectedBusy    Disposition = "rejected_busy" // no capacity (e.g. draining)
+	RejectedBusy    Disposition = "rejected_busy" // no capacity: draining, overloaded, no RTP port, all lines busy
 	Failed          Disposition = "failed"
-	Interrupted     Disposition = "interrupted" // cut by shutdown or a lost instance
+	Interrupted     Disposition = "interrupted" // never answered; cut by shutdown or a lost instance
 )
 
 // Record is one call's CDR: one per call, not per agent attempt. Durations
