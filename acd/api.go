@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"sort"
@@ -37,8 +38,11 @@ func API(mux *http.ServeMux, e *Engine) {
 			w.Header().Set("Content-Type", "application/json")
 			if err != nil {
 				code := http.StatusConflict
-				if errors.Is(err, ErrUnknownAgent) {
+				switch {
+				case errors.Is(err, ErrUnknownAgent):
 					code = http.StatusNotFound
+				case errors.Is(err, errBadRequest):
+					code = http.StatusBadRequest
 				}
 				w.WriteHeader(code)
 				_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
@@ -72,10 +76,17 @@ func API(mux *http.ServeMux, e *Engine) {
 	h("GET /api/calls", func(_ http.ResponseWriter, r *http.Request) (any, error) { return e.Calls(r.Context()), nil })
 	h("GET /api/servicelevel", func(_ http.ResponseWriter, r *http.Request) (any, error) { return e.ServiceLevels(r.Context()), nil })
 	h("POST /api/municipalities/{key}/crisis", func(_ http.ResponseWriter, r *http.Request) (any, error) {
-		on := r.URL.Query().Get("on") != "false"
+		var on bool
+		switch r.URL.Query().Get("on") { // exactly true or false: a typo must never switch crisis mode on
+		case "true":
+			on = true
+		case "false":
+		default:
+			return nil, fmt.Errorf("%w: on=%q: want on=true or on=false", errBadRequest, r.URL.Query().Get("on"))
+		}
 		by := r.URL.Query().Get("by")
 		if by == "" {
-			return nil, errors.New("say who switches: ?by=<name>")
+			return nil, fmt.Errorf("%w: say who switches: ?by=<name>", errBadRequest)
 		}
 		if err := e.SetCrisis(r.Context(), r.PathValue("key"), on, by); err != nil {
 			return nil, err
@@ -83,6 +94,9 @@ func API(mux *http.ServeMux, e *Engine) {
 		return map[string]any{"municipality": r.PathValue("key"), "crisis": on, "by": by}, nil
 	})
 }
+
+// errBadRequest marks an API request that is malformed (400).
+var errBadRequest = errors.New("bad request")
 
 func (e *Engine) authorized(r *http.Request) bool {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")

@@ -197,6 +197,25 @@ func TestAPI(t *testing.T) {
 	if code, _ := do("POST", "/api/agents/a1/ready", "secret"); code != 409 {
 		t.Errorf("ready while logged out: %d, want 409", code)
 	}
+	// Crisis mode switches only on on=true or on=false (issue 12, 8):
+	// anything else is 400 and changes nothing.
+	for _, q := range []string{"on=garbage", "on=0", "on=FALSE", "on=", ""} {
+		if code, _ := do("POST", "/api/municipalities/burgdorf/crisis?by=x&"+q, "secret"); code != 400 {
+			t.Errorf("crisis ?%s: %d, want 400", q, code)
+		}
+		if on, _ := e.Store.Crisis(context.Background(), "burgdorf"); on {
+			t.Fatalf("crisis ?%s switched crisis mode on", q)
+		}
+	}
+	if code, _ := do("POST", "/api/municipalities/burgdorf/crisis?on=true", "secret"); code != 400 {
+		t.Errorf("crisis without by: %d, want 400", code)
+	}
+	if code, v := do("POST", "/api/municipalities/burgdorf/crisis?on=true&by=Lagezentrum", "secret"); code != 200 || v["crisis"] != true {
+		t.Errorf("crisis on: %d %v", code, v)
+	}
+	if code, v := do("POST", "/api/municipalities/burgdorf/crisis?on=false&by=Lagezentrum", "secret"); code != 200 || v["crisis"] != false {
+		t.Errorf("crisis off: %d %v", code, v)
+	}
 	if code, _ := do("POST", "/api/agents/nobody/login", "secret"); code != 404 {
 		t.Errorf("unknown agent: %d, want 404", code)
 	}

@@ -57,6 +57,7 @@ func reanswer(sess *media.Session, local netip.AddrPort, o *audioOffer, h *holdS
 		}
 	}
 	p := o.params(c)
+	p.Source = cur.Source // the dialog's peer
 	if o.remote.Addr().IsUnspecified() {
 		p.Remote = cur.Remote // RFC 2543 hold: keep where we sent before
 	}

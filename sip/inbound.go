@@ -170,6 +170,7 @@ func (c *InboundCall) Answer(ctx context.Context) error {
 		return &RejectedError{Code: 503, Err: err}
 	}
 	params, body := answerSDP(sess.Local(), c.offer)
+	params.Source = sourceAddr(c.req.Source()) // its RTP may come from there (NAT)
 	sess.SetParams(params)
 	sess.OnDTMF(func(d rune) {
 		select {

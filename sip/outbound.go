@@ -175,6 +175,7 @@ func (s *Server) invite(ctx context.Context, req *sip.Request, sess *media.Sessi
 		return nil, fmt.Errorf("%s answer SDP: %w", who, err)
 	}
 	ac.answer = ans.params(ans.formats[0])
+	ac.answer.Source = sourceAddr(dcs.InviteResponse.Source()) // its RTP may come from there (NAT)
 	if err := dcs.Ack(context.Background()); err != nil {
 		ac.close()
 		return nil, err

@@ -174,3 +174,12 @@ func answerSDP(local netip.AddrPort, o *audioOffer) (media.Params, []byte) {
 func offerSDP(local netip.AddrPort) []byte {
 	return buildSDP(local, []media.Codec{media.PCMA, media.PCMU}, map[media.Codec]uint8{media.PCMA: 8, media.PCMU: 0}, 101, "sendrecv")
 }
+
+// sourceAddr is the IP of a message's source ("ip:port"); zero if unknown.
+func sourceAddr(hostport string) netip.Addr {
+	ap, err := netip.ParseAddrPort(hostport)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}

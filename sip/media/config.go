@@ -28,18 +28,36 @@ type Config struct {
 	// long (a phone that died without BYE). 0 disables either.
 	FirstPacketTimeout time.Duration `yaml:"first_packet_timeout"`
 	IdleTimeout        time.Duration `yaml:"idle_timeout"`
+	// Latching says whose RTP a leg takes (everything else is dropped and
+	// counted): "signalled-ip" (default) — packets from the IP the SDP
+	// names or the peer's SIP source IP (NAT); the first such packet fixes
+	// the port, and from then on only that address; "strict" — only the
+	// exact address the SDP names; "any" — the first packet from anywhere
+	// (no protection; for peers behind odd NATs). A re-INVITE that names
+	// a new address opens latching again.
+	Latching string `yaml:"latching"`
 }
+
+// Latching modes.
+const (
+	LatchSignalledIP = "signalled-ip"
+	LatchStrict      = "strict"
+	LatchAny         = "any"
+)
 
 // Defaults returns the media defaults used when the config leaves fields empty.
 func Defaults() Config {
 	return Config{RTPPorts: "20000-29999", PromptsDir: "prompts/de", HoldTrack: "hold.wav", DefaultGreeting: "greeting.wav",
-		FirstPacketTimeout: 30 * time.Second, IdleTimeout: 15 * time.Second}
+		FirstPacketTimeout: 30 * time.Second, IdleTimeout: 15 * time.Second, Latching: LatchSignalledIP}
 }
 
 // Validate checks the section; errors are *cfgerr.FieldError with a YAML path.
 func (c *Config) Validate() error {
 	if _, _, err := ParsePortRange(c.RTPPorts); err != nil {
 		return cfgerr.New("media.rtp_ports", "%v", err)
+	}
+	if _, err := parseLatching(c.Latching); err != nil {
+		return cfgerr.New("media.latching", "%q is not one of signalled-ip, strict, any", c.Latching)
 	}
 	return nil
 }

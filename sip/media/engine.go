@@ -24,6 +24,9 @@ type Engine struct {
 	prompts map[string]*Prompt
 	stop    chan struct{}
 	cfg     Config
+
+	latching   latchMode // media.latching
+	foreignLog foreignLog
 }
 
 // NewEngine validates cfg, loads every WAV in cfg.PromptsDir (encoded once
@@ -40,7 +43,12 @@ func NewEngine(cfg Config, ip string, reg prometheus.Registerer, log zerolog.Log
 	if perr != nil || addr.IsUnspecified() {
 		return nil, fmt.Errorf("media ip %q must be a concrete address (SDP advertises it)", ip)
 	}
-	e := &Engine{ports: newPortAllocator(addr, low, high), m: newMetrics(reg), log: log, prompts: map[string]*Prompt{}, stop: make(chan struct{}), cfg: cfg}
+	latching, err := parseLatching(cfg.Latching)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{ports: newPortAllocator(addr, low, high), m: newMetrics(reg), log: log, prompts: map[string]*Prompt{}, stop: make(chan struct{}), cfg: cfg,
+		latching: latching}
 	files, _ := filepath.Glob(filepath.Join(cfg.PromptsDir, "*.wav"))
 	for _, f := range files {
 		p, err := LoadWAV(f)

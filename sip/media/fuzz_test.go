@@ -23,10 +23,10 @@ func FuzzHandlePacket(f *testing.F) {
 	defer a.Close()
 	defer b.Close()
 	sink := newPeer(f)
-	a.SetParams(Params{Codec: PCMA, PT: 8, DTMFPT: 101})
+	from := netip.MustParseAddrPort("127.0.0.1:9") // the caller the signalling named
+	a.SetParams(Params{Remote: from, Codec: PCMA, PT: 8, DTMFPT: 101})
 	b.SetParams(Params{Remote: sink.addr(), Codec: PCMU, PT: 0, DTMFPT: 96})
 	Bridge(a, b)
-	from := netip.MustParseAddrPort("127.0.0.1:9")
 	var h rtp.Header
 	scratch := make([]byte, 1500)
 	f.Fuzz(func(t *testing.T, pkt []byte) {

@@ -13,6 +13,7 @@ type metrics struct {
 	packetsIn     prometheus.Counter
 	packetsOut    prometheus.Counter
 	relayDrops    prometheus.Counter
+	foreign       prometheus.Counter // packets from an address the signalling did not name
 	framesSkipped prometheus.Counter
 	lateness      prometheus.Histogram
 	timeouts      prometheus.Counter
@@ -56,10 +57,12 @@ func (w *worstLateness) rotate(now time.Time) {
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
-		sessions:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "sc115_media_sessions", Help: "Open RTP sessions (one per call leg)."}),
-		packetsIn:     prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_packets_in_total", Help: "RTP packets received."}),
-		packetsOut:    prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_packets_out_total", Help: "RTP packets sent."}),
-		relayDrops:    prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_relay_drops_total", Help: "Received packets not relayed (unknown payload type, no peer address, write error)."}),
+		sessions:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "sc115_media_sessions", Help: "Open RTP sessions (one per call leg)."}),
+		packetsIn:  prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_packets_in_total", Help: "RTP packets received."}),
+		packetsOut: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_packets_out_total", Help: "RTP packets sent."}),
+		relayDrops: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_relay_drops_total", Help: "Received packets not relayed (unknown payload type, no peer address, write error)."}),
+		foreign: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_foreign_packets_dropped_total",
+			Help: "RTP packets dropped because they came from an address the leg's signalling did not name (media.latching)."}),
 		framesSkipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_clock_frames_skipped_total", Help: "Generated frames skipped because the media clock woke late."}),
 		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sc115_media_clock_lateness_seconds", Help: "How late the media clock woke for a 20 ms tick.",
 			Buckets: []float64{.001, .002, .005, .01, .02, .04, .08}}),
@@ -69,7 +72,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	worst := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sc115_media_clock_worst_lateness_seconds", Help: "The latest the media clock woke for a tick in the last 10–20 s."},
 		func() float64 { return m.worst.get(time.Now()).Seconds() })
 	if reg != nil {
-		reg.MustRegister(m.sessions, m.packetsIn, m.packetsOut, m.relayDrops, m.framesSkipped, m.lateness, m.timeouts, m.rtcpIn, worst)
+		reg.MustRegister(m.sessions, m.packetsIn, m.packetsOut, m.relayDrops, m.foreign, m.framesSkipped, m.lateness, m.timeouts, m.rtcpIn, worst)
 	}
 	return m
 }

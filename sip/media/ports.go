@@ -6,18 +6,15 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"sync/atomic"
 )
 
-// portAllocator hands out even RTP ports from a range. It walks the range
-// from a random start with an atomic cursor, so allocation takes no lock and
-// a released port is reused only after the cursor has gone round the whole
-// range: late packets of a closed call rarely reach the next one.
+// portAllocator hands out even RTP ports from a range, each at a random
+// place (and the next free one from there): a third party who saw one
+// call's port cannot tell the next call's. It takes no lock.
 type portAllocator struct {
-	ip     netip.Addr
-	low    int // first even port
-	pairs  int // number of even ports in the range
-	cursor atomic.Uint64
+	ip    netip.Addr
+	low   int // first even port
+	pairs int // number of even ports in the range
 }
 
 func newPortAllocator(ip netip.Addr, low, high int) *portAllocator {
@@ -25,9 +22,7 @@ func newPortAllocator(ip netip.Addr, low, high int) *portAllocator {
 		low++
 	}
 	pairs := (high - low + 1) / 2
-	a := &portAllocator{ip: ip, low: low, pairs: pairs}
-	a.cursor.Store(uint64(rand.IntN(max(pairs, 1))))
-	return a
+	return &portAllocator{ip: ip, low: low, pairs: pairs}
 }
 
 // listen binds the next free pair: RTP on an even port, RTCP on the odd
@@ -38,9 +33,9 @@ func (a *portAllocator) listen() (rtp *udpSocket, rtcp *net.UDPConn, err error) 
 	if a.pairs <= 0 {
 		return nil, nil, errors.New("rtp port range holds no even port")
 	}
+	start := rand.IntN(a.pairs) // math/rand/v2's generator is ChaCha8, seeded from the OS
 	for try := 0; try < a.pairs; try++ {
-		n := a.cursor.Add(1)
-		port := a.low + 2*int(n%uint64(a.pairs))
+		port := a.low + 2*((start+try)%a.pairs)
 		// Room for bursts: 256 KB each way.
 		sock, err := listenUDPSocket(a.ip, port, 256<<10)
 		if err != nil {

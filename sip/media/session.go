@@ -15,9 +15,12 @@ import (
 // Params are what SDP negotiation decided for one leg.
 type Params struct {
 	Remote netip.AddrPort // where the peer said it receives; latched on first packet
-	Codec  Codec          // the law this leg speaks
-	PT     uint8          // payload type number for Codec on this leg
-	DTMFPT uint8          // telephone-event payload type, 0 if none
+	// Source is the IP the peer's SIP messages came from: its RTP may come
+	// from there too when it sits behind NAT (media.latching signalled-ip).
+	Source netip.Addr
+	Codec  Codec // the law this leg speaks
+	PT     uint8 // payload type number for Codec on this leg
+	DTMFPT uint8 // telephone-event payload type, 0 if none
 }
 
 // Session is one call leg's RTP: one socket, one outgoing stream whose
@@ -302,6 +305,7 @@ func (s *Session) writeLocked(pt uint8, payload []byte) bool {
 }
 
 // handle takes one datagram from the network: RTP or not (then ignored),
+// from the peer the signalling named or not (then dropped and counted),
 // latches the remote address, and relays to the bridged peer. Nothing in
 // a packet can make it panic (FuzzHandlePacket).
 func (s *Session) handle(b []byte, from netip.AddrPort, h *rtp.Header, scratch []byte) {
@@ -309,15 +313,16 @@ func (s *Session) handle(b []byte, from netip.AddrPort, h *rtp.Header, scratch [
 	if err != nil || h.Version != 2 || hl > len(b) {
 		return // not RTP: ignore quietly, never panic on network input
 	}
+	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	src := s.params.Load()
+	if !s.accept(src, from) {
+		s.eng.foreign(from, s.sock.local)
+		return // neither relayed nor keeping the leg alive
+	}
 	s.rxPackets.Add(1)
 	s.lastRx.Store(time.Now().UnixNano())
 	s.eng.m.packetsIn.Inc()
-	if !s.latched.Load() {
-		s.remote.Store(newSockaddr(netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), s.sock.local))
-		s.latched.Store(true)
-	}
 	peer := s.peer.Load()
-	src := s.params.Load()
 	if src != nil && src.DTMFPT != 0 && h.PayloadType == src.DTMFPT {
 		s.dtmf(h, b[hl:])
 	}
@@ -327,4 +332,32 @@ func (s *Session) handle(b []byte, from netip.AddrPort, h *rtp.Header, scratch [
 	if !peer.relayFrom(src, h, b[hl:], scratch) {
 		s.eng.m.relayDrops.Inc()
 	}
+}
+
+// accept says whether a packet from may feed this leg under
+// media.latching, and latches the remote address on the first accepted
+// packet. Without negotiated parameters nothing is accepted (but with
+// latching any).
+func (s *Session) accept(p *Params, from netip.AddrPort) bool {
+	mode := s.eng.latching
+	if mode == latchStrict {
+		return p != nil && from == unmapped(p.Remote)
+	}
+	if s.latched.Load() {
+		if mode == latchAny {
+			return true
+		}
+		r := s.remote.Load()
+		return r != nil && unmapped(r.ap) == from
+	}
+	if mode != latchAny && (p == nil || (from.Addr() != p.Remote.Addr().Unmap() && from.Addr() != p.Source.Unmap())) {
+		return false
+	}
+	s.remote.Store(newSockaddr(from, s.sock.local))
+	s.latched.Store(true)
+	return true
+}
+
+func unmapped(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }

@@ -222,10 +222,10 @@ func TestDTMFEventsReportedOnce(t *testing.T) {
 	e := testEngine(t)
 	s, _ := e.NewSession()
 	defer s.Close()
-	s.SetParams(Params{Codec: PCMA, PT: 8, DTMFPT: 101})
+	p := newPeer(t)
+	s.SetParams(Params{Remote: p.addr(), Codec: PCMA, PT: 8, DTMFPT: 101})
 	got := make(chan rune, 8)
 	s.OnDTMF(func(d rune) { got <- d })
-	p := newPeer(t)
 	send := func(ts uint32, digit byte, end bool) {
 		flags := byte(10)
 		if end {

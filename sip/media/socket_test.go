@@ -74,9 +74,13 @@ func TestUDPSocketSendsAndReceivesWithoutBlocking(t *testing.T) {
 func TestSessionsClosedUnderTrafficReuseNothing(t *testing.T) {
 	e := testEngine(t)
 	src, sink := newPeer(t), newPeer(t)
-	stop := make(chan struct{})
+	stop, done := make(chan struct{}), make(chan struct{})
+	// The blaster stops before the peers close (cleanups run last first),
+	// however the test ends: a send on a closed socket would fail it late.
+	t.Cleanup(func() { close(stop); <-done })
 	targets := make(chan netip.AddrPort, 1)
 	go func() { // a caller blasting at whichever leg is current
+		defer close(done)
 		var to netip.AddrPort
 		for {
 			select {
@@ -99,7 +103,7 @@ func TestSessionsClosedUnderTrafficReuseNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a.SetParams(Params{Codec: PCMA, PT: 8})
+		a.SetParams(Params{Remote: src.addr(), Codec: PCMA, PT: 8})
 		b.SetParams(Params{Remote: sink.addr(), Codec: PCMA, PT: 8})
 		Bridge(a, b)
 		targets <- a.Local()
@@ -114,5 +118,4 @@ func TestSessionsClosedUnderTrafficReuseNothing(t *testing.T) {
 			t.Fatalf("round %d: the agent leg received %d packets meant for the caller leg", round, b.Received())
 		}
 	}
-	close(stop)
 }
