@@ -60,14 +60,7 @@ func TestThirdPartyCannotInjectIntoACall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	callerFrame := make([]byte, 160)
-	for i := range callerFrame {
-		callerFrame[i] = byte(0x55 ^ i)
-	}
-	agentFrame := make([]byte, 160)
-	for i := range agentFrame {
-		agentFrame[i] = byte(0x80 + i%60)
-	}
+	callerFrame, agentFrame := talkFrames()
 	go func() { _ = in.RTP.Send(0, agentFrame, 50) }()
 	go spray(50) // and while they talk
 	if err := call.RTP.Send(8, callerFrame, 50); err != nil {

@@ -76,12 +76,7 @@ func TestCallTrunkToAgentToCDR(t *testing.T) {
 	call.RTP.Reset()
 
 	// Media both ways: the caller speaks A-law, the agent µ-law.
-	callerFrame := make([]byte, 160)
-	agentFrame := make([]byte, 160)
-	for i := range callerFrame {
-		callerFrame[i] = byte(0x55 ^ i)
-		agentFrame[i] = byte(0x80 + i%60)
-	}
+	callerFrame, agentFrame := talkFrames()
 	done := make(chan error, 1)
 	go func() { done <- in.RTP.Send(0, agentFrame, 50) }()
 	if err := call.RTP.Send(8, callerFrame, 50); err != nil {
@@ -130,6 +125,17 @@ func TestCallTrunkToAgentToCDR(t *testing.T) {
 			t.Errorf("/metrics lacks %q", m)
 		}
 	}
+}
+
+// talkFrames are what a test caller (A-law) and agent (µ-law) say: two
+// frames no prompt contains, so what each side hears can be told apart.
+func talkFrames() (caller, agent []byte) {
+	caller, agent = make([]byte, 160), make([]byte, 160)
+	for i := range caller {
+		caller[i] = byte(0x55 ^ i)
+		agent[i] = byte(0x80 + i%60)
+	}
+	return caller, agent
 }
 
 // waitHeard waits (however slow the machine) until received holds min
