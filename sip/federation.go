@@ -71,7 +71,7 @@ func (s *Server) Forward(ctx context.Context, f ForwardRequest) (*AgentCall, err
 	}
 	ac.owns = true
 	sess.SetParams(ac.answer)
-	go func() { <-ac.dcs.Context().Done(); ac.close() }()
+	go func() { <-ac.Ended(); ac.close() }()
 	go s.watchMedia(sess, ac.Ended(), &ac.ended, &ac.hold, ac.Hangup)
 	return ac, nil
 }

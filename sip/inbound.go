@@ -28,6 +28,7 @@ type InboundCall struct {
 	ended    endReason
 	hold     holdState
 	dtmf     chan rune
+	over     *legOver
 }
 
 // DTMF delivers the keys the caller presses (RFC 4733), for menus and
@@ -54,7 +55,7 @@ func (c *InboundCall) reinvite(o *audioOffer) []byte {
 func (c *InboundCall) EndReason() string { return c.ended.get() }
 
 func newInboundCall(s *Server, req *sip.Request, dss *sipgo.DialogServerSession, offer *audioOffer) *InboundCall {
-	return &InboundCall{s: s, req: req, dss: dss, offer: offer, dtmf: make(chan rune, 16)}
+	return &InboundCall{s: s, req: req, dss: dss, offer: offer, dtmf: make(chan rune, 16), over: newLegOver(dss.Context())}
 }
 
 // CallID is the trunk's Call-ID, used as sc115's call id.
@@ -240,8 +241,10 @@ func (c *InboundCall) session() *media.Session {
 	return c.sess
 }
 
-// Hangup sends BYE after answer, or 480 before.
+// Hangup sends BYE after answer, or 480 before. The leg is over when it
+// returns, whatever the phone answered to the BYE (or if it never did).
 func (c *InboundCall) Hangup() {
+	defer c.over.end()
 	c.mu.Lock()
 	answered := c.answered
 	c.mu.Unlock()
@@ -249,15 +252,15 @@ func (c *InboundCall) Hangup() {
 		c.Reject(480, "Temporarily Unavailable")
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
 	defer cancel()
 	if err := c.dss.Bye(ctx); err != nil {
-		c.s.log.Debug().Err(err).Str("call_id", c.CallID()).Msg("bye to caller")
+		c.s.log.Info().Err(err).Str("call_id", c.CallID()).Msg("bye to caller not answered with 200: leg ended here")
 	}
 }
 
-// Ended is closed when the dialog ends: BYE, CANCEL, or our own hangup.
-func (c *InboundCall) Ended() <-chan struct{} { return c.dss.Context().Done() }
+// Ended is closed when the leg is over: BYE, CANCEL, or our own hangup.
+func (c *InboundCall) Ended() <-chan struct{} { return c.over.done() }
 
 // Media is the caller leg's RTP session (nil before Answer).
 func (c *InboundCall) Media() *media.Session { return c.session() }

@@ -39,6 +39,7 @@ type AgentCall struct {
 	ended  endReason
 	hold   holdState
 	mu     sync.Mutex // guards sdp after a re-INVITE
+	over   *legOver
 }
 
 // HoldTime is how long the agent's phone held the call (re-INVITE).
@@ -102,7 +103,7 @@ func (s *Server) Dial(ctx context.Context, o OfferRequest) (*AgentCall, error) {
 				}
 			}
 		}(len(bindings) - i - 1)
-		go func() { <-winner.dcs.Context().Done(); winner.close() }()
+		go func() { <-winner.Ended(); winner.close() }()
 		go s.watchMedia(sess, winner.Ended(), &winner.ended, &winner.hold, winner.Hangup)
 		return winner, nil
 	}
@@ -139,7 +140,7 @@ func (s *Server) invite(ctx context.Context, req *sip.Request, sess *media.Sessi
 		return nil, fmt.Errorf("invite %s: %w", who, err)
 	}
 	id := callID(req)
-	ac := &AgentCall{s: s, dcs: dcs, sess: sess, sdp: body, id: id}
+	ac := &AgentCall{s: s, dcs: dcs, sess: sess, sdp: body, id: id, over: newLegOver(dcs.Context())}
 	s.legs.Store(id, ac)
 	var responded atomic.Bool
 	wctx, cancel := context.WithCancelCause(context.Background())
@@ -214,15 +215,17 @@ func cleanHeaderValue(v string) string {
 
 // Hangup sends BYE to the agent.
 func (a *AgentCall) Hangup() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer a.over.end()
+	ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
 	defer cancel()
 	if err := a.dcs.Bye(ctx); err != nil {
-		a.s.log.Debug().Err(err).Str("call_id", a.id).Msg("bye to agent")
+		a.s.log.Info().Err(err).Str("call_id", a.id).Msg("bye to agent not answered with 200: leg ended here")
 	}
 }
 
-// Ended is closed when the agent's dialog ends.
-func (a *AgentCall) Ended() <-chan struct{} { return a.dcs.Context().Done() }
+// Ended is closed when the leg is over: the agent's BYE, or our own
+// hangup whatever its phone answered.
+func (a *AgentCall) Ended() <-chan struct{} { return a.over.done() }
 
 // Media is the agent leg's RTP session.
 func (a *AgentCall) Media() *media.Session { return a.sess }
