@@ -107,11 +107,11 @@ func NewServer(cfg Config, o Options) (*Server, error) {
 		return nil, err
 	}
 	s.dua = &sipgo.DialogUA{Client: s.client, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "sc115", Host: host, Port: int(s.addr.Port())}}}
-	s.srv.OnInvite(s.onInvite)
-	s.srv.OnAck(s.onAck)
-	s.srv.OnBye(s.onBye)
-	s.srv.OnRegister(s.reg.handle)
-	s.srv.OnOptions(s.onOptions)
+	s.srv.OnInvite(s.checked(s.onInvite))
+	s.srv.OnAck(s.checked(s.onAck))
+	s.srv.OnBye(s.checked(s.onBye))
+	s.srv.OnRegister(s.checked(s.reg.handle))
+	s.srv.OnOptions(s.checked(s.onOptions))
 	return s, nil
 }
 
