@@ -54,14 +54,7 @@ func TestDeadCallerFreesTheAgent(t *testing.T) {
 	defer cancel()
 	target := s.sip.Addr().String()
 	agent := agentPhone(ctx, t, target, "1003")
-	caller, err := testphone.New("+495136123456", "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	call, err := caller.Dial(ctx, target, "05136115", []string{"8 PCMA/8000"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	caller, call := burgdorfCaller(ctx, t, target)
 	in, err := agent.NextIncoming(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -144,6 +144,22 @@ func metricLine(body, prefix string) string {
 
 // agentPhone starts a test phone for demo agent id (password demo<id>),
 // registers it at target and closes it when the test ends.
+// burgdorfCaller is a caller (+495136123456, A-law) whose call to Burgdorf
+// has been answered by sc115; closing the phone is the test's.
+func burgdorfCaller(ctx context.Context, t *testing.T, target string) (*testphone.Phone, *testphone.Call) {
+	t.Helper()
+	caller, err := testphone.New("+495136123456", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	call, err := caller.Dial(ctx, target, "05136115", []string{"8 PCMA/8000"})
+	if err != nil {
+		caller.Close()
+		t.Fatal(err)
+	}
+	return caller, call
+}
+
 func agentPhone(ctx context.Context, t *testing.T, target, id string) *testphone.Phone {
 	t.Helper()
 	ph, err := testphone.New(id, "127.0.0.1")

@@ -24,15 +24,8 @@ func TestThirdPartyCannotInjectIntoACall(t *testing.T) {
 	defer cancel()
 	target := s.sip.Addr().String()
 	agent := agentPhone(ctx, t, target, "1003")
-	caller, err := testphone.New("+495136123456", "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	caller, call := burgdorfCaller(ctx, t, target)
 	defer caller.Close()
-	call, err := caller.Dial(ctx, target, "05136115", []string{"8 PCMA/8000"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer call.Bye(ctx)
 	legAddr, _, err := testphone.ParseSDP(call.Res.Body())
 	if err != nil {
