@@ -22,6 +22,7 @@ import "github.com/redis/go-redis/v9"
 //	{sc}:instances            SET of instances that ever held a lease
 //	{sc}:events               STREAM of agent state changes (capped at ~10,000)
 //	{sc}:callevents           STREAM of calls queued and reserved (capped at ~100,000)
+//	{sc}:nc:<nonce>           STRING highest digest nonce count used with the nonce; TTL = nonce lifetime
 //
 // Complexity: matching looks at the head of at most 10 sorted sets per
 // (skill) of the call or agent: O(k · 10 · log n) for k skills and n
@@ -342,4 +343,16 @@ local nxt = handle
 if old > 0 then nxt = math.floor((4 * old + handle) / 5) end
 redis.call('HSET', key, 'aht_ms', nxt)
 return nxt
+`)
+
+// useNonceScript takes a digest nonce count: it succeeds (1) only if nc is
+// above every count used with the nonce before, on any instance, so a
+// captured Authorization cannot be replayed.
+// KEYS[1] {sc}:nc:<nonce>; ARGV nc, ttl ms.
+var useNonceScript = redis.NewScript(`
+local nc = tonumber(ARGV[1])
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+if nc <= last then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
 `)

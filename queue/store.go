@@ -549,6 +549,14 @@ func (s *Store) LoadBindings(ctx context.Context, user string) ([]StoredBinding,
 	return live, nil
 }
 
+// UseNonce records that a digest nonce was used with nonce count nc and
+// reports whether that count is new: above every count used with the
+// nonce before, on any instance. The record lives as long as the nonce.
+func (s *Store) UseNonce(ctx context.Context, nonce string, nc int, ttl time.Duration) (bool, error) {
+	n, err := useNonceScript.Run(ctx, s.rdb, []string{"{sc}:nc:" + nonce}, nc, max(1, ttl.Milliseconds())).Int()
+	return n == 1, err
+}
+
 // SetCrisis switches a municipality's crisis mode for all instances and
 // appends who did it to the audit stream {sc}:audit.
 func (s *Store) SetCrisis(ctx context.Context, municipality string, on bool, by string) error {

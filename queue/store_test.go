@@ -437,3 +437,29 @@ func TestSentinelURL(t *testing.T) {
 		t.Errorf("agent on the master: %+v", info)
 	}
 }
+
+// TestUseNonceIsOncePerCount (issue 12, 4): a digest nonce count is taken
+// once across all instances sharing the store; a higher one later works,
+// the same or a lower one never, and the record expires with the nonce.
+func TestUseNonceIsOncePerCount(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		for _, step := range []struct {
+			nonce string
+			nc    int
+			want  bool
+		}{{"n1", 1, true}, {"n1", 1, false}, {"n1", 2, true}, {"n1", 1, false}, {"n2", 1, true}} {
+			got, err := s.UseNonce(ctx, step.nonce, step.nc, time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != step.want {
+				t.Errorf("UseNonce(%s, %d) = %v, want %v", step.nonce, step.nc, got, step.want)
+			}
+		}
+		ttl, err := s.rdb.PTTL(ctx, "{sc}:nc:n1").Result()
+		if err != nil || ttl <= 0 || ttl > time.Minute {
+			t.Errorf("nonce record TTL %v (%v), want ≤ 1 min", ttl, err)
+		}
+	})
+}

@@ -30,12 +30,22 @@ type Config struct {
 	// (RFC 8760). Default MD5 only: some phones (baresip 1.0, sipp 3.6)
 	// refuse a REGISTER challenge that offers any algorithm they lack.
 	DigestAlgorithms []string `yaml:"digest_algorithms"`
-	// LockoutFailures failed digest attempts within LockoutWindow, from one
-	// source IP or for one user, lock that source or user out (403) for
-	// LockoutTime. 0 disables.
+	// LockoutFailures failed digest attempts for one user from one source
+	// IP within LockoutWindow lock that source out for that user (403) for
+	// LockoutTime; the user keeps working from everywhere else. 0 disables
+	// all lockouts.
 	LockoutFailures int           `yaml:"lockout_failures"`
 	LockoutWindow   time.Duration `yaml:"lockout_window"`
 	LockoutTime     time.Duration `yaml:"lockout_time"`
+	// LockoutSourceFailures failed attempts from one source IP for any
+	// users within LockoutWindow lock that source out for LockoutTime,
+	// except for users it has logged in before. 0 disables.
+	LockoutSourceFailures int `yaml:"lockout_source_failures"`
+	// LockoutDailyFailures failed attempts for one user within 24 hours,
+	// from any sources (slow guessing), raise an alert and admit only
+	// sources that logged the user in before, until one of them does
+	// again. 0 disables.
+	LockoutDailyFailures int `yaml:"lockout_daily_failures"`
 }
 
 // Trunk is a PBX or 115 platform allowed to forward calls.
@@ -48,7 +58,8 @@ type Trunk struct {
 func Defaults() Config {
 	return Config{Listen: "127.0.0.1:5060", Realm: "sc115", CalledNumberFrom: []string{"request_uri", "to", "p_called_party_id"},
 		NonceTTL: 5 * time.Minute, MinExpires: 60 * time.Second, MaxExpires: time.Hour,
-		LockoutFailures: 5, LockoutWindow: time.Minute, LockoutTime: 5 * time.Minute, DigestAlgorithms: []string{"MD5"}}
+		LockoutFailures: 5, LockoutSourceFailures: 20, LockoutDailyFailures: 20, LockoutWindow: time.Minute, LockoutTime: 5 * time.Minute,
+		DigestAlgorithms: []string{"MD5"}}
 }
 
 // Validate checks the section.

@@ -10,9 +10,12 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
 )
 
@@ -132,4 +135,100 @@ func hex8(n int) string {
 		n >>= 4
 	}
 	return string(b[:])
+}
+
+// nonceCounts remembers, per nonce, the highest nonce count (nc) a
+// verified response used, so a captured response cannot be sent again
+// (issue 12, 4). Only verified responses add entries, so only someone who
+// knows a password can grow it; it is bounded anyway.
+type nonceCounts struct {
+	mu sync.Mutex
+	m  map[string]nonceCount
+}
+
+type nonceCount struct {
+	nc      int
+	expires time.Time
+}
+
+const maxNonceCounts = 200000
+
+func newNonceCounts() *nonceCounts { return &nonceCounts{m: map[string]nonceCount{}} }
+
+// use takes nc for nonce: true if it is above every count used before.
+func (n *nonceCounts) use(nonce string, nc int, now time.Time, ttl time.Duration) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if e, ok := n.m[nonce]; ok && now.Before(e.expires) && nc <= e.nc {
+		return false
+	}
+	if len(n.m) >= maxNonceCounts {
+		n.sweepLocked(now)
+		if len(n.m) >= maxNonceCounts {
+			return false // refused as stale: the phone asks for a fresh nonce
+		}
+	}
+	n.m[nonce] = nonceCount{nc: nc, expires: now.Add(ttl)}
+	return true
+}
+
+func (n *nonceCounts) sweep(now time.Time) {
+	n.mu.Lock()
+	n.sweepLocked(now)
+	n.mu.Unlock()
+}
+
+func (n *nonceCounts) sweepLocked(now time.Time) {
+	for k, e := range n.m {
+		if !now.Before(e.expires) {
+			delete(n.m, k)
+		}
+	}
+}
+
+// digestProblem says why a response for user, computed by its sender
+// with credentials c (known: the user exists here), is refused; "" if it
+// verifies. Each check closes a hole: another user's response, another
+// realm, an algorithm or qop not offered (a downgrade to MD5 or to RFC
+// 2069 digest without nc), a response taken from a request to another URI.
+func digestProblem(cred *digest.Credentials, c Credential, known bool, user, realm string, offered []string, method string, ruri sip.Uri) string {
+	alg := strings.ToUpper(cred.Algorithm)
+	if alg == "" {
+		alg = "MD5"
+	}
+	switch {
+	case !known || cred.Username != user:
+		return "unknown user or another user's credentials"
+	case cred.Realm != realm:
+		return "wrong realm"
+	case !slices.Contains(offered, alg):
+		return "algorithm not offered"
+	case cred.QOP != "auth":
+		return "qop=auth missing"
+	case !digestURIMatches(cred.URI, ruri):
+		return "digest uri is not the Request-URI"
+	case !verifyDigest(cred, c, method):
+		return "wrong password"
+	}
+	return ""
+}
+
+// digestURIMatches compares the digest uri with the Request-URI as SIP
+// URIs (RFC 3261 §19.1.4: scheme and host case-insensitive, a missing port
+// the default).
+func digestURIMatches(credURI string, ruri sip.Uri) bool {
+	var u sip.Uri
+	if err := sip.ParseUri(credURI, &u); err != nil {
+		return false
+	}
+	port := func(u sip.Uri) int {
+		if u.Port != 0 {
+			return u.Port
+		}
+		if strings.EqualFold(u.Scheme, "sips") {
+			return 5061
+		}
+		return 5060
+	}
+	return strings.EqualFold(u.Scheme, ruri.Scheme) && u.User == ruri.User && strings.EqualFold(u.Host, ruri.Host) && port(u) == port(ruri)
 }

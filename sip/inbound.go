@@ -29,7 +29,11 @@ type InboundCall struct {
 	hold     holdState
 	dtmf     chan rune
 	over     *legOver
+	dialog   dialogGuard
 }
+
+func (c *InboundCall) guard() *dialogGuard { return &c.dialog }
+func (c *InboundCall) uas() bool           { return true }
 
 // DTMF delivers the keys the caller presses (RFC 4733), for menus and
 // callback requests; keys pressed while the channel is full are dropped.
@@ -269,6 +273,7 @@ func (c *InboundCall) onAck(req *sip.Request, tx sip.ServerTransaction) { _ = c.
 
 func (c *InboundCall) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	if err := c.dss.ReadBye(req, tx); err != nil {
+		c.s.log.Info().Err(err).Str("call_id", c.CallID()).Msg("BYE not taken by the dialog")
 		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 	}
 }

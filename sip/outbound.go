@@ -40,7 +40,11 @@ type AgentCall struct {
 	hold   holdState
 	mu     sync.Mutex // guards sdp after a re-INVITE
 	over   *legOver
+	dialog dialogGuard
 }
+
+func (a *AgentCall) guard() *dialogGuard { return &a.dialog }
+func (a *AgentCall) uas() bool           { return false }
 
 // HoldTime is how long the agent's phone held the call (re-INVITE).
 func (a *AgentCall) HoldTime() time.Duration { return a.hold.duration(time.Now()) }
@@ -177,6 +181,7 @@ func (s *Server) invite(ctx context.Context, req *sip.Request, sess *media.Sessi
 	}
 	ac.answer = ans.params(ans.formats[0])
 	ac.answer.Source = sourceAddr(dcs.InviteResponse.Source()) // its RTP may come from there (NAT)
+	ac.dialog.set(dcs.ID, ac.answer.Source, 0)
 	if err := dcs.Ack(context.Background()); err != nil {
 		ac.close()
 		return nil, err
@@ -245,7 +250,7 @@ func (a *AgentCall) localSDP() []byte {
 }
 
 func (a *AgentCall) close() {
-	a.s.legs.Delete(a.id)
+	a.s.legs.CompareAndDelete(a.id, a)
 	if a.owns {
 		a.sess.Close()
 	}

@@ -30,6 +30,12 @@ type BindingStore interface {
 	LoadBindings(ctx context.Context, user string) ([]queue.StoredBinding, error)
 }
 
+// NonceStore shares digest nonce counts between instances (package queue
+// implements it on Redis). Optional: without it they are checked locally.
+type NonceStore interface {
+	UseNonce(ctx context.Context, nonce string, nc int, ttl time.Duration) (bool, error)
+}
+
 // AgentPresence is told when an agent's device gains its first live
 // registration or loses its last one.
 type AgentPresence interface {
@@ -75,8 +81,12 @@ type registrar struct {
 	log      zerolog.Logger
 	now      func() time.Time
 
-	store    BindingStore
-	instance string
+	store      BindingStore
+	nonceStore NonceStore
+	usedNC     *nonceCounts
+	instance   string
+	m          *metrics
+	quiet      *quietLog
 
 	mu       sync.RWMutex
 	bindings map[string][]Binding // by SIP user: this instance's registrations
@@ -84,7 +94,8 @@ type registrar struct {
 
 func newRegistrar(cfg Config, creds map[string]Credential, presence AgentPresence, log zerolog.Logger) *registrar {
 	return &registrar{cfg: cfg, creds: creds, nonces: newNonces(cfg.NonceKey, cfg.NonceTTL), presence: presence, log: log,
-		now: time.Now, bindings: map[string][]Binding{}, lock: newLockout(cfg.LockoutFailures, cfg.LockoutWindow, cfg.LockoutTime)}
+		now: time.Now, bindings: map[string][]Binding{}, usedNC: newNonceCounts(), quiet: newQuietLog(), m: newMetrics(nil),
+		lock: newLockout(cfg.LockoutFailures, cfg.LockoutSourceFailures, cfg.LockoutDailyFailures, cfg.LockoutWindow, cfg.LockoutTime)}
 }
 
 func (r *registrar) challenge(req *sip.Request, tx sip.ServerTransaction, stale bool) {
@@ -106,15 +117,11 @@ func (r *registrar) authenticate(req *sip.Request, tx sip.ServerTransaction) (st
 }
 
 // authenticateAs answers the request itself (401 challenge, 403, 400)
-// unless it carries a good digest for user; then it returns the credential.
-// Failures count toward the lockout.
+// unless it carries a good, fresh digest for user; then it returns the
+// credential. Locked-out attempts are challenged like any other and get
+// the same 403 as a wrong password, so answers never tell whether a user
+// exists or is locked. Failures count toward the lockout.
 func (r *registrar) authenticateAs(req *sip.Request, tx sip.ServerTransaction, user string) (string, Credential, bool) {
-	src := sourceIP(req)
-	if r.lock.isLocked(src, user) {
-		r.log.Warn().Str("src", src).Str("user", user).Str("method", string(req.Method)).Msg("digest: refused, locked out after failed attempts")
-		respond(tx, req, sip.StatusForbidden, "Forbidden")
-		return "", Credential{}, false
-	}
 	h := req.GetHeader("Authorization")
 	if h == nil {
 		r.challenge(req, tx, false)
@@ -134,20 +141,72 @@ func (r *registrar) authenticateAs(req *sip.Request, tx sip.ServerTransaction, u
 		r.challenge(req, tx, false)
 		return "", Credential{}, false
 	}
-	c, known := r.creds[cred.Username]
-	if !known || cred.Username != user || cred.Realm != r.cfg.Realm || !verifyDigest(cred, c, string(req.Method)) {
-		nowLocked := r.lock.fail(src, user)
-		ev := r.log.Warn().Str("src", req.Source()).Str("user", cred.Username).Str("algorithm", cred.Algorithm)
-		if nowLocked {
-			ev.Dur("lockout", r.cfg.LockoutTime).Str("method", string(req.Method)).Msg("digest: authentication failed; source and user locked out")
-		} else {
-			ev.Str("method", string(req.Method)).Msg("digest: authentication failed (wrong password or unknown user)")
+	src := sourceIP(req)
+	if r.lock.isLocked(src, user) {
+		if r.quiet.allow(src + " locked " + user) {
+			r.log.Warn().Str("src", src).Str("user", user).Str("method", string(req.Method)).Msg("digest: refused, locked out after failed attempts")
 		}
 		respond(tx, req, sip.StatusForbidden, "Forbidden")
 		return "", Credential{}, false
 	}
+	c, known := r.creds[cred.Username]
+	if problem := digestProblem(cred, c, known, user, r.cfg.Realm, r.cfg.DigestAlgorithms, string(req.Method), req.Recipient); problem != "" {
+		_, knownUser := r.creds[user]
+		r.m.authFailures.Inc()
+		for _, scope := range r.lock.fail(src, user, knownUser) {
+			r.m.lockouts.WithLabelValues(string(scope)).Inc()
+			ev := r.log.Warn()
+			if scope == scopeUserDaily {
+				ev = r.log.Error() // an alert: someone guesses this user's password slowly
+			}
+			ev.Str("src", src).Str("user", user).Str("scope", string(scope)).Dur("lockout", r.cfg.LockoutTime).
+				Msg(lockoutMessage[scope])
+		}
+		if r.quiet.allow(src + " authfail " + user) {
+			r.log.Warn().Str("src", req.Source()).Str("user", cred.Username).Str("algorithm", cred.Algorithm).Str("method", string(req.Method)).
+				Str("why", problem).Msg("digest: authentication failed")
+		}
+		respond(tx, req, sip.StatusForbidden, "Forbidden")
+		return "", Credential{}, false
+	}
+	if !r.useNonce(cred.Nonce, cred.Nc) {
+		r.m.replays.Inc()
+		r.log.Warn().Str("src", req.Source()).Str("user", user).Str("method", string(req.Method)).Int("nc", cred.Nc).
+			Msg("digest: nonce count used before (a replayed request): challenged anew")
+		r.challenge(req, tx, true)
+		return "", Credential{}, false
+	}
 	r.lock.success(src, user)
 	return user, c, true
+}
+
+var lockoutMessage = map[lockScope]string{
+	scopeSourceUser: "digest: this source is locked out for this user after failed attempts",
+	scopeSource:     "digest: this source is locked out after failed attempts for several users (sources that logged a user in before keep working for it)",
+	scopeUserDaily:  "ALERT digest: too many failed attempts for this user today (slow guessing?): only sources that logged it in before are admitted until one does again",
+}
+
+// useNonce takes a verified response's nonce count, here and, with a
+// shared store, on every instance (a response captured on the way to one
+// instance must not work at another). A store error falls back to this
+// instance's memory: registering must not stop with the store.
+func (r *registrar) useNonce(nonce string, nc int) bool {
+	if !r.usedNC.use(nonce, nc, r.now(), r.cfg.NonceTTL) {
+		return false
+	}
+	if r.nonceStore == nil {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	fresh, err := r.nonceStore.UseNonce(ctx, nonce, nc, r.cfg.NonceTTL)
+	if err != nil {
+		if r.quiet.allow("nonce store") {
+			r.log.Error().Err(err).Msg("store: digest nonce counts unavailable; checked on this instance only")
+		}
+		return true
+	}
+	return fresh
 }
 
 // handle processes a REGISTER: add, refresh, remove or list bindings.

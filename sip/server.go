@@ -13,6 +13,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/sc115/sc115/sip/media"
@@ -56,7 +57,9 @@ type Server struct {
 	udp net.PacketConn
 	tcp net.Listener
 
-	legs sync.Map // Call-ID → leg; per-key access, no global lock
+	legs  sync.Map // Call-ID → leg; per-key access, no global lock
+	m     *metrics
+	quiet *quietLog
 }
 
 // Options are the collaborators NewServer wires in.
@@ -68,14 +71,18 @@ type Options struct {
 	Features    FeatureHandler
 	// Bindings, if set, shares registrations between instances.
 	Bindings BindingStore
+	// Nonces, if set, shares digest nonce counts between instances.
+	Nonces   NonceStore
 	Instance string
 	Log      zerolog.Logger
+	// Registry, if set, gets the SIP server's security metrics.
+	Registry prometheus.Registerer
 }
 
 // NewServer binds UDP and TCP on cfg.Listen (port 0 picks a free port,
 // the same for both) but does not serve yet.
 func NewServer(cfg Config, o Options) (*Server, error) {
-	s := &Server{cfg: cfg, log: o.Log, media: o.Media, handler: o.Inbound, features: o.Features}
+	s := &Server{cfg: cfg, log: o.Log, media: o.Media, handler: o.Inbound, features: o.Features, m: newMetrics(o.Registry), quiet: newQuietLog()}
 	for _, t := range cfg.Trunks {
 		for _, a := range t.Allow {
 			p, err := netip.ParsePrefix(a)
@@ -89,7 +96,7 @@ func NewServer(cfg Config, o Options) (*Server, error) {
 		return nil, err
 	}
 	s.reg = newRegistrar(cfg, o.Credentials, o.Presence, o.Log)
-	s.reg.store, s.reg.instance = o.Bindings, o.Instance
+	s.reg.store, s.reg.instance, s.reg.nonceStore, s.reg.m = o.Bindings, o.Instance, o.Nonces, s.m
 	host := s.addr.Addr().String()
 	var err error
 	s.ua, err = sipgo.NewUA(sipgo.WithUserAgent("sc115"), sipgo.WithUserAgentHostname(host))
@@ -174,6 +181,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		case <-t.C:
 			s.reg.expire()
 			s.reg.lock.sweep()
+			s.reg.usedNC.sweep(time.Now())
 		}
 	}
 }
@@ -221,30 +229,16 @@ func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	_ = tx.Respond(res)
 }
 
-func (s *Server) lookup(req *sip.Request) leg {
-	id := req.CallID()
-	if id == nil {
-		return nil
-	}
-	if v, ok := s.legs.Load(id.Value()); ok {
-		return v.(leg)
-	}
-	return nil
-}
-
 func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
-	if l := s.lookup(req); l != nil {
+	if l := s.inDialog(req, tx); l != nil {
 		l.onAck(req, tx)
 	}
 }
 
 func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
-	l := s.lookup(req)
-	if l == nil {
-		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
-		return
+	if l := s.inDialog(req, tx); l != nil {
+		l.onBye(req, tx)
 	}
-	l.onBye(req, tx)
 }
 
 func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
@@ -276,6 +270,19 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 // serveInbound turns an accepted INVITE into an InboundCall in the call
 // table (for its ACK, BYE and re-INVITEs), runs it, and cleans up.
 func (s *Server) serveInbound(req *sip.Request, tx sip.ServerTransaction, offer *audioOffer, run func(*InboundCall)) {
+	// The Call-ID is taken for the call's life: another INVITE reusing it
+	// without To-tag is a loop or a forgery, never a second call. (A retry
+	// after a digest challenge reuses it too, but never got this far.)
+	id := callID(req)
+	if _, taken := s.legs.LoadOrStore(id, reserved{}); taken {
+		s.m.loops.Inc()
+		if s.quiet.allow(req.Source() + " loop") {
+			s.log.Warn().Str("call_id", id).Str("src", req.Source()).Msg("INVITE reuses the Call-ID of a live call: 482")
+		}
+		respond(tx, req, sip.StatusLoopDetected, "Loop Detected")
+		return
+	}
+	defer s.legs.CompareAndDelete(id, reserved{})
 	dss, err := s.dua.ReadInvite(req, tx)
 	if err != nil {
 		s.log.Warn().Err(err).Str("call_id", callID(req)).Msg("INVITE rejected: 400")
@@ -283,8 +290,9 @@ func (s *Server) serveInbound(req *sip.Request, tx sip.ServerTransaction, offer 
 		return
 	}
 	c := newInboundCall(s, req, dss, offer)
+	c.dialog.set(dss.ID, sourceAddr(req.Source()), req.CSeq().SeqNo)
 	s.legs.Store(c.CallID(), c)
-	defer s.legs.Delete(c.CallID())
+	defer s.legs.CompareAndDelete(c.CallID(), c)
 	defer c.close()
 	run(c)
 }
@@ -293,8 +301,11 @@ func (s *Server) serveInbound(req *sip.Request, tx sip.ServerTransaction, offer 
 // c=0.0.0.0) and resume (sendrecv), a new address or law; without SDP (a
 // session refresh) the leg's current SDP.
 func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
-	l := s.lookup(req)
-	if l == nil || l.localSDP() == nil {
+	l := s.inDialog(req, tx)
+	if l == nil {
+		return
+	}
+	if l.localSDP() == nil {
 		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 		return
 	}

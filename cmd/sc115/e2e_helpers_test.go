@@ -142,8 +142,6 @@ func metricLine(body, prefix string) string {
 	return ""
 }
 
-// agentPhone starts a test phone for demo agent id (password demo<id>),
-// registers it at target and closes it when the test ends.
 // burgdorfCaller is a caller (+495136123456, A-law) whose call to Burgdorf
 // has been answered by sc115; closing the phone is the test's.
 func burgdorfCaller(ctx context.Context, t *testing.T, target string) (*testphone.Phone, *testphone.Call) {
@@ -160,6 +158,8 @@ func burgdorfCaller(ctx context.Context, t *testing.T, target string) (*testphon
 	return caller, call
 }
 
+// agentPhone starts a test phone for demo agent id (password demo<id>),
+// registers it at target and closes it when the test ends.
 func agentPhone(ctx context.Context, t *testing.T, target, id string) *testphone.Phone {
 	t.Helper()
 	ph, err := testphone.New(id, "127.0.0.1")

@@ -105,7 +105,7 @@ func start(cfg Config, log zerolog.Logger) (_ *service, err error) {
 	s.sip, err = sip.NewServer(cfg.SIP, sip.Options{
 		Credentials: creds, Presence: s.engine, Media: s.media,
 		Inbound: func(c *sip.InboundCall) { s.engine.HandleCall(c) }, Features: s.engine.Feature,
-		Bindings: s.store, Instance: cfg.Instance,
+		Bindings: s.store, Nonces: s.store, Instance: cfg.Instance, Registry: reg,
 		Log: log.With().Str("component", "sip").Logger(),
 	})
 	if err != nil {
