@@ -46,6 +46,8 @@ type Config struct {
 	// sources that logged the user in before, until one of them does
 	// again. 0 disables.
 	LockoutDailyFailures int `yaml:"lockout_daily_failures"`
+	// Limits bound what one source, one trunk and unconfirmed calls take.
+	Limits Limits `yaml:"limits"`
 }
 
 // Trunk is a PBX or 115 platform allowed to forward calls.
@@ -59,7 +61,7 @@ func Defaults() Config {
 	return Config{Listen: "127.0.0.1:5060", Realm: "sc115", CalledNumberFrom: []string{"request_uri", "to", "p_called_party_id"},
 		NonceTTL: 5 * time.Minute, MinExpires: 60 * time.Second, MaxExpires: time.Hour,
 		LockoutFailures: 5, LockoutSourceFailures: 20, LockoutDailyFailures: 20, LockoutWindow: time.Minute, LockoutTime: 5 * time.Minute,
-		DigestAlgorithms: []string{"MD5"}}
+		DigestAlgorithms: []string{"MD5"}, Limits: DefaultLimits()}
 }
 
 // Validate checks the section.
@@ -97,6 +99,9 @@ func (c *Config) Validate() error {
 		if a != "MD5" && a != "SHA-256" {
 			return cfgerr.New(fmt.Sprintf("sip.digest_algorithms[%d]", i), "%q is not MD5 or SHA-256", a)
 		}
+	}
+	if err := c.Limits.Validate(); err != nil {
+		return err
 	}
 	if c.MinExpires <= 0 || c.MaxExpires < c.MinExpires {
 		return cfgerr.New("sip.min_expires", "need 0 < min_expires ≤ max_expires")

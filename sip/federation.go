@@ -72,6 +72,6 @@ func (s *Server) Forward(ctx context.Context, f ForwardRequest) (*AgentCall, err
 	ac.owns = true
 	sess.SetParams(ac.answer)
 	go func() { <-ac.Ended(); ac.close() }()
-	go s.watchMedia(sess, ac.Ended(), &ac.ended, &ac.hold, ac.Hangup)
+	go s.watchMedia(sess, ac.Ended(), &ac.ended, &ac.hold, ac.Hangup, nil)
 	return ac, nil
 }

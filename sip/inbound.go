@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +31,9 @@ type InboundCall struct {
 	dtmf     chan rune
 	over     *legOver
 	dialog   dialogGuard
+	// unconfirmed counts the call toward sip.limits.max_unconfirmed_calls
+	// until its first RTP packet (nil for calls not from a trunk).
+	unconfirmed *unconfirmedCall
 }
 
 func (c *InboundCall) guard() *dialogGuard { return &c.dialog }
@@ -189,14 +193,38 @@ func (c *InboundCall) Answer(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := c.dss.RespondSDP(body); err != nil {
+	if err := c.waitAck(body); err != nil {
 		return err
 	}
 	c.mu.Lock()
 	c.answered = true
 	c.mu.Unlock()
-	go c.s.watchMedia(sess, c.Ended(), &c.ended, &c.hold, c.Hangup)
+	// A trunk call counts as unconfirmed until its first RTP packet: a
+	// flood of INVITEs that never ACK or never send media holds RTP ports,
+	// and sip.limits.max_unconfirmed_calls bounds how many.
+	go c.s.watchMedia(sess, c.Ended(), &c.ended, &c.hold, c.Hangup, c.unconfirmed.confirmed)
 	return nil
+}
+
+// ErrNoAck is Answer's error when the caller's ACK did not come within
+// sip.limits.ack_timeout.
+var ErrNoAck = errors.New("no ACK for the 200 OK")
+
+// waitAck sends the 200 OK and waits for its ACK, at most ack_timeout:
+// sipgo would wait 32 s (64·T1) with the RTP ports held.
+func (c *InboundCall) waitAck(body []byte) error {
+	done := make(chan error, 1)
+	go func() { done <- c.dss.RespondSDP(body) }()
+	t := time.NewTimer(c.s.cfg.Limits.AckTimeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		c.s.log.Warn().Str("call_id", c.CallID()).Dur("ack_timeout", c.s.cfg.Limits.AckTimeout).Msg("no ACK for the 200 OK: call ended")
+		c.over.end()
+		return ErrNoAck
+	}
 }
 
 func (c *InboundCall) markAnswered() {

@@ -108,7 +108,7 @@ func (s *Server) Dial(ctx context.Context, o OfferRequest) (*AgentCall, error) {
 			}
 		}(len(bindings) - i - 1)
 		go func() { <-winner.Ended(); winner.close() }()
-		go s.watchMedia(sess, winner.Ended(), &winner.ended, &winner.hold, winner.Hangup)
+		go s.watchMedia(sess, winner.Ended(), &winner.ended, &winner.hold, winner.Hangup, nil)
 		return winner, nil
 	}
 	cancel()

@@ -280,6 +280,13 @@ func (r *registrar) handle(req *sip.Request, tx sip.ServerTransaction) {
 				Expires: now.Add(time.Duration(c.expires) * time.Second), Updated: now})
 		}
 	}
+	// At most max_bindings_per_user devices: the least recently refreshed
+	// go first (a phone that rebooted onto new ports leaves stale ones,
+	// which must not lock out its next registration).
+	if n := r.cfg.Limits.MaxBindingsPerUser; n > 0 && len(list) > n {
+		sort.SliceStable(list, func(i, j int) bool { return list[i].Updated.After(list[j].Updated) })
+		list = list[:n]
+	}
 	r.bindings[user] = list
 	current := r.live(user, now)
 	r.mu.Unlock()

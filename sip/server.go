@@ -60,6 +60,7 @@ type Server struct {
 	legs  sync.Map // Call-ID → leg; per-key access, no global lock
 	m     *metrics
 	quiet *quietLog
+	adm   *admission
 }
 
 // Options are the collaborators NewServer wires in.
@@ -95,11 +96,14 @@ func NewServer(cfg Config, o Options) (*Server, error) {
 	if err := s.bind(cfg.Listen); err != nil {
 		return nil, err
 	}
+	s.adm = newAdmission(cfg.Limits, cfg.Trunks, s.m)
+	s.tcp = idleListener{Listener: s.tcp, idle: cfg.Limits.TCPIdleTimeout}
 	s.reg = newRegistrar(cfg, o.Credentials, o.Presence, o.Log)
 	s.reg.store, s.reg.instance, s.reg.nonceStore, s.reg.m = o.Bindings, o.Instance, o.Nonces, s.m
 	host := s.addr.Addr().String()
 	var err error
-	s.ua, err = sipgo.NewUA(sipgo.WithUserAgent("sc115"), sipgo.WithUserAgentHostname(host))
+	s.ua, err = sipgo.NewUA(sipgo.WithUserAgent("sc115"), sipgo.WithUserAgentHostname(host),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(s.adm.readFilter)))
 	if err != nil {
 		return nil, err
 	}
@@ -182,6 +186,7 @@ func (s *Server) Serve(ctx context.Context) error {
 			s.reg.expire()
 			s.reg.lock.sweep()
 			s.reg.usedNC.sweep(time.Now())
+			s.adm.sweep()
 		}
 	}
 }
@@ -264,7 +269,17 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, sip.StatusNotAcceptableHere, "Not Acceptable Here")
 		return
 	}
-	s.serveInbound(req, tx, offer, s.handler)
+	src := sourceAddr(req.Source())
+	unconfirmed, release, limit := s.adm.takeCall(src, s.adm.trunkOf(src))
+	if limit != "" {
+		s.refuseLimited(req, tx, "INVITE", limit)
+		return
+	}
+	defer release()
+	s.serveInbound(req, tx, offer, func(c *InboundCall) {
+		c.unconfirmed = unconfirmed
+		s.handler(c)
+	})
 }
 
 // serveInbound turns an accepted INVITE into an InboundCall in the call

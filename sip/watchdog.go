@@ -34,8 +34,8 @@ func (r *endReason) get() string {
 // watchMedia ends a leg whose RTP is silent past the media timeouts (a
 // phone that died without BYE would otherwise hold the call and the agent
 // forever), except while the leg is on hold. It checks once a second until
-// the leg ends.
-func (s *Server) watchMedia(sess *media.Session, ended <-chan struct{}, r *endReason, h *holdState, hangup func()) {
+// the leg ends. firstRTP (if set) is called once its first packet came.
+func (s *Server) watchMedia(sess *media.Session, ended <-chan struct{}, r *endReason, h *holdState, hangup func(), firstRTP func()) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	var grace time.Time // after a resume, give the phone time to send again
@@ -44,6 +44,10 @@ func (s *Server) watchMedia(sess *media.Session, ended <-chan struct{}, r *endRe
 		case <-ended:
 			return
 		case now := <-t.C:
+			if firstRTP != nil && sess.Received() > 0 {
+				firstRTP()
+				firstRTP = nil
+			}
 			if h.isHeld() {
 				grace = now.Add(s.media.IdleTimeout() + time.Second)
 				continue // a held leg may rightly send nothing (a=inactive)

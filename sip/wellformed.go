@@ -38,10 +38,10 @@ func (s *Server) wellFormed(req *sip.Request, tx sip.ServerTransaction) bool {
 	return false
 }
 
-// checked runs h only for well-formed requests.
+// checked runs h only for well-formed requests within their limits.
 func (s *Server) checked(h func(*sip.Request, sip.ServerTransaction)) func(*sip.Request, sip.ServerTransaction) {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
-		if s.wellFormed(req, tx) {
+		if s.wellFormed(req, tx) && s.admitRequest(req, tx) {
 			h(req, tx)
 		}
 	}

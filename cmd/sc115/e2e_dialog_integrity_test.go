@@ -53,18 +53,7 @@ func (p *rawPeer) request(method, from, to, callID string, cseq uint32, body str
 // and body, and returns the final answer's status line.
 func (p *rawPeer) send(method, ruri, from, to, callID string, cseq uint32, extra []string, body string) string {
 	p.t.Helper()
-	p.n++
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s SIP/2.0\r\n", method, ruri)
-	fmt.Fprintf(&b, "Via: SIP/2.0/UDP %s;branch=z9hG4bKraw%d%d\r\n", p.conn.LocalAddr(), time.Now().UnixNano(), p.n)
-	fmt.Fprintf(&b, "Max-Forwards: 70\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %d %s\r\n", from, to, callID, cseq, method)
-	for _, h := range extra {
-		b.WriteString(h + "\r\n")
-	}
-	fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n%s", len(body), body)
-	if _, err := p.conn.WriteToUDP([]byte(b.String()), p.target); err != nil {
-		p.t.Fatal(err)
-	}
+	p.write(method, ruri, from, to, callID, cseq, extra, body)
 	buf := make([]byte, 8192)
 	for {
 		_ = p.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
@@ -76,6 +65,23 @@ func (p *rawPeer) send(method, ruri, from, to, callID string, cseq uint32, extra
 		if !strings.HasPrefix(line, "SIP/2.0 1") {
 			return line
 		}
+	}
+}
+
+// write sends a request and does not wait for an answer.
+func (p *rawPeer) write(method, ruri, from, to, callID string, cseq uint32, extra []string, body string) {
+	p.t.Helper()
+	p.n++
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s SIP/2.0\r\n", method, ruri)
+	fmt.Fprintf(&b, "Via: SIP/2.0/UDP %s;branch=z9hG4bKraw%d%d\r\n", p.conn.LocalAddr(), time.Now().UnixNano(), p.n)
+	fmt.Fprintf(&b, "Max-Forwards: 70\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %d %s\r\n", from, to, callID, cseq, method)
+	for _, h := range extra {
+		b.WriteString(h + "\r\n")
+	}
+	fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n%s", len(body), body)
+	if _, err := p.conn.WriteToUDP([]byte(b.String()), p.target); err != nil {
+		p.t.Fatal(err)
 	}
 }
 
