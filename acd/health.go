@@ -8,20 +8,27 @@ import (
 
 // Health mounts /healthz (the process answers) and /readyz (it takes calls:
 // not draining and the store answers) on mux. A load balancer or Kamailio
-// dispatcher stops sending calls when /readyz fails.
-func Health(mux *http.ServeMux, e *Engine, ping func(context.Context) error) {
+// dispatcher stops sending calls when /readyz fails; why (draining, the
+// store's error) only those private admits are told.
+func Health(mux *http.ServeMux, e *Engine, ping func(context.Context) error, private Private) {
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		notReady := func(why string) {
+			if !private.Allowed(r) {
+				why = "not ready"
+			}
+			http.Error(w, why, http.StatusServiceUnavailable)
+		}
 		if e.Draining() {
-			http.Error(w, "draining", http.StatusServiceUnavailable)
+			notReady("draining")
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 		defer cancel()
 		if err := ping(ctx); err != nil {
-			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
+			notReady("store: " + err.Error())
 			return
 		}
 		_, _ = w.Write([]byte("ready\n"))

@@ -35,9 +35,16 @@ type Config struct {
 	Billing billing.BillingConfig `yaml:"billing"`
 }
 
-// HTTPConfig is where /metrics, /healthz and /readyz listen.
+// HTTPConfig is where the API, /metrics, /healthz and /readyz listen.
 type HTTPConfig struct {
 	Listen string `yaml:"listen"`
+	// MetricsListen, if set, serves /metrics (and /readyz with its
+	// reasons) on an address of its own, for the monitoring network only;
+	// /metrics is then not on Listen at all.
+	MetricsListen string `yaml:"metrics_listen"`
+	// MetricsToken, if set, is the bearer token /metrics and /readyz's
+	// reasons need on Listen.
+	MetricsToken string `yaml:"metrics_token"`
 }
 
 // LogConfig selects the log format (json or console) and level.
@@ -91,6 +98,11 @@ func (lc *loadedConfig) validate() error {
 	}
 	if _, err := netip.ParseAddrPort(lc.HTTP.Listen); err != nil {
 		add(cfgerr.New("http.listen", "want IP:port, got %q", lc.HTTP.Listen))
+	}
+	if lc.HTTP.MetricsListen != "" {
+		if _, err := netip.ParseAddrPort(lc.HTTP.MetricsListen); err != nil {
+			add(cfgerr.New("http.metrics_listen", "want IP:port, got %q", lc.HTTP.MetricsListen))
+		}
 	}
 	if lc.Log.Format != "json" && lc.Log.Format != "console" {
 		add(cfgerr.New("log.format", "%q is not json or console", lc.Log.Format))
@@ -202,9 +214,13 @@ func (lc *loadedConfig) line(field string) int {
 // from beyond this machine.
 func (lc *loadedConfig) warnings() []string {
 	var w []string
+	if hp, err := netip.ParseAddrPort(lc.HTTP.Listen); err == nil && !hp.Addr().IsLoopback() && lc.HTTP.MetricsToken == "" && lc.HTTP.MetricsListen == "" {
+		w = append(w, fmt.Sprintf("%s:%d: http.listen %s is not loopback and neither http.metrics_token nor http.metrics_listen is set: anyone who can reach it reads /metrics (calls per municipality) and why /readyz fails",
+			lc.path, lc.line("http.listen"), lc.HTTP.Listen))
+	}
 	ap, err := netip.ParseAddrPort(lc.SIP.Listen)
 	if err != nil || ap.Addr().IsLoopback() {
-		return nil
+		return w
 	}
 	for i, a := range lc.ACD.Agents {
 		if a.Password != "" && a.Password == "demo"+a.ID {

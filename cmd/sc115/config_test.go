@@ -179,3 +179,24 @@ func lineOf(t *testing.T, file, s string) int {
 	t.Fatalf("%q not in %s", s, file)
 	return 0
 }
+
+// TestOpenMetricsWarningOffLoopback (issue 12, 8): an HTTP listener beyond
+// loopback without metrics_token or metrics_listen is warned about, with
+// file and line; either setting silences it.
+func TestOpenMetricsWarningOffLoopback(t *testing.T) {
+	p := writeConfig(t, func(s string) string {
+		return strings.Replace(s, "listen: 127.0.0.1:8115", "listen: 192.0.2.1:8115", 1)
+	})
+	lc, err := loadConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%s:%d: http.listen 192.0.2.1:8115 is not loopback", p, lineOf(t, p, "192.0.2.1:8115"))
+	if w := lc.warnings(); len(w) != 1 || !strings.Contains(w[0], want) {
+		t.Errorf("warnings %q, want one with %q", w, want)
+	}
+	lc.HTTP.MetricsToken = "t"
+	if w := lc.warnings(); len(w) != 0 {
+		t.Errorf("with a token: %q", w)
+	}
+}

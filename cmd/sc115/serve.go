@@ -37,6 +37,9 @@ type service struct {
 	sip     *sip.Server
 	http    *http.Server
 	httpLn  net.Listener
+	// metrics and metricsLn serve http.metrics_listen (nil without it).
+	metrics   *http.Server
+	metricsLn net.Listener
 	cancel  context.CancelFunc
 	sipDone chan error
 	// engineDone is closed when the engine's lease/dispatch loop has ended.
@@ -116,12 +119,26 @@ func start(cfg Config, log zerolog.Logger) (_ *service, err error) {
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
 		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTP.Listen, err)
 	}
+	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	private := acd.Private{Token: cfg.HTTP.MetricsToken, Open: cfg.HTTP.MetricsToken == "" && cfg.HTTP.MetricsListen == ""}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	acd.Health(mux, s.engine, s.store.Ping)
+	if cfg.HTTP.MetricsListen == "" {
+		mux.Handle("/metrics", private.Wrap(metricsHandler))
+	}
+	acd.Health(mux, s.engine, s.store.Ping, private)
 	acd.API(mux, s.engine)
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = s.http.Serve(s.httpLn) }()
+	if cfg.HTTP.MetricsListen != "" {
+		if s.metricsLn, err = net.Listen("tcp", cfg.HTTP.MetricsListen); err != nil {
+			return nil, fmt.Errorf("http metrics_listen %s: %w", cfg.HTTP.MetricsListen, err)
+		}
+		mmux := http.NewServeMux()
+		mmux.Handle("/metrics", metricsHandler)
+		acd.Health(mmux, s.engine, s.store.Ping, acd.Private{Open: true})
+		s.metrics = &http.Server{Handler: mmux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = s.metrics.Serve(s.metricsLn) }()
+	}
 
 	sipCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -141,8 +158,14 @@ func (s *service) banner() string {
 	if !s.store.Embedded() {
 		store = "redis " + s.store.Addr()
 	}
-	return fmt.Sprintf("sc115 %s instance %q\n  SIP   udp+tcp %s\n  HTTP  http://%s  (/metrics /healthz /readyz)\n  RTP   udp %s ports %s\n  store %s\n  CDRs  %s\n",
-		version, s.cfg.Instance, s.sip.Addr(), s.httpLn.Addr(), s.sip.Addr().Addr(), s.cfg.Media.RTPPorts, store, s.cfg.CDR.Dir)
+	metrics := "(/metrics /healthz /readyz)"
+	if s.metricsLn != nil {
+		metrics = "(/healthz /readyz; /metrics on http://" + s.metricsLn.Addr().String() + ")"
+	} else if s.cfg.HTTP.MetricsToken != "" {
+		metrics = "(/metrics with http.metrics_token, /healthz /readyz)"
+	}
+	return fmt.Sprintf("sc115 %s instance %q\n  SIP   udp+tcp %s\n  HTTP  http://%s  %s\n  RTP   udp %s ports %s\n  store %s\n  CDRs  %s\n",
+		version, s.cfg.Instance, s.sip.Addr(), s.httpLn.Addr(), metrics, s.sip.Addr().Addr(), s.cfg.Media.RTPPorts, store, s.cfg.CDR.Dir)
 }
 
 // shutdown drains calls (SIGTERM) or cuts them at once (cut), then stops.
@@ -165,6 +188,9 @@ func (s *service) close() {
 	}
 	if s.http != nil {
 		_ = s.http.Close()
+	}
+	if s.metrics != nil {
+		_ = s.metrics.Close()
 	}
 	if s.media != nil {
 		s.media.Close()
