@@ -28,20 +28,20 @@ import (
 
 // service is one running sc115: every package built and wired.
 type service struct {
-	cfg     Config
-	log     zerolog.Logger
-	store   *queue.Store
-	media   *media.Engine
-	cdrs    *cdr.Writer
-	engine  *acd.Engine
-	sip     *sip.Server
-	http    *http.Server
-	httpLn  net.Listener
+	cfg    Config
+	log    zerolog.Logger
+	store  *queue.Store
+	media  *media.Engine
+	cdrs   *cdr.Writer
+	engine *acd.Engine
+	sip    *sip.Server
+	http   *http.Server
+	httpLn net.Listener
 	// metrics and metricsLn serve http.metrics_listen (nil without it).
 	metrics   *http.Server
 	metricsLn net.Listener
-	cancel  context.CancelFunc
-	sipDone chan error
+	cancel    context.CancelFunc
+	sipDone   chan error
 	// engineDone is closed when the engine's lease/dispatch loop has ended.
 	engineDone chan struct{}
 }
