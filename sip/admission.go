@@ -174,33 +174,33 @@ func classOf(method string) reqClass {
 	return classOther
 }
 
-// readFilter runs for every UDP datagram before sipgo parses it: a
-// request from a source that is no trunk nor exempt, beyond its rate, is
-// dropped right here (over_limit: drop) — no parsing, no transaction, no
+// rateFilter decides for a UDP datagram before sipgo parses it: a request
+// from a source that is no trunk nor exempt, beyond its rate, is dropped
+// right here (over_limit: drop) — no parsing, no transaction, no
 // goroutine. Responses always pass. TCP is limited in the handlers (a
 // stream cannot lose a chunk).
-func (a *admission) readFilter(p sip.TransportReadProps, data []byte) ([]byte, error) {
+func (a *admission) rateFilter(p sip.TransportReadProps, data []byte) bool {
 	if a.lim.OverLimit != "drop" || sip.NetworkToLower(p.Transport) != "udp" {
-		return data, nil
+		return true
 	}
 	ua, ok := p.RemoteAddr.(*net.UDPAddr)
 	if !ok {
-		return data, nil
+		return true
 	}
 	src := ua.AddrPort().Addr().Unmap()
 	if a.trunkOf(src) != "" || a.isExempt(src) {
-		return data, nil
+		return true
 	}
 	method := firstWord(data)
 	if method == "SIP/2.0" {
-		return data, nil
+		return true
 	}
 	c := classOf(method)
 	if a.take(src, c) {
-		return data, nil
+		return true
 	}
 	a.m.limited.WithLabelValues(classNames[c], "source_rate").Inc()
-	return nil, nil
+	return false
 }
 
 // firstWord is the request method (or "SIP/2.0" for a response).

@@ -10,6 +10,7 @@ type metrics struct {
 	replays       prometheus.Counter     // digest responses whose nonce count was used before
 	lockouts      *prometheus.CounterVec // lockouts started, by scope
 	limited       *prometheus.CounterVec // requests refused or dropped by admission limits, by method and limit
+	malformed     prometheus.Counter     // datagrams refused before parsing (bad Content-Length, huge headers)
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -26,9 +27,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Lockouts started after failed digest attempts: source (one address guessing), source_user (one address guessing one user), user_daily (slow guessing: only known sources keep working)."}, []string{"scope"}),
 		limited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_sip_limited_total",
 			Help: "Requests refused (503) or dropped by admission limits."}, []string{"method", "limit"}),
+		malformed: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_sip_malformed_total",
+			Help: "SIP datagrams refused before parsing: bad or too large Content-Length, headers over 16 KB (answered 400/513 where they can be)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.dialogRefused, m.loops, m.authFailures, m.replays, m.lockouts, m.limited)
+		reg.MustRegister(m.dialogRefused, m.loops, m.authFailures, m.replays, m.lockouts, m.limited, m.malformed)
 	}
 	return m
 }

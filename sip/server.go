@@ -103,7 +103,7 @@ func NewServer(cfg Config, o Options) (*Server, error) {
 	host := s.addr.Addr().String()
 	var err error
 	s.ua, err = sipgo.NewUA(sipgo.WithUserAgent("sc115"), sipgo.WithUserAgentHostname(host),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(s.adm.readFilter)))
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(s.readFilter)))
 	if err != nil {
 		return nil, err
 	}

@@ -68,3 +68,54 @@ func TestMalformedRequestsGetAnAnswer(t *testing.T) {
 		}
 	}
 }
+
+// TestBrokenFramingGetsAnAnswer (issue 12, 7): what sipgo's parser used to
+// swallow without a word — a Content-Length of abc, -1, 20 digits or more
+// than the body, a 60 KB header — is answered 400 or 513 with the
+// request's own Via, Call-ID and CSeq; LF-only line ends are accepted; a
+// valid request after all of them is still answered.
+func TestBrokenFramingGetsAnAnswer(t *testing.T) {
+	cfg := testConfig(t)
+	s := startTest(t, cfg)
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	target := net.UDPAddrFromAddrPort(s.sip.Addr())
+	options := func(id, contentLength, body, extra string) string {
+		return fmt.Sprintf("OPTIONS sip:115@%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK%s\r\nMax-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=1\r\nTo: <sip:115@127.0.0.1>\r\nCall-ID: %s@127.0.0.1\r\nCSeq: 1 OPTIONS\r\n%sContent-Length: %s\r\n\r\n%s",
+			s.sip.Addr(), conn.LocalAddr(), id, id, extra, contentLength, body)
+	}
+	cases := []struct {
+		name, msg, want string
+	}{
+		{"Content-Length abc", options("cla", "abc", "", ""), "SIP/2.0 400 Bad Content-Length"},
+		{"Content-Length -1", options("clm", "-1", "", ""), "SIP/2.0 400 Bad Content-Length"},
+		{"Content-Length of 20 digits", options("cl20", "12345678901234567890", "", ""), "SIP/2.0 400 Bad Content-Length"},
+		{"Content-Length above the body", options("clbig", "100", "v=0\r\n", "Content-Type: application/sdp\r\n"), "SIP/2.0 400 Content-Length Larger Than Body"},
+		{"60 KB header", options("huge", "0", "", "X-Junk: "+strings.Repeat("a", 60<<10)+"\r\n"), "SIP/2.0 513"},
+		{"LF-only line ends", strings.ReplaceAll(options("lf", "0", "", ""), "\r\n", "\n"), "SIP/2.0 200"},
+		{"a valid one after all that", options("ok2", "0", "", ""), "SIP/2.0 200"},
+	}
+	buf := make([]byte, 8192)
+	for _, c := range cases {
+		if _, err := conn.WriteToUDP([]byte(c.msg), target); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		n, _, err := conn.ReadFromUDP(buf)
+		if err != nil {
+			t.Errorf("%s: no answer (%v)", c.name, err)
+			continue
+		}
+		ans := string(buf[:n])
+		line, _, _ := strings.Cut(ans, "\r\n")
+		if !strings.HasPrefix(line, c.want) {
+			t.Errorf("%s: answered %q, want %q", c.name, line, c.want)
+		}
+		if !strings.Contains(ans, "CSeq: 1 OPTIONS") || !strings.Contains(ans, "Call-ID: ") {
+			t.Errorf("%s: the answer lacks the request's CSeq or Call-ID:\n%s", c.name, ans)
+		}
+	}
+}

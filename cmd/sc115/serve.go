@@ -67,8 +67,9 @@ func start(cfg Config, log zerolog.Logger) (_ *service, err error) {
 			s.close()
 		}
 	}()
-	// sipgo logs through log/slog: route it into zerolog, warnings and up.
-	slog.SetDefault(slog.New(zerolog.NewSlogHandler(log.Level(max(log.GetLevel(), zerolog.WarnLevel)).With().Str("component", "sipgo").Logger())))
+	// sipgo logs through log/slog: route it into zerolog, warnings and up,
+	// without raw SIP messages and at most once a second per message.
+	slog.SetDefault(slog.New(sip.SipgoLog(zerolog.NewSlogHandler(log.Level(max(log.GetLevel(), zerolog.WarnLevel)).With().Str("component", "sipgo").Logger()))))
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
