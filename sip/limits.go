@@ -43,6 +43,10 @@ type Limits struct {
 	MaxBindingsPerUser int `yaml:"max_bindings_per_user"`
 	// TCPIdleTimeout closes a TCP connection that sent nothing this long.
 	TCPIdleTimeout time.Duration `yaml:"tcp_idle_timeout"`
+	// OptionsFromUnknown: drop (default) leaves OPTIONS from addresses that
+	// are no trunk, no exempt proxy and have no registered phone
+	// unanswered, so a scanner (svmap) finds nothing; answer answers them.
+	OptionsFromUnknown string `yaml:"options_from_unknown"`
 	// RetryAfter is the Retry-After of a 503 for a limit.
 	RetryAfter time.Duration `yaml:"retry_after"`
 }
@@ -53,7 +57,7 @@ type Limits struct {
 func DefaultLimits() Limits {
 	return Limits{TrunkInvitesPerSecond: 1000, InvitesPerSecond: 5, RegistersPerSecond: 20, OptionsPerSecond: 20, OthersPerSecond: 100,
 		OverLimit: "drop", MaxCallsPerTrunk: 6000, MaxUnconfirmedCalls: 1000, AckTimeout: 8 * time.Second,
-		MaxBindingsPerUser: 10, TCPIdleTimeout: 10 * time.Minute, RetryAfter: 5 * time.Second}
+		MaxBindingsPerUser: 10, TCPIdleTimeout: 10 * time.Minute, RetryAfter: 5 * time.Second, OptionsFromUnknown: "drop"}
 }
 
 // Validate checks the section.
@@ -66,6 +70,9 @@ func (l *Limits) Validate() error {
 	}
 	if l.OverLimit != "drop" && l.OverLimit != "reject" {
 		return cfgerr.New("sip.limits.over_limit", "want drop or reject, got %q", l.OverLimit)
+	}
+	if l.OptionsFromUnknown != "drop" && l.OptionsFromUnknown != "answer" {
+		return cfgerr.New("sip.limits.options_from_unknown", "want drop or answer, got %q", l.OptionsFromUnknown)
 	}
 	for i, c := range l.Exempt {
 		if _, err := netip.ParsePrefix(c); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"net"
+	"net/netip"
 	"sort"
 	"strconv"
 	"sync"
@@ -351,6 +352,22 @@ func (r *registrar) save(user string, bs []Binding) {
 	if err := r.store.SaveBindings(context.Background(), user, out); err != nil {
 		r.log.Error().Err(err).Str("user", user).Msg("store: save bindings")
 	}
+}
+
+// knownSource reports whether a phone with a live binding on this
+// instance registered from src.
+func (r *registrar) knownSource(src netip.Addr) bool {
+	now := r.now()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, list := range r.bindings {
+		for _, b := range list {
+			if b.Expires.After(now) && sourceAddr(b.Source) == src {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // load reads bindings another instance stored.

@@ -228,7 +228,17 @@ func (s *Server) fromTrunk(req *sip.Request) bool {
 	return false
 }
 
+// onOptions answers keep-alives and pings from trunks, exempt proxies and
+// addresses with a registered phone; anyone else (a scanner like svmap)
+// gets no answer unless sip.limits.options_from_unknown says answer.
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	if s.cfg.Limits.OptionsFromUnknown != "answer" {
+		src := sourceAddr(req.Source())
+		if s.adm.trunkOf(src) == "" && !s.adm.isExempt(src) && !s.reg.knownSource(src) {
+			s.m.limited.WithLabelValues("OPTIONS", "unknown_source").Inc()
+			return
+		}
+	}
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
 	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER"))
 	_ = tx.Respond(res)

@@ -129,11 +129,12 @@ func TestInviteFloodThatNeverAcks(t *testing.T) {
 	}
 }
 
-// TestOptionsFloodFromOneSourceIsDropped (issue 12, 6): 2,000 OPTIONS
+// TestRegisterFloodFromOneSourceIsDropped (issue 12, 6): 2,000 REGISTERs
 // from 127.0.0.2, which is no trunk, get at most the bucket's burst plus
-// its rate for the time the flood took; the rest are dropped unanswered
-// and counted. Meanwhile an agent's phone on 127.0.0.1 registers as usual.
-func TestOptionsFloodFromOneSourceIsDropped(t *testing.T) {
+// its rate for the time the flood took (each a 401); the rest are dropped
+// unanswered and counted. Meanwhile an agent's phone on 127.0.0.1
+// registers as usual.
+func TestRegisterFloodFromOneSourceIsDropped(t *testing.T) {
 	cfg := testConfig(t)
 	s := startTest(t, cfg)
 	target := s.sip.Addr().String()
@@ -141,7 +142,8 @@ func TestOptionsFloodFromOneSourceIsDropped(t *testing.T) {
 	const n = 2000
 	start := time.Now()
 	for i := range n {
-		flooder.write("OPTIONS", "sip:sc115@"+target, "<sip:scan@127.0.0.2>;tag=s", "<sip:sc115@127.0.0.1>", fmt.Sprintf("scan-%d@127.0.0.2", i), 1, nil, "")
+		flooder.write("REGISTER", "sip:"+target, "<sip:1003@127.0.0.2>;tag=s", "<sip:1003@127.0.0.1>", fmt.Sprintf("scan-%d@127.0.0.2", i), 1,
+			[]string{"Contact: <sip:1003@127.0.0.2:5099>"}, "")
 	}
 	took := time.Since(start)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -149,14 +151,20 @@ func TestOptionsFloodFromOneSourceIsDropped(t *testing.T) {
 	agentPhone(ctx, t, target, "1003") // registers (fatal if not 200)
 	answers := flooder.finals(n, 3*time.Second)
 	lim := cfg.SIP.Limits
-	allowed := int(lim.OptionsPerSecond*4 + lim.OptionsPerSecond*(took+3*time.Second).Seconds() + 1)
-	t.Logf("%d of %d OPTIONS answered in %v (allowed %d)", len(answers), n, took, allowed)
+	allowed := int(lim.RegistersPerSecond*4 + lim.RegistersPerSecond*(took+3*time.Second).Seconds() + 1)
+	t.Logf("%d of %d REGISTERs answered in %v (allowed %d)", len(answers), n, took, allowed)
 	if len(answers) == 0 || len(answers) > allowed {
-		t.Errorf("%d OPTIONS answered, want between 1 and %d", len(answers), allowed)
+		t.Errorf("%d REGISTERs answered, want between 1 and %d", len(answers), allowed)
+	}
+	for id, a := range answers {
+		if !strings.HasPrefix(a[0], "SIP/2.0 401") {
+			t.Errorf("%s: %q, want a challenge", id, a[0])
+			break
+		}
 	}
 	_, body := httpGet(t, "http://"+s.httpLn.Addr().String()+"/metrics")
-	if line := metricLine(body, `sc115_sip_limited_total{limit="source_rate",method="OPTIONS"}`); line == "" {
-		t.Error("dropped OPTIONS are not counted")
+	if line := metricLine(body, `sc115_sip_limited_total{limit="source_rate",method="REGISTER"}`); line == "" {
+		t.Error("dropped REGISTERs are not counted")
 	}
 }
 
