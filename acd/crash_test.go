@@ -62,6 +62,9 @@ func TestCrashedInstanceIsReaped(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("B's call never connected")
 	}
+	// Connected, i.e. its answer time is in the store, before B dies: the
+	// dialer returning the agent's leg is not yet that.
+	waitCallState(t, b, "b-talking", StateConnected)
 	for i := 0; i < 2; i++ {
 		go b.HandleCall(newFakeLeg(fmt.Sprintf("b-wait-%d", i), "+495132115"))
 	}
