@@ -30,6 +30,7 @@ bench:
 	$(GO) test -run '^$$' -bench EnqueueAndMatch -benchtime 3000x ./queue/
 	$(GO) test -run '^$$' -bench BillMonth -benchtime 2x ./cdr/billing/
 	$(GO) test -run '^$$' -bench CallsThroughAgent -benchtime 6000x ./cmd/sc115/
+	$(GO) test -run '^$$' -bench CallsDuringInviteFlood -benchtime 1x ./cmd/sc115/
 
 ## lint: gofmt, go vet, staticcheck
 lint:

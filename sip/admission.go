@@ -255,6 +255,14 @@ func (s *Server) refuseLimited(req *sip.Request, tx sip.ServerTransaction, class
 	}
 	res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable", nil)
 	res.AppendHeader(sip.NewHeader("Retry-After", strconv.Itoa(int(s.adm.lim.RetryAfter/time.Second))))
+	if req.Method == sip.INVITE && sip.NetworkToLower(req.Transport()) == "udp" {
+		// Statelessly: a flood never ACKs, and a transaction would repeat
+		// each 503 for 32 s (timer H) with a timer per INVITE. A resent
+		// INVITE is simply refused again.
+		_ = s.srv.WriteResponse(res)
+		tx.Terminate()
+		return
+	}
 	_ = tx.Respond(res)
 }
 

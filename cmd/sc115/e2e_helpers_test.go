@@ -122,7 +122,7 @@ func waitCDR(t *testing.T, dir, callID string, within time.Duration) map[string]
 	return nil
 }
 
-func httpGet(t *testing.T, url string) (int, string) {
+func httpGet(t testing.TB, url string) (int, string) {
 	t.Helper()
 	res, err := http.Get(url)
 	if err != nil {
