@@ -81,7 +81,7 @@ func FuzzScreenDatagram(f *testing.F) {
 		if !ok {
 			t.Fatalf("repaired message without blank line: %q", pass)
 		}
-		for _, l := range bytes.Split(head, []byte("\r\n")) {
+		for _, l := range bytes.Split(head, []byte("\r\n"))[1:] { // after the start line
 			name, v, ok := bytes.Cut(l, []byte(":"))
 			if n := strings.ToLower(strings.TrimSpace(string(name))); ok && (n == "content-length" || n == "l") {
 				if want, _ := strconv.Atoi(strings.TrimSpace(string(v))); want != len(body) {
