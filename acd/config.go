@@ -126,6 +126,8 @@ type Agent struct {
 	// AutoAnswer sends Alert-Info/Call-Info headers that make phones
 	// answer offers at once (headset-only setups).
 	AutoAnswer bool `yaml:"auto_answer"`
+	// RequireTLS: the agent's phone must use SIP over TLS (sip.tls).
+	RequireTLS bool `yaml:"require_tls"`
 	// RingTimeout and Wrapup override the queue's values for this agent.
 	RingTimeout time.Duration `yaml:"ring_timeout"`
 	Wrapup      time.Duration `yaml:"wrapup"`

@@ -33,8 +33,9 @@ type admission struct {
 }
 
 type namedPrefix struct {
-	name   string
-	prefix netip.Prefix
+	name       string
+	prefix     netip.Prefix
+	requireTLS bool
 }
 
 // sourceBuckets are one source address's buckets, by request class.
@@ -69,7 +70,7 @@ func newAdmission(lim Limits, trunks []Trunk, m *metrics) *admission {
 		a.calls[t.Name] = new(atomic.Int64)
 		for _, c := range t.Allow {
 			if p, err := netip.ParsePrefix(c); err == nil {
-				a.trunks = append(a.trunks, namedPrefix{t.Name, p.Masked()})
+				a.trunks = append(a.trunks, namedPrefix{t.Name, p.Masked(), t.RequireTLS})
 			}
 		}
 	}
@@ -89,6 +90,17 @@ func (a *admission) trunkOf(src netip.Addr) string {
 		}
 	}
 	return ""
+}
+
+// trunkRequiresTLS reports whether the trunk src belongs to takes calls
+// over TLS only.
+func (a *admission) trunkRequiresTLS(src netip.Addr) bool {
+	for _, t := range a.trunks {
+		if t.prefix.Contains(src) {
+			return t.requireTLS
+		}
+	}
+	return false
 }
 
 func (a *admission) isExempt(src netip.Addr) bool {

@@ -48,12 +48,17 @@ type Config struct {
 	LockoutDailyFailures int `yaml:"lockout_daily_failures"`
 	// Limits bound what one source, one trunk and unconfirmed calls take.
 	Limits Limits `yaml:"limits"`
+	// TLS is SIP over TLS; off unless tls.listen is set.
+	TLS TLSConfig `yaml:"tls"`
 }
 
 // Trunk is a PBX or 115 platform allowed to forward calls.
 type Trunk struct {
 	Name  string   `yaml:"name"`
 	Allow []string `yaml:"allow"` // source CIDRs
+	// RequireTLS refuses (403) this trunk's INVITEs that do not come over
+	// SIP over TLS (sip.tls).
+	RequireTLS bool `yaml:"require_tls"`
 }
 
 // Defaults returns the sip defaults.
@@ -85,6 +90,11 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	for i, t := range c.Trunks {
+		if t.RequireTLS && c.TLS.Listen == "" {
+			return cfgerr.New(fmt.Sprintf("sip.trunks[%d].require_tls", i), "needs sip.tls.listen")
+		}
+	}
 	for i, s := range c.CalledNumberFrom {
 		switch s {
 		case "request_uri", "to", "p_called_party_id":
@@ -101,6 +111,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.Limits.Validate(); err != nil {
+		return err
+	}
+	if err := c.TLS.Validate(); err != nil {
 		return err
 	}
 	if c.MinExpires <= 0 || c.MaxExpires < c.MinExpires {

@@ -214,7 +214,9 @@ var ErrNoAck = errors.New("no ACK for the 200 OK")
 // sipgo would wait 32 s (64·T1) with the RTP ports held.
 func (c *InboundCall) waitAck(body []byte) error {
 	done := make(chan error, 1)
-	go func() { done <- c.dss.RespondSDP(body) }()
+	res := sip.NewSDPResponseFromRequest(c.dss.InviteRequest, body)
+	res.AppendHeader(c.s.contactFor(c.req.Transport()))
+	go func() { done <- c.dss.WriteResponse(res) }()
 	t := time.NewTimer(c.s.cfg.Limits.AckTimeout)
 	defer t.Stop()
 	select {

@@ -128,6 +128,7 @@ func (s *Server) dialBinding(ctx context.Context, b Binding, o OfferRequest, ses
 	for _, h := range o.Headers {
 		req.AppendHeader(sip.NewHeader(h.Name, cleanHeaderValue(h.Value)))
 	}
+	req.AppendHeader(s.contactFor(b.Transport))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(body)
 
@@ -139,7 +140,7 @@ func (s *Server) dialBinding(ctx context.Context, b Binding, o OfferRequest, ses
 // that never answered at all is given up at once instead of after timer B
 // (32 s), which sipgo's WaitAnswer would otherwise wait for.
 func (s *Server) invite(ctx context.Context, req *sip.Request, sess *media.Session, body []byte, who string) (*AgentCall, error) {
-	dcs, err := s.dua.WriteInvite(ctx, req)
+	dcs, err := s.duaFor(req.Transport()).WriteInvite(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("invite %s: %w", who, err)
 	}

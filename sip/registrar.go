@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +23,9 @@ type Credential struct {
 	AgentID   string
 	HA1       string // MD5(user:realm:password), hex
 	HA1SHA256 string // SHA-256(user:realm:password), hex (RFC 8760); empty: MD5 only
+	// RequireTLS: this user's phone must register (and dial feature
+	// codes) over SIP over TLS; other transports get 403 after the digest.
+	RequireTLS bool
 }
 
 // BindingStore keeps bindings where every instance can read them (package
@@ -58,6 +62,9 @@ type Binding struct {
 // reached where it registered from; otherwise its Contact is trusted (a
 // phone may register for another of its own ports).
 func (b Binding) target() string {
+	if strings.EqualFold(b.Transport, "tls") {
+		return b.Source // the phone's own connection: phones rarely listen for TLS
+	}
 	host, _, err := net.SplitHostPort(b.Source)
 	if err != nil || host == b.Contact.Host {
 		port := b.Contact.Port
@@ -178,6 +185,11 @@ func (r *registrar) authenticateAs(req *sip.Request, tx sip.ServerTransaction, u
 		return "", Credential{}, false
 	}
 	r.lock.success(src, user)
+	if c.RequireTLS && sip.NetworkToLower(req.Transport()) != "tls" {
+		r.log.Warn().Str("src", req.Source()).Str("user", user).Str("transport", req.Transport()).Msg("user must use TLS: 403")
+		respond(tx, req, sip.StatusForbidden, "TLS Required")
+		return "", Credential{}, false
+	}
 	return user, c, true
 }
 
@@ -300,7 +312,7 @@ func (r *registrar) handle(req *sip.Request, tx sip.ServerTransaction) {
 		res.AppendHeader(c)
 	}
 	_ = tx.Respond(res)
-	r.log.Info().Str("user", user).Str("agent", cred.AgentID).Str("src", req.Source()).Int("bindings", len(current)).Msg("register")
+	r.log.Info().Str("user", user).Str("agent", cred.AgentID).Str("src", req.Source()).Str("transport", req.Transport()).Int("bindings", len(current)).Msg("register")
 	r.notify(cred.AgentID, before, len(current))
 }
 

@@ -52,10 +52,13 @@ type Server struct {
 	srv    *sipgo.Server
 	client *sipgo.Client
 	dua    *sipgo.DialogUA
+	tlsDUA *sipgo.DialogUA // dialogs over TLS (nil without sip.tls)
 	addr   netip.AddrPort // bound address (port resolved)
 
-	udp net.PacketConn
-	tcp net.Listener
+	udp     net.PacketConn
+	tcp     net.Listener
+	tlsLn   net.Listener   // nil without sip.tls
+	tlsAddr netip.AddrPort // its bound address
 
 	legs  sync.Map // Call-ID → leg; per-key access, no global lock
 	m     *metrics
@@ -98,6 +101,11 @@ func NewServer(cfg Config, o Options) (*Server, error) {
 	}
 	s.adm = newAdmission(cfg.Limits, cfg.Trunks, s.m)
 	s.tcp = idleListener{Listener: s.tcp, idle: cfg.Limits.TCPIdleTimeout}
+	if err := s.listenTLS(); err != nil {
+		s.udp.Close()
+		s.tcp.Close()
+		return nil, err
+	}
 	s.reg = newRegistrar(cfg, o.Credentials, o.Presence, o.Log)
 	s.reg.store, s.reg.instance, s.reg.nonceStore, s.reg.m = o.Bindings, o.Instance, o.Nonces, s.m
 	host := s.addr.Addr().String()
@@ -118,6 +126,18 @@ func NewServer(cfg Config, o Options) (*Server, error) {
 		return nil, err
 	}
 	s.dua = &sipgo.DialogUA{Client: s.client, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "sc115", Host: host, Port: int(s.addr.Port())}}}
+	if s.tlsLn != nil {
+		// TLS dialogs need a client that does not pin the UDP/TCP listen
+		// address as the local one: sipgo would then look for (and dial)
+		// a connection from there instead of taking the phone's own.
+		tlsClient, err := sipgo.NewClient(s.ua, sipgo.WithClientHostname(host))
+		if err != nil {
+			return nil, err
+		}
+		// In-dialog requests go back over the peer's connection, not to
+		// its Contact: a phone on TLS rarely listens for connections.
+		s.tlsDUA = &sipgo.DialogUA{Client: tlsClient, ContactHDR: *s.contactFor("tls"), RewriteContact: true}
+	}
 	s.srv.OnInvite(s.checked(s.onInvite))
 	s.srv.OnAck(s.checked(s.onAck))
 	s.srv.OnBye(s.checked(s.onBye))
@@ -165,9 +185,12 @@ func (s *Server) Addr() netip.AddrPort { return s.addr }
 
 // Serve handles SIP until ctx ends.
 func (s *Server) Serve(ctx context.Context) error {
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- s.srv.ServeUDP(s.udp) }()
 	go func() { errc <- s.srv.ServeTCP(s.tcp) }()
+	if s.tlsLn != nil {
+		go func() { errc <- s.srv.ServeTLS(s.tlsLn) }()
+	}
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	for {
@@ -175,6 +198,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		case <-ctx.Done():
 			s.udp.Close()
 			s.tcp.Close()
+			if s.tlsLn != nil {
+				s.tlsLn.Close()
+			}
 			_ = s.ua.Close()
 			return nil
 		case err := <-errc:
@@ -273,6 +299,11 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, sip.StatusForbidden, "Forbidden")
 		return
 	}
+	if s.adm.trunkRequiresTLS(sourceAddr(req.Source())) && sip.NetworkToLower(req.Transport()) != "tls" {
+		log.Warn().Str("transport", req.Transport()).Msg("INVITE from a trunk that requires TLS over another transport: 403")
+		respond(tx, req, sip.StatusForbidden, "TLS Required")
+		return
+	}
 	offer, err := parseAudio(req.Body())
 	if err != nil {
 		log.Warn().Err(err).Msg("INVITE with unusable SDP: 488")
@@ -308,7 +339,7 @@ func (s *Server) serveInbound(req *sip.Request, tx sip.ServerTransaction, offer 
 		return
 	}
 	defer s.legs.CompareAndDelete(id, reserved{})
-	dss, err := s.dua.ReadInvite(req, tx)
+	dss, err := s.duaFor(req.Transport()).ReadInvite(req, tx)
 	if err != nil {
 		s.log.Warn().Err(err).Str("call_id", callID(req)).Msg("INVITE rejected: 400")
 		respond(tx, req, sip.StatusBadRequest, "Bad Request")
@@ -346,7 +377,7 @@ func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.log.Info().Str("call_id", callID(req)).Bool("held", o.held()).Msg("re-INVITE")
 	}
 	res := sip.NewSDPResponseFromRequest(req, body)
-	res.AppendHeader(sip.HeaderClone(&s.dua.ContactHDR))
+	res.AppendHeader(s.contactFor(req.Transport()))
 	_ = tx.Respond(res)
 }
 

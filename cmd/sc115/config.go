@@ -45,6 +45,10 @@ type HTTPConfig struct {
 	// MetricsToken, if set, is the bearer token /metrics and /readyz's
 	// reasons need on Listen.
 	MetricsToken string `yaml:"metrics_token"`
+	// CertFile and KeyFile, if set, make Listen (and MetricsListen) HTTPS,
+	// TLS 1.2 or newer.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // LogConfig selects the log format (json or console) and level.
@@ -99,6 +103,9 @@ func (lc *loadedConfig) validate() error {
 	if _, err := netip.ParseAddrPort(lc.HTTP.Listen); err != nil {
 		add(cfgerr.New("http.listen", "want IP:port, got %q", lc.HTTP.Listen))
 	}
+	if (lc.HTTP.CertFile == "") != (lc.HTTP.KeyFile == "") {
+		add(cfgerr.New("http.cert_file", "cert_file and key_file go together"))
+	}
 	if lc.HTTP.MetricsListen != "" {
 		if _, err := netip.ParseAddrPort(lc.HTTP.MetricsListen); err != nil {
 			add(cfgerr.New("http.metrics_listen", "want IP:port, got %q", lc.HTTP.MetricsListen))
@@ -108,6 +115,11 @@ func (lc *loadedConfig) validate() error {
 		add(cfgerr.New("log.format", "%q is not json or console", lc.Log.Format))
 	}
 	add(lc.SIP.Validate())
+	for i, a := range lc.ACD.Agents {
+		if a.RequireTLS && lc.SIP.TLS.Listen == "" {
+			add(cfgerr.New(fmt.Sprintf("acd.agents[%d].require_tls", i), "needs sip.tls.listen"))
+		}
+	}
 	add(lc.Media.Validate())
 	add(lc.Queue.Validate())
 	add(lc.ACD.Validate())

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sc115/sc115/internal/testcert"
 )
 
 // httpGetBearer is httpGet with "Authorization: Bearer token" ("" none).
@@ -100,5 +103,30 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 	}
 	if !strings.Contains(s.banner(), "/metrics on http://"+s.metricsLn.Addr().String()) {
 		t.Errorf("the banner does not say where /metrics is:\n%s", s.banner())
+	}
+}
+
+// TestHTTPSWithTheCertificate: with http.cert_file the API and health
+// endpoints speak HTTPS (TLS 1.2+) only; a plain HTTP request gets no
+// answer it could read.
+func TestHTTPSWithTheCertificate(t *testing.T) {
+	certs := testcert.Write(t, t.TempDir())
+	cfg := testConfig(t)
+	cfg.HTTP.CertFile, cfg.HTTP.KeyFile = certs.Cert, certs.Key
+	s := startTest(t, cfg)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: certs.Pool}}, Timeout: 20 * time.Second}
+	res, err := client.Get("https://" + s.httpLn.Addr().String() + "/healthz")
+	if err != nil {
+		t.Fatalf("HTTPS: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || res.TLS == nil || res.TLS.Version < tls.VersionTLS12 {
+		t.Errorf("HTTPS /healthz: %d, TLS %+v", res.StatusCode, res.TLS)
+	}
+	if res, err := (&http.Client{Timeout: 20 * time.Second}).Get("http://" + s.httpLn.Addr().String() + "/healthz"); err == nil && res.StatusCode == 200 {
+		t.Error("plain HTTP answered 200")
+	}
+	if !strings.Contains(s.banner(), "https://"+s.httpLn.Addr().String()) {
+		t.Errorf("the banner does not say https:\n%s", s.banner())
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -117,8 +118,8 @@ func start(cfg Config, log zerolog.Logger) (_ *service, err error) {
 	}
 	dialer.srv = s.sip
 
-	if s.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
-		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTP.Listen, err)
+	if s.httpLn, err = listenHTTP(cfg.HTTP, cfg.HTTP.Listen); err != nil {
+		return nil, err
 	}
 	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 	private := acd.Private{Token: cfg.HTTP.MetricsToken, Open: cfg.HTTP.MetricsToken == "" && cfg.HTTP.MetricsListen == ""}
@@ -131,8 +132,8 @@ func start(cfg Config, log zerolog.Logger) (_ *service, err error) {
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = s.http.Serve(s.httpLn) }()
 	if cfg.HTTP.MetricsListen != "" {
-		if s.metricsLn, err = net.Listen("tcp", cfg.HTTP.MetricsListen); err != nil {
-			return nil, fmt.Errorf("http metrics_listen %s: %w", cfg.HTTP.MetricsListen, err)
+		if s.metricsLn, err = listenHTTP(cfg.HTTP, cfg.HTTP.MetricsListen); err != nil {
+			return nil, err
 		}
 		mmux := http.NewServeMux()
 		mmux.Handle("/metrics", metricsHandler)
@@ -153,20 +154,45 @@ func start(cfg Config, log zerolog.Logger) (_ *service, err error) {
 	return s, nil
 }
 
+// listenHTTP listens on addr, with TLS when http.cert_file is set.
+func listenHTTP(c HTTPConfig, addr string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("http listen %s: %w", addr, err)
+	}
+	if c.CertFile == "" {
+		return l, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+	if err != nil {
+		l.Close()
+		return nil, fmt.Errorf("http.cert_file: %w", err)
+	}
+	return tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}), nil
+}
+
 // banner says where everything listens.
 func (s *service) banner() string {
 	store := "embedded (in-process Redis protocol at " + s.store.Addr() + ")"
 	if !s.store.Embedded() {
 		store = "redis " + s.store.Addr()
 	}
+	scheme := "http"
+	if s.cfg.HTTP.CertFile != "" {
+		scheme = "https"
+	}
 	metrics := "(/metrics /healthz /readyz)"
 	if s.metricsLn != nil {
-		metrics = "(/healthz /readyz; /metrics on http://" + s.metricsLn.Addr().String() + ")"
+		metrics = "(/healthz /readyz; /metrics on " + scheme + "://" + s.metricsLn.Addr().String() + ")"
 	} else if s.cfg.HTTP.MetricsToken != "" {
 		metrics = "(/metrics with http.metrics_token, /healthz /readyz)"
 	}
-	return fmt.Sprintf("sc115 %s instance %q\n  SIP   udp+tcp %s\n  HTTP  http://%s  %s\n  RTP   udp %s ports %s\n  store %s\n  CDRs  %s\n",
-		version, s.cfg.Instance, s.sip.Addr(), s.httpLn.Addr(), metrics, s.sip.Addr().Addr(), s.cfg.Media.RTPPorts, store, s.cfg.CDR.Dir)
+	sipTLS := ""
+	if s.cfg.SIP.TLS.Listen != "" {
+		sipTLS = "\n  SIP   tls     " + s.sip.TLSAddr().String()
+	}
+	return fmt.Sprintf("sc115 %s instance %q\n  SIP   udp+tcp %s%s\n  HTTP  %s://%s  %s\n  RTP   udp %s ports %s\n  store %s\n  CDRs  %s\n",
+		version, s.cfg.Instance, s.sip.Addr(), sipTLS, scheme, s.httpLn.Addr(), metrics, s.sip.Addr().Addr(), s.cfg.Media.RTPPorts, store, s.cfg.CDR.Dir)
 }
 
 // shutdown drains calls (SIGTERM) or cuts them at once (cut), then stops.

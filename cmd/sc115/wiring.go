@@ -63,7 +63,7 @@ func (d agentDialer) Bridge(c acd.CallerLeg, a acd.AgentLeg) error {
 func credentials(agents []acd.Agent, realm string) map[string]sip.Credential {
 	out := make(map[string]sip.Credential, len(agents))
 	for _, a := range agents {
-		c := sip.Credential{AgentID: a.ID, HA1: a.HA1, HA1SHA256: a.HA1SHA256}
+		c := sip.Credential{AgentID: a.ID, HA1: a.HA1, HA1SHA256: a.HA1SHA256, RequireTLS: a.RequireTLS}
 		if a.Password != "" {
 			c.HA1, c.HA1SHA256 = sip.HA1(a.SIPUser, realm, a.Password), sip.HA1SHA256(a.SIPUser, realm, a.Password)
 		}

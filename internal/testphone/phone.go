@@ -2,6 +2,8 @@ package testphone
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"strconv"
@@ -16,7 +18,8 @@ import (
 // Phone is a SIP user agent on its own loopback port.
 type Phone struct {
 	User   string
-	Addr   string // host:port it listens on
+	Addr   string // host:port it listens on (UDP; over TLS its IP and a nominal port)
+	tls    bool   // signalling over TLS (NewTLS): requests leave over a TLS connection
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
 	client *sipgo.Client
@@ -79,26 +82,7 @@ func New(user, ip string) (*Phone, error) {
 	p, _ := strconv.Atoi(port)
 	ph := &Phone{User: user, Addr: addr, ua: ua, srv: srv, client: client, incoming: make(chan *Incoming, 8), legs: map[string]*Incoming{}, calls: map[string]*Call{}, Offers: make(chan Offered, 16),
 		dua: &sipgo.DialogUA{Client: client, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: ip, Port: p}}}}
-	srv.OnInvite(ph.onInvite)
-	srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) {
-		if in := ph.leg(req); in != nil {
-			_ = in.dss.ReadAck(req, tx)
-		}
-	})
-	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
-		if in := ph.leg(req); in != nil {
-			_ = in.dss.ReadBye(req, tx)
-			return
-		}
-		ph.mu.Lock()
-		c := ph.calls[req.CallID().Value()]
-		ph.mu.Unlock()
-		if c != nil {
-			_ = c.dcs.ReadBye(req, tx)
-			return
-		}
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "No Dialog", nil))
-	})
+	ph.handle()
 	ctx, cancel := context.WithCancel(context.Background())
 	ph.cancel = cancel
 	go func() { _ = srv.ServeUDP(ln) }()
@@ -111,6 +95,60 @@ func New(user, ip string) (*Phone, error) {
 	}
 	go func() { <-ctx.Done(); ln.Close() }()
 	return ph, nil
+}
+
+// NewTLS starts a phone on ip whose signalling goes over TLS to servers
+// with a certificate from roots: it listens on no port; sc115 reaches it
+// over the connection its REGISTER opened.
+func NewTLS(user, ip string, roots *x509.CertPool) (*Phone, error) {
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(user), sipgo.WithUserAgentHostname(ip),
+		sipgo.WithUserAgenTLSConfig(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}))
+	if err != nil {
+		return nil, err
+	}
+	srv, _ := sipgo.NewServer(ua)
+	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname(ip))
+	if err != nil {
+		return nil, err
+	}
+	contact := sip.Uri{Scheme: "sip", User: user, Host: ip, Port: 5061, UriParams: sip.NewParams()}
+	contact.UriParams.Add("transport", "tls")
+	ph := &Phone{User: user, Addr: net.JoinHostPort(ip, "5061"), tls: true, ua: ua, srv: srv, client: client, incoming: make(chan *Incoming, 8), legs: map[string]*Incoming{},
+		calls: map[string]*Call{}, Offers: make(chan Offered, 16), dua: &sipgo.DialogUA{Client: client, ContactHDR: sip.ContactHeader{Address: contact}}}
+	ph.handle()
+	_, ph.cancel = context.WithCancel(context.Background())
+	return ph, nil
+}
+
+// transport sets req to go over TLS for a TLS phone.
+func (p *Phone) transport(req *sip.Request) {
+	if p.tls {
+		req.SetTransport("TLS")
+	}
+}
+
+// handle routes the requests the phone gets.
+func (p *Phone) handle() {
+	p.srv.OnInvite(p.onInvite)
+	p.srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) {
+		if in := p.leg(req); in != nil {
+			_ = in.dss.ReadAck(req, tx)
+		}
+	})
+	p.srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
+		if in := p.leg(req); in != nil {
+			_ = in.dss.ReadBye(req, tx)
+			return
+		}
+		p.mu.Lock()
+		c := p.calls[req.CallID().Value()]
+		p.mu.Unlock()
+		if c != nil {
+			_ = c.dcs.ReadBye(req, tx)
+			return
+		}
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "No Dialog", nil))
+	})
 }
 
 // Close stops the phone.
@@ -136,6 +174,7 @@ func (p *Phone) Register(ctx context.Context, registrar, password string, expire
 	req.AppendHeader(from)
 	req.AppendHeader(sip.HeaderClone(&p.dua.ContactHDR))
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
+	p.transport(req)
 	res, err := p.client.Do(ctx, req)
 	if err != nil {
 		return nil, err
@@ -301,6 +340,7 @@ func (p *Phone) dial(ctx context.Context, target, number string, mkBody func(*RT
 	}
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(body)
+	p.transport(req)
 	dcs, err := p.dua.WriteInvite(ctx, req)
 	if err != nil {
 		r.Close()

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zaf/g711"
+
+	"github.com/sc115/sc115/internal/testcert"
+	"github.com/sc115/sc115/internal/testphone"
+)
+
+// TestAgentOverTLS (issue 12, TLS): an agent's phone registers over SIP
+// over TLS and is rung over that same connection (it listens on no port),
+// with sc115's Contact on the TLS listener (transport=tls) so that its
+// in-dialog requests come back encrypted; caller and agent hear each
+// other, the agent's BYE over TLS ends the call with its CDR. A client
+// that offers nothing newer than TLS 1.1 gets no connection.
+func TestAgentOverTLS(t *testing.T) {
+	certs := testcert.Write(t, t.TempDir())
+	cfg := testConfig(t)
+	cfg.SIP.TLS.Listen, cfg.SIP.TLS.CertFile, cfg.SIP.TLS.KeyFile = "127.0.0.1:0", certs.Cert, certs.Key
+	s := startTest(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	tlsTarget := s.sip.TLSAddr().String()
+
+	if c, err := tls.Dial("tcp", tlsTarget, &tls.Config{RootCAs: certs.Pool, MaxVersion: tls.VersionTLS11}); err == nil {
+		c.Close()
+		t.Error("a TLS 1.1 client got a connection")
+	}
+
+	agent, err := testphone.NewTLS("1003", "127.0.0.1", certs.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer agent.Close()
+	if res, err := agent.Register(ctx, tlsTarget, "demo1003", 300); err != nil || res.StatusCode != 200 {
+		t.Fatalf("register over TLS: %v %v", res, err)
+	}
+	waitAgent(t, s, "1003", "available")
+	caller, call := burgdorfCaller(ctx, t, s.sip.Addr().String())
+	defer caller.Close()
+	in, err := agent.NextIncoming(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr := in.Req.Transport(); !strings.EqualFold(tr, "TLS") {
+		t.Errorf("the agent was rung over %s, want TLS", tr)
+	}
+	if c := in.Req.Contact(); c == nil || c.Address.UriParams.GetOr("transport", "") != "tls" || c.Address.Port != int(s.sip.TLSAddr().Port()) {
+		t.Errorf("sc115's Contact toward the TLS agent: %v, want the TLS listener with transport=tls", c)
+	}
+	callerFrame, agentFrame := talkFrames()
+	go func() { _ = in.RTP.Send(0, agentFrame, 50) }()
+	if err := call.RTP.Send(8, callerFrame, 50); err != nil {
+		t.Fatal(err)
+	}
+	waitHeard(t, "agent", in.RTP.Received, 0, g711.Alaw2Ulaw(callerFrame), 48)
+	waitHeard(t, "caller", call.RTP.Received, 8, g711.Ulaw2Alaw(agentFrame), 48)
+	if err := in.Bye(ctx); err != nil {
+		t.Fatalf("the agent's BYE over TLS: %v", err)
+	}
+	select {
+	case <-call.Ended():
+	case <-ctx.Done():
+		t.Fatal("the caller's leg did not end with the agent's BYE")
+	}
+	row := waitCDR(t, cfg.CDR.Dir, call.CallID, time.Minute)
+	if row["disposition"] != "answered" || row["agent"] != "1003" || row["hangup_by"] != "agent" {
+		t.Errorf("CDR %v, want answered by 1003, hung up by the agent", row)
+	}
+}
+
+// TestTLSRequiredWhereConfigured: a trunk with require_tls takes calls
+// over TLS (answered) and refuses them over UDP (403); an agent with
+// require_tls registers over TLS and is refused over UDP (403, after its
+// digest: answers to unauthenticated requests stay the same for all).
+func TestTLSRequiredWhereConfigured(t *testing.T) {
+	certs := testcert.Write(t, t.TempDir())
+	cfg := testConfig(t)
+	cfg.SIP.TLS.Listen, cfg.SIP.TLS.CertFile, cfg.SIP.TLS.KeyFile = "127.0.0.1:0", certs.Cert, certs.Key
+	cfg.SIP.Trunks[0].RequireTLS = true
+	for i := range cfg.ACD.Agents {
+		if cfg.ACD.Agents[i].ID == "1004" {
+			cfg.ACD.Agents[i].RequireTLS = true
+		}
+	}
+	s := startTest(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	udp, tlsAddr := s.sip.Addr().String(), s.sip.TLSAddr().String()
+
+	plain, err := testphone.New("+495136123456", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	expectCode(t, "a call from the TLS-only trunk over UDP", 403, dialErr(plain.Dial(ctx, udp, "05136115", nil)))
+	secure, err := testphone.NewTLS("+495136123456", "127.0.0.1", certs.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer secure.Close()
+	call, err := secure.Dial(ctx, tlsAddr, "05136115", []string{"8 PCMA/8000"})
+	if err != nil {
+		t.Fatalf("a call from the trunk over TLS: %v", err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); len(call.RTP.Received()) < 10; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the caller over TLS hears no greeting")
+		}
+	}
+	if err := call.Bye(ctx); err != nil {
+		t.Errorf("the caller's BYE over TLS: %v", err)
+	}
+
+	udpAgent, err := testphone.New("1004", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udpAgent.Close()
+	if res, err := udpAgent.Register(ctx, udp, "demo1004", 300); err != nil || res.StatusCode != 403 {
+		t.Errorf("a TLS-only agent over UDP: %v %v, want 403", res, err)
+	}
+	tlsAgent, err := testphone.NewTLS("1004", "127.0.0.1", certs.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tlsAgent.Close()
+	if res, err := tlsAgent.Register(ctx, tlsAddr, "demo1004", 300); err != nil || res.StatusCode != 200 {
+		t.Errorf("a TLS-only agent over TLS: %v %v, want 200", res, err)
+	}
+}
