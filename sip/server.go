@@ -53,7 +53,7 @@ type Server struct {
 	client *sipgo.Client
 	dua    *sipgo.DialogUA
 	tlsDUA *sipgo.DialogUA // dialogs over TLS (nil without sip.tls)
-	addr   netip.AddrPort // bound address (port resolved)
+	addr   netip.AddrPort  // bound address (port resolved)
 
 	udp     net.PacketConn
 	tcp     net.Listener
