@@ -57,7 +57,8 @@ type Trunk struct {
 	Name  string   `yaml:"name"`
 	Allow []string `yaml:"allow"` // source CIDRs
 	// RequireTLS refuses (403) this trunk's INVITEs that do not come over
-	// SIP over TLS (sip.tls).
+	// SIP over TLS (sip.tls), and (488) those whose offer has no usable
+	// SDES a=crypto: its calls are SRTP end to end of the leg.
 	RequireTLS bool `yaml:"require_tls"`
 }
 

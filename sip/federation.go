@@ -35,7 +35,7 @@ func (s *Server) Forward(ctx context.Context, f ForwardRequest) (*AgentCall, err
 	if err != nil {
 		return nil, err
 	}
-	body := offerSDP(sess.Local())
+	body := offerSDP(sess.Local(), nil)
 	host := s.addr.Addr().String()
 	dialed := sanitizeNumber(f.Dialed)
 	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: dialed, Host: uri.Host, Port: uri.Port})
@@ -64,7 +64,7 @@ func (s *Server) Forward(ctx context.Context, f ForwardRequest) (*AgentCall, err
 	req.AppendHeader(sip.NewHeader("X-115-Call-ID", cleanHeaderValue(f.CallID)))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(body)
-	ac, err := s.invite(ctx, req, sess, body, "federation "+f.Target)
+	ac, err := s.invite(ctx, req, sess, body, "federation "+f.Target, nil)
 	if err != nil {
 		sess.Close()
 		return nil, err

@@ -48,7 +48,8 @@ func (h *holdState) duration(now time.Time) time.Duration {
 // law if still offered (else the offer's first), the peer's new address,
 // and the direction that answers its hold or resume; sending stops while
 // the peer holds.
-func reanswer(sess *media.Session, local netip.AddrPort, o *audioOffer, h *holdState) []byte {
+// On an SRTP leg (ours: sc115's SDES line) the answer keeps the keys.
+func reanswer(sess *media.Session, local netip.AddrPort, o *audioOffer, h *holdState, ours *sdesCrypto) []byte {
 	cur := sess.Params()
 	c := o.formats[0]
 	for _, f := range o.formats {
@@ -65,5 +66,5 @@ func reanswer(sess *media.Session, local netip.AddrPort, o *audioOffer, h *holdS
 	held := o.held()
 	sess.SetMuted(held)
 	h.set(held, time.Now())
-	return buildSDP(local, []media.Codec{c}, o.pts, o.dtmfPT, answerDir(o.dir))
+	return buildSDP(local, []media.Codec{c}, o.pts, o.dtmfPT, answerDir(o.dir), ours)
 }

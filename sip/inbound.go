@@ -34,6 +34,8 @@ type InboundCall struct {
 	// unconfirmed counts the call toward sip.limits.max_unconfirmed_calls
 	// until its first RTP packet (nil for calls not from a trunk).
 	unconfirmed *unconfirmedCall
+	// ours is sc115's SDES line on an SRTP leg (nil: plain RTP).
+	ours *sdesCrypto
 }
 
 func (c *InboundCall) guard() *dialogGuard { return &c.dialog }
@@ -51,7 +53,10 @@ func (c *InboundCall) reinvite(o *audioOffer) []byte {
 	if sess == nil {
 		return c.localSDP()
 	}
-	body := reanswer(sess, sess.Local(), o, &c.hold)
+	c.mu.Lock()
+	ours := c.ours
+	c.mu.Unlock()
+	body := reanswer(sess, sess.Local(), o, &c.hold, ours)
 	c.mu.Lock()
 	c.sdp = body
 	c.mu.Unlock()
@@ -178,7 +183,17 @@ func (c *InboundCall) Answer(ctx context.Context) error {
 		c.Reject(503, "Service Unavailable")
 		return &RejectedError{Code: 503, Err: err}
 	}
-	params, body := answerSDP(sess.Local(), c.offer)
+	if o, t, ok := answerCrypto(c.offer.crypto); ok {
+		if err := sess.SetSRTP(keys(o, t)); err != nil {
+			sess.Close()
+			c.Reject(488, "Not Acceptable Here")
+			return &RejectedError{Code: 488, Err: err}
+		}
+		c.mu.Lock()
+		c.ours = &o
+		c.mu.Unlock()
+	}
+	params, body := answerSDP(sess.Local(), c.offer, c.ours)
 	params.Source = sourceAddr(c.req.Source()) // its RTP may come from there (NAT)
 	sess.SetParams(params)
 	sess.OnDTMF(func(d rune) {

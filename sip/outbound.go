@@ -41,6 +41,8 @@ type AgentCall struct {
 	mu     sync.Mutex // guards sdp after a re-INVITE
 	over   *legOver
 	dialog dialogGuard
+	ours   *sdesCrypto // sc115's SDES line on an SRTP leg
+	keys   *media.SRTP // the leg's SRTP keying (nil: plain RTP)
 }
 
 func (a *AgentCall) guard() *dialogGuard { return &a.dialog }
@@ -50,7 +52,7 @@ func (a *AgentCall) uas() bool           { return false }
 func (a *AgentCall) HoldTime() time.Duration { return a.hold.duration(time.Now()) }
 
 func (a *AgentCall) reinvite(o *audioOffer) []byte {
-	body := reanswer(a.sess, a.sess.Local(), o, &a.hold)
+	body := reanswer(a.sess, a.sess.Local(), o, &a.hold, a.ours)
 	a.mu.Lock()
 	a.sdp = body
 	a.mu.Unlock()
@@ -73,7 +75,10 @@ func (s *Server) Dial(ctx context.Context, o OfferRequest) (*AgentCall, error) {
 	if err != nil {
 		return nil, err
 	}
-	body := offerSDP(sess.Local())
+	// Devices on TLS get an RTP/SAVP offer with an SDES key (the key
+	// travels only encrypted); the others plain RTP.
+	sdes := newSDES("1", media.SRTPSuites[0])
+	plainBody, srtpBody := offerSDP(sess.Local(), nil), offerSDP(sess.Local(), &sdes)
 	forkCtx, cancel := context.WithCancel(ctx)
 	type result struct {
 		ac  *AgentCall
@@ -82,7 +87,11 @@ func (s *Server) Dial(ctx context.Context, o OfferRequest) (*AgentCall, error) {
 	results := make(chan result, len(bindings))
 	for _, b := range bindings {
 		go func(b Binding) {
-			ac, err := s.dialBinding(forkCtx, b, o, sess, body)
+			body, offered := plainBody, (*sdesCrypto)(nil)
+			if strings.EqualFold(b.Transport, "tls") {
+				body, offered = srtpBody, &sdes
+			}
+			ac, err := s.dialBinding(forkCtx, b, o, sess, body, offered)
 			results <- result{ac, err}
 		}(b)
 	}
@@ -99,6 +108,14 @@ func (s *Server) Dial(ctx context.Context, o OfferRequest) (*AgentCall, error) {
 		winner := r.ac
 		winner.owns = true
 		sess.SetParams(winner.answer)
+		if winner.keys != nil {
+			if err := sess.SetSRTP(*winner.keys); err != nil {
+				winner.Hangup()
+				winner.close()
+				cancel()
+				return nil, err
+			}
+		}
 		go func(left int) {
 			for ; left > 0; left-- {
 				if late := <-results; late.err == nil {
@@ -117,7 +134,7 @@ func (s *Server) Dial(ctx context.Context, o OfferRequest) (*AgentCall, error) {
 }
 
 // dialBinding sends one INVITE of a fork and waits for its answer.
-func (s *Server) dialBinding(ctx context.Context, b Binding, o OfferRequest, sess *media.Session, body []byte) (*AgentCall, error) {
+func (s *Server) dialBinding(ctx context.Context, b Binding, o OfferRequest, sess *media.Session, body []byte, offered *sdesCrypto) (*AgentCall, error) {
 	req := sip.NewRequest(sip.INVITE, b.Contact)
 	req.SetTransport(b.Transport)
 	req.SetDestination(b.target())
@@ -132,14 +149,16 @@ func (s *Server) dialBinding(ctx context.Context, b Binding, o OfferRequest, ses
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(body)
 
-	return s.invite(ctx, req, sess, body, "agent "+o.SIPUser)
+	return s.invite(ctx, req, sess, body, "agent "+o.SIPUser, offered)
 }
 
 // invite sends an INVITE and waits for the answer. When ctx ends (ring
 // timeout, caller gone) a peer that answered provisionally gets CANCEL; one
 // that never answered at all is given up at once instead of after timer B
 // (32 s), which sipgo's WaitAnswer would otherwise wait for.
-func (s *Server) invite(ctx context.Context, req *sip.Request, sess *media.Session, body []byte, who string) (*AgentCall, error) {
+// offered is the SDES line of an SRTP offer (nil: plain): the answer must
+// take it up.
+func (s *Server) invite(ctx context.Context, req *sip.Request, sess *media.Session, body []byte, who string, offered *sdesCrypto) (*AgentCall, error) {
 	dcs, err := s.duaFor(req.Transport()).WriteInvite(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("invite %s: %w", who, err)
@@ -179,6 +198,22 @@ func (s *Server) invite(ctx context.Context, req *sip.Request, sess *media.Sessi
 		ac.Hangup()
 		ac.close()
 		return nil, fmt.Errorf("%s answer SDP: %w", who, err)
+	}
+	if offered != nil {
+		var theirs *sdesCrypto
+		for i, c := range ans.crypto {
+			if c.tag == offered.tag && c.suite == offered.suite {
+				theirs = &ans.crypto[i]
+			}
+		}
+		if theirs == nil {
+			_ = dcs.Ack(context.Background())
+			ac.Hangup()
+			ac.close()
+			return nil, fmt.Errorf("%s answered the SRTP offer without a matching a=crypto", who)
+		}
+		k := keys(*offered, *theirs)
+		ac.ours, ac.keys = offered, &k
 	}
 	ac.answer = ans.params(ans.formats[0])
 	ac.answer.Source = sourceAddr(dcs.InviteResponse.Source()) // its RTP may come from there (NAT)

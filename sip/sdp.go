@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -26,6 +27,9 @@ type audioOffer struct {
 	dtmfPT  uint8
 	// dir is the offerer's direction: sendrecv, sendonly, recvonly, inactive.
 	dir string
+	// savp: the m-line is RTP/SAVP; crypto its usable a=crypto lines.
+	savp   bool
+	crypto []sdesCrypto
 }
 
 // held reports whether the offer puts sc115's side on hold: the peer only
@@ -70,7 +74,15 @@ func parseAudio(body []byte) (*audioOffer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("SDP connection address %q: %w", ci.Address.Address, err)
 		}
-		o := &audioOffer{remote: netip.AddrPortFrom(ip, uint16(md.MediaName.Port.Value)), pts: map[media.Codec]uint8{}, dir: "sendrecv"}
+		o := &audioOffer{remote: netip.AddrPortFrom(ip, uint16(md.MediaName.Port.Value)), pts: map[media.Codec]uint8{}, dir: "sendrecv",
+			savp: slices.Contains(md.MediaName.Protos, "SAVP")}
+		for _, a := range md.Attributes {
+			if a.Key == "crypto" {
+				if c, err := parseCrypto(a.Value); err == nil {
+					o.crypto = append(o.crypto, c)
+				}
+			}
+		}
 		for _, a := range append(append([]sdp.Attribute(nil), sd.Attributes...), md.Attributes...) { // media level wins
 			switch a.Key {
 			case "sendrecv", "sendonly", "recvonly", "inactive":
@@ -129,7 +141,7 @@ func init() { sdpVersion.Store(uint64(time.Now().Unix())) }
 
 // buildSDP writes an SDP body for local offering the given codecs with the
 // given payload types (plus telephone-event when dtmfPT != 0).
-func buildSDP(local netip.AddrPort, codecs []media.Codec, pts map[media.Codec]uint8, dtmfPT uint8, dir string) []byte {
+func buildSDP(local netip.AddrPort, codecs []media.Codec, pts map[media.Codec]uint8, dtmfPT uint8, dir string, crypto *sdesCrypto) []byte {
 	ip := local.Addr().String()
 	addrType := "IP4"
 	if local.Addr().Is6() {
@@ -138,6 +150,9 @@ func buildSDP(local netip.AddrPort, codecs []media.Codec, pts map[media.Codec]ui
 	id := sdpVersion.Add(1)
 	md := &sdp.MediaDescription{
 		MediaName: sdp.MediaName{Media: "audio", Port: sdp.RangedPort{Value: int(local.Port())}, Protos: []string{"RTP", "AVP"}},
+	}
+	if crypto != nil {
+		md.MediaName.Protos = []string{"RTP", "SAVP"}
 	}
 	for _, c := range codecs {
 		pt := strconv.Itoa(int(pts[c]))
@@ -152,6 +167,9 @@ func buildSDP(local netip.AddrPort, codecs []media.Codec, pts map[media.Codec]ui
 			sdp.Attribute{Key: "fmtp", Value: pt + " 0-16"})
 	}
 	md.Attributes = append(md.Attributes, sdp.Attribute{Key: "ptime", Value: "20"}, sdp.Attribute{Key: dir})
+	if crypto != nil {
+		md.Attributes = append(md.Attributes, sdp.Attribute{Key: "crypto", Value: crypto.line()})
+	}
 	sd := sdp.SessionDescription{
 		Origin:                sdp.Origin{Username: "sc115", SessionID: id, SessionVersion: id, NetworkType: "IN", AddressType: addrType, UnicastAddress: ip},
 		SessionName:           "sc115",
@@ -164,15 +182,16 @@ func buildSDP(local netip.AddrPort, codecs []media.Codec, pts map[media.Codec]ui
 }
 
 // answerSDP answers an offer with its first G.711 law, keeping the
-// offerer's payload type numbers.
-func answerSDP(local netip.AddrPort, o *audioOffer) (media.Params, []byte) {
+// offerer's payload type numbers; crypto (if set) is sc115's SDES line.
+func answerSDP(local netip.AddrPort, o *audioOffer, crypto *sdesCrypto) (media.Params, []byte) {
 	c := o.formats[0]
-	return o.params(c), buildSDP(local, []media.Codec{c}, o.pts, o.dtmfPT, answerDir(o.dir))
+	return o.params(c), buildSDP(local, []media.Codec{c}, o.pts, o.dtmfPT, answerDir(o.dir), crypto)
 }
 
-// offerSDP is sc115's own offer toward agents and federation targets.
-func offerSDP(local netip.AddrPort) []byte {
-	return buildSDP(local, []media.Codec{media.PCMA, media.PCMU}, map[media.Codec]uint8{media.PCMA: 8, media.PCMU: 0}, 101, "sendrecv")
+// offerSDP is sc115's own offer toward agents and federation targets;
+// with crypto an RTP/SAVP offer with that SDES line.
+func offerSDP(local netip.AddrPort, crypto *sdesCrypto) []byte {
+	return buildSDP(local, []media.Codec{media.PCMA, media.PCMU}, map[media.Codec]uint8{media.PCMA: 8, media.PCMU: 0}, 101, "sendrecv", crypto)
 }
 
 // sourceAddr is the IP of a message's source ("ip:port"); zero if unknown.

@@ -27,7 +27,7 @@ func TestParseAudioKeepsOffererPayloadTypes(t *testing.T) {
 	if o.dtmfPT != 96 {
 		t.Errorf("telephone-event pt %d, want the offerer's 96", o.dtmfPT)
 	}
-	p, body := answerSDP(netip.MustParseAddrPort("127.0.0.1:20002"), o)
+	p, body := answerSDP(netip.MustParseAddrPort("127.0.0.1:20002"), o, nil)
 	if p.Codec != media.PCMU || p.PT != 0 || p.DTMFPT != 96 {
 		t.Errorf("params %+v", p)
 	}

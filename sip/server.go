@@ -311,6 +311,11 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	src := sourceAddr(req.Source())
+	if offer.savp && len(offer.crypto) == 0 || s.adm.trunkRequiresTLS(src) && len(offer.crypto) == 0 {
+		log.Warn().Msg("INVITE without a usable a=crypto where SRTP is needed: 488")
+		respond(tx, req, sip.StatusNotAcceptableHere, "SRTP Required")
+		return
+	}
 	unconfirmed, release, limit := s.adm.takeCall(src, s.adm.trunkOf(src))
 	if limit != "" {
 		s.refuseLimited(req, tx, "INVITE", limit)

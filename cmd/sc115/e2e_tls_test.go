@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pion/rtp"
 	"github.com/zaf/g711"
 
 	"github.com/sc115/sc115/internal/testcert"
@@ -105,6 +107,7 @@ func TestTLSRequiredWhereConfigured(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer secure.Close()
+	secure.SRTP = true // require_tls also requires SRTP (TestSRTPOnTLSLegs)
 	call, err := secure.Dial(ctx, tlsAddr, "05136115", []string{"8 PCMA/8000"})
 	if err != nil {
 		t.Fatalf("a call from the trunk over TLS: %v", err)
@@ -133,5 +136,91 @@ func TestTLSRequiredWhereConfigured(t *testing.T) {
 	defer tlsAgent.Close()
 	if res, err := tlsAgent.Register(ctx, tlsAddr, "demo1004", 300); err != nil || res.StatusCode != 200 {
 		t.Errorf("a TLS-only agent over TLS: %v %v, want 200", res, err)
+	}
+}
+
+// TestSRTPOnTLSLegs (issue 12, SRTP): a trunk call over TLS offering
+// RTP/SAVP with an SDES key is answered RTP/SAVP with sc115's own key; the
+// agent's phone on TLS is offered RTP/SAVP too. Caller (PCMA) and agent
+// (PCMU) hear each other through both encrypted legs, transcoded, and
+// every packet either phone got authenticated. A third party's plain RTP
+// sprayed at the caller leg's port is dropped and counted, never heard.
+func TestSRTPOnTLSLegs(t *testing.T) {
+	certs := testcert.Write(t, t.TempDir())
+	cfg := testConfig(t)
+	cfg.SIP.TLS.Listen, cfg.SIP.TLS.CertFile, cfg.SIP.TLS.KeyFile = "127.0.0.1:0", certs.Cert, certs.Key
+	cfg.SIP.Trunks[0].RequireTLS = true // calls must come over TLS with SRTP
+	s := startTest(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	tlsAddr := s.sip.TLSAddr().String()
+	agent, err := testphone.NewTLS("1003", "127.0.0.1", certs.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer agent.Close()
+	if res, err := agent.Register(ctx, tlsAddr, "demo1003", 300); err != nil || res.StatusCode != 200 {
+		t.Fatalf("register over TLS: %v %v", res, err)
+	}
+	waitAgent(t, s, "1003", "available")
+
+	caller, err := testphone.NewTLS("+495136123456", "127.0.0.1", certs.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer caller.Close()
+	expectCode(t, "a plain RTP offer from the TLS-only trunk", 488, dialErr(caller.Dial(ctx, tlsAddr, "05136115", []string{"8 PCMA/8000"})))
+	caller.SRTP = true
+	call, err := caller.Dial(ctx, tlsAddr, "05136115", []string{"8 PCMA/8000"})
+	if err != nil {
+		t.Fatalf("an SRTP call over TLS: %v", err)
+	}
+	defer call.Bye(ctx)
+	if b := string(call.Res.Body()); !strings.Contains(b, "RTP/SAVP") || !strings.Contains(b, "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:") {
+		t.Errorf("sc115's answer is not SRTP:\n%s", b)
+	}
+	in, err := agent.NextIncoming(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := string(in.Req.Body()); !strings.Contains(b, "RTP/SAVP") || !strings.Contains(b, "a=crypto:") {
+		t.Errorf("sc115's offer to the TLS agent is not SRTP:\n%s", b)
+	}
+	legAddr, _, err := testphone.ParseSDP(call.Res.Body())
+	if err != nil {
+		t.Fatal(err)
+	}
+	attacker, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP("127.0.0.1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer attacker.Close()
+	forged := make([]byte, 160)
+	for i := range forged {
+		forged[i] = 0xEE
+	}
+	for i := range 20 {
+		b, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 8, SequenceNumber: uint16(i), Timestamp: uint32(i * 160), SSRC: 0x666}, Payload: forged}).Marshal()
+		_, _ = attacker.WriteToUDPAddrPort(b, legAddr)
+	}
+
+	callerFrame, agentFrame := talkFrames()
+	go func() { _ = in.RTP.Send(0, agentFrame, 50) }()
+	if err := call.RTP.Send(8, callerFrame, 50); err != nil {
+		t.Fatal(err)
+	}
+	waitHeard(t, "agent", in.RTP.Received, 0, g711.Alaw2Ulaw(callerFrame), 48)
+	waitHeard(t, "caller", call.RTP.Received, 8, g711.Ulaw2Alaw(agentFrame), 48)
+	if a, c := in.RTP.Undecryptable(), call.RTP.Undecryptable(); a != 0 || c != 0 {
+		t.Errorf("packets that did not authenticate: agent %d, caller %d", a, c)
+	}
+	for _, p := range in.RTP.Received() {
+		if string(p.Payload) == string(g711.Alaw2Ulaw(forged)) {
+			t.Fatal("the agent heard the third party's plain RTP")
+		}
+	}
+	_, body := httpGet(t, "http://"+s.httpLn.Addr().String()+"/metrics")
+	if v := metricValue(body, "sc115_media_srtp_failures_total"); v < 20 {
+		t.Errorf("sc115_media_srtp_failures_total = %v, want the 20 forged packets counted", v)
 	}
 }

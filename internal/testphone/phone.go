@@ -34,6 +34,9 @@ type Phone struct {
 	lastAuth string
 	// Password, if set, answers digest challenges to the phone's INVITEs.
 	Password string
+	// SRTP makes the phone's own calls offer RTP/SAVP with an SDES key;
+	// offers with a=crypto it answers that way whatever SRTP says.
+	SRTP bool
 	// Offers receives every INVITE the phone gets, with a channel closed
 	// when that offer's dialog ends (answered-and-hung-up or cancelled).
 	Offers chan Offered
@@ -254,12 +257,21 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if addr, _, err := ParseSDP(req.Body()); err == nil {
 		r.SetPeer(addr)
 	}
+	body := SDP(r.Addr(), formats...)
+	if _, theirs, ok := ParseCrypto(req.Body()); ok {
+		ours := NewSDESKey()
+		if err := r.SetSRTP(ours, theirs); err != nil {
+			_ = dss.Respond(488, "Bad Key", nil)
+			return
+		}
+		body = WithCrypto(body, ours)
+	}
 	in := &Incoming{Req: req, RTP: r, dss: dss}
 	p.mu.Lock()
 	p.legs[req.CallID().Value()] = in
 	p.mu.Unlock()
 	go func() { <-dss.Context().Done(); r.Close() }()
-	if err := dss.RespondSDP(SDP(r.Addr(), formats...)); err != nil {
+	if err := dss.RespondSDP(body); err != nil {
 		return
 	}
 	p.incoming <- in
@@ -331,6 +343,11 @@ func (p *Phone) dial(ctx context.Context, target, number string, mkBody func(*RT
 		return nil, err
 	}
 	body := mkBody(r)
+	var ours []byte
+	if p.SRTP {
+		ours = NewSDESKey()
+		body = WithCrypto(body, ours)
+	}
 	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: number, Host: hostOf(target), Port: portOf(target)})
 	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: p.User, Host: hostOf(p.Addr)}, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(8))
@@ -360,6 +377,16 @@ func (p *Phone) dial(ctx context.Context, target, number string, mkBody func(*RT
 	c.Res = dcs.InviteResponse
 	if addr, _, err := ParseSDP(c.Res.Body()); err == nil {
 		r.SetPeer(addr)
+	}
+	if ours != nil {
+		_, theirs, ok := ParseCrypto(c.Res.Body())
+		if !ok {
+			r.Close()
+			return nil, fmt.Errorf("SRTP offer answered without a=crypto: %s", c.Res.Body())
+		}
+		if err := r.SetSRTP(ours, theirs); err != nil {
+			return nil, err
+		}
 	}
 	if err := dcs.Ack(ctx); err != nil {
 		return nil, err

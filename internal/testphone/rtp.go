@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
 )
 
 // Packet is one received RTP packet.
@@ -26,6 +27,10 @@ type RTP struct {
 	ssrc uint32
 	seq  uint16
 	ts   uint32
+	// srtpIn and srtpOut are set by SetSRTP; bad counts packets that did
+	// not authenticate.
+	srtpIn, srtpOut *srtp.Context
+	bad             int
 }
 
 // NewRTP binds a socket on 127.0.0.1 and starts recording.
@@ -56,8 +61,22 @@ func (r *RTP) read() {
 		if err != nil {
 			return
 		}
+		data := append([]byte(nil), buf[:n]...)
+		r.mu.Lock()
+		in := r.srtpIn
+		r.mu.Unlock()
+		if in != nil {
+			plain, err := in.DecryptRTP(nil, data, nil)
+			if err != nil {
+				r.mu.Lock()
+				r.bad++
+				r.mu.Unlock()
+				continue
+			}
+			data = plain
+		}
 		var p rtp.Packet
-		if p.Unmarshal(append([]byte(nil), buf[:n]...)) != nil {
+		if p.Unmarshal(data) != nil {
 			continue
 		}
 		r.mu.Lock()
@@ -87,11 +106,16 @@ func (r *RTP) Send(pt uint8, payload []byte, n int) error {
 		r.seq++
 		r.ts += uint32(len(payload))
 		h := rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: r.seq, Timestamp: r.ts, SSRC: r.ssrc}
-		peer := r.peer
+		peer, out := r.peer, r.srtpOut
 		r.mu.Unlock()
 		b, err := (&rtp.Packet{Header: h, Payload: payload}).Marshal()
 		if err != nil {
 			return err
+		}
+		if out != nil {
+			if b, err = out.EncryptRTP(nil, b, nil); err != nil {
+				return err
+			}
 		}
 		if _, err := r.conn.WriteToUDPAddrPort(b, peer); err != nil {
 			return err

@@ -24,7 +24,7 @@ func SDP(addr netip.AddrPort, formats ...string) []byte {
 
 var (
 	reConn = regexp.MustCompile(`(?m)^c=IN IP4 (\S+)`)
-	reAud  = regexp.MustCompile(`(?m)^m=audio (\d+) RTP/AVP ([\d ]+)`)
+	reAud  = regexp.MustCompile(`(?m)^m=audio (\d+) RTP/S?AVP ([\d ]+)`)
 )
 
 // ParseSDP returns the audio address and the payload types of an SDP body.

@@ -18,6 +18,7 @@ type metrics struct {
 	lateness      prometheus.Histogram
 	timeouts      prometheus.Counter
 	rtcpIn        prometheus.Counter
+	srtpFailures  prometheus.Counter // SRTP packets that did not authenticate or were replays
 	worst         worstLateness
 }
 
@@ -68,11 +69,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: []float64{.001, .002, .005, .01, .02, .04, .08}}),
 		rtcpIn:   prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_rtcp_packets_in_total", Help: "RTCP packets received."}),
 		timeouts: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_timeouts_total", Help: "Call legs ended because their RTP stopped (or never started)."}),
+		srtpFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_srtp_failures_total",
+			Help: "SRTP packets dropped because they did not authenticate with the peer's key or were replays."}),
 	}
 	worst := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sc115_media_clock_worst_lateness_seconds", Help: "The latest the media clock woke for a tick in the last 10–20 s."},
 		func() float64 { return m.worst.get(time.Now()).Seconds() })
 	if reg != nil {
-		reg.MustRegister(m.sessions, m.packetsIn, m.packetsOut, m.relayDrops, m.foreign, m.framesSkipped, m.lateness, m.timeouts, m.rtcpIn, worst)
+		reg.MustRegister(m.sessions, m.packetsIn, m.packetsOut, m.relayDrops, m.foreign, m.framesSkipped, m.lateness, m.timeouts, m.rtcpIn, m.srtpFailures, worst)
 	}
 	return m
 }

@@ -55,9 +55,12 @@ type Session struct {
 		tsOff   uint32
 		marker  bool
 		buf     [1500]byte
-		octets  uint32 // payload octets sent (RTCP SR)
-		frames  int    // generated frames since the last sender report
+		enc     [1500]byte // buf encrypted, on SRTP legs
+		octets  uint32     // payload octets sent (RTCP SR)
+		frames  int        // generated frames since the last sender report
 	}
+
+	srtp atomic.Pointer[srtpState] // nil: plain RTP
 
 	rxPackets atomic.Uint64
 	txPackets atomic.Uint64
@@ -231,7 +234,7 @@ const srEvery = 250
 // holds out.mu). Cheap: 28 bytes every 5 s.
 func (s *Session) sendSRLocked() {
 	dst := s.remote.Load()
-	if dst == nil || s.muted.Load() {
+	if dst == nil || s.muted.Load() || s.srtp.Load() != nil { // SRTP legs would need SRTCP: none sent
 		return
 	}
 	var b [28]byte
@@ -295,7 +298,15 @@ func (s *Session) writeLocked(pt uint8, payload []byte) bool {
 	n += copy(s.out.buf[n:], payload)
 	s.out.marker = false
 	s.out.sent = true
-	if err := s.sock.writeTo(s.out.buf[:n], dst); err != nil {
+	pkt := s.out.buf[:n]
+	if st := s.srtp.Load(); st != nil {
+		enc, err := st.out.EncryptRTP(s.out.enc[:0], pkt, nil)
+		if err != nil {
+			return false
+		}
+		pkt = enc
+	}
+	if err := s.sock.writeTo(pkt, dst); err != nil {
 		return false
 	}
 	s.out.octets += uint32(len(payload))
@@ -309,6 +320,16 @@ func (s *Session) writeLocked(pt uint8, payload []byte) bool {
 // latches the remote address, and relays to the bridged peer. Nothing in
 // a packet can make it panic (FuzzHandlePacket).
 func (s *Session) handle(b []byte, from netip.AddrPort, h *rtp.Header, scratch []byte) {
+	if st := s.srtp.Load(); st != nil {
+		// Only what authenticates with the peer's key (and is no replay)
+		// is media: a forged or replayed packet goes before it can latch.
+		plain, err := st.in.DecryptRTP(st.dec[:0], b, nil)
+		if err != nil {
+			s.eng.m.srtpFailures.Inc()
+			return
+		}
+		b = plain
+	}
 	hl, err := h.Unmarshal(b)
 	if err != nil || h.Version != 2 || hl > len(b) {
 		return // not RTP: ignore quietly, never panic on network input
