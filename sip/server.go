@@ -233,6 +233,9 @@ func (s *Server) WaitServing() bool {
 // BindingCount is the number of live bindings (devices) of a SIP user.
 func (s *Server) BindingCount(user string) int { return len(s.reg.Bindings(user)) }
 
+// Bindings are the SIP user's live bindings (devices), most recent first.
+func (s *Server) Bindings(user string) []Binding { return s.reg.Bindings(user) }
+
 // Registered reports whether the SIP user has a live binding.
 func (s *Server) Registered(user string) bool { return len(s.reg.Bindings(user)) > 0 }
 

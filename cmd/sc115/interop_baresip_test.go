@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/sc115/sc115/acd"
 	"github.com/sc115/sc115/internal/interop"
+	"github.com/sc115/sc115/internal/testcert"
 	"github.com/sc115/sc115/internal/testphone"
 )
 
@@ -27,52 +29,115 @@ import (
 // be 440 Hz: audio crossed sc115 both ways. Then the agent dials *42 on
 // baresip and is logged out.
 func TestBaresipAgentTalksToCaller(t *testing.T) {
-	baresip := interop.Require(t, "baresip", "baresip-core")
 	cfg := testConfig(t)
 	s := startTest(t, cfg)
+	ctrlPort := interop.FreePort(t, "tcp")
+	dir := startBaresipAgent(t, fmt.Sprintf("module ctrl_tcp.so\nctrl_tcp_listen 127.0.0.1:%d\n", ctrlPort),
+		fmt.Sprintf("<sip:1003@%s>;auth_pass=demo1003;answermode=auto\n", s.sip.Addr()))
+	waitRegistered(t, s, dir, "1003")
+	talkThroughBaresip(t, s, cfg, dir)
+
+	// The agent dials *42 on baresip (through its ctrl_tcp remote control):
+	// baresip answers sc115's digest challenge, hears the confirmation, and
+	// the agent is logged out.
+	waitAgent(t, s, "1003", acd.AgentAvailable)
+	ctrl, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", ctrlPort))
+	if err != nil {
+		t.Fatalf("baresip ctrl_tcp: %v", err)
+	}
+	defer ctrl.Close()
+	cmd := `{"command":"dial","params":"*42","token":"t1"}`
+	if _, err := fmt.Fprintf(ctrl, "%d:%s,", len(cmd), cmd); err != nil {
+		t.Fatal(err)
+	}
+	waitAgent(t, s, "1003", acd.AgentLoggedOut)
+}
+
+// TestBaresipOverTLSWithSRTP (issue 12, TLS and SRTP with a real phone):
+// baresip registers as agent 1003 over SIP over TLS, checking sc115's
+// certificate against the test CA (sip_cafile), with mediaenc=srtp-mand,
+// so it takes only an RTP/SAVP offer with SDES keys. A plain-RTP caller
+// from the trunk talks with it: sc115 bridges RTP and SRTP both ways
+// (440 Hz heard by baresip, its 1 kHz by the caller), nothing failed to
+// authenticate, and the CDR says answered by 1003.
+func TestBaresipOverTLSWithSRTP(t *testing.T) {
+	certs := testcert.Write(t, t.TempDir())
+	cfg := testConfig(t)
+	cfg.SIP.TLS.Listen, cfg.SIP.TLS.CertFile, cfg.SIP.TLS.KeyFile = "127.0.0.1:0", certs.Cert, certs.Key
+	s := startTest(t, cfg)
+	// srtp.so before account.so: accounts name its media encryption.
+	dir := startBaresipAgent(t, "sip_cafile "+certs.CA+"\nmodule srtp.so\n",
+		fmt.Sprintf("<sip:1003@%s;transport=tls>;auth_pass=demo1003;answermode=auto;mediaenc=srtp-mand\n", s.sip.TLSAddr()))
+	waitRegistered(t, s, dir, "1003")
+	if b := s.sip.Bindings("1003"); len(b) != 1 || !strings.EqualFold(b[0].Transport, "TLS") {
+		t.Fatalf("baresip's binding %+v, want one over TLS", b)
+	}
+	talkThroughBaresip(t, s, cfg, dir)
+	_, body := httpGet(t, "http://"+s.httpLn.Addr().String()+"/metrics")
+	if v := metricValue(body, "sc115_media_srtp_failures_total"); v != 0 {
+		t.Errorf("%v SRTP packets from baresip did not authenticate", v)
+	}
+}
+
+// startBaresipAgent starts baresip (bounded: it quits after 30 s) with a
+// 1 kHz microphone, recording what it hears, with extra config lines and
+// the accounts file; it returns baresip's folder (its log is baresip.log).
+func startBaresipAgent(t *testing.T, extraConf, accounts string) string {
+	t.Helper()
+	baresip := interop.Require(t, "baresip", "baresip-core")
 	dir := t.TempDir()
 	mic := filepath.Join(dir, "mic.wav")
 	writeToneWAV(t, mic, 1000, 30*time.Second)
 	sipPort := interop.FreeUDPTCPPort(t) // baresip listens on UDP and TCP
-	ctrlPort := interop.FreePort(t, "tcp")
 	conf := fmt.Sprintf(`sip_listen 127.0.0.1:%d
 net_interface 127.0.0.1
 module_path /usr/lib/baresip/modules
 module g711.so
-module account.so
+%smodule account.so
 module menu.so
 module aufile.so
 module sndfile.so
-module ctrl_tcp.so
-ctrl_tcp_listen 127.0.0.1:%d
 audio_source aufile,%s
 audio_player aufile,%s
 snd_path %s
-`, sipPort, ctrlPort, mic, filepath.Join(dir, "speaker.wav"), dir)
-	account := fmt.Sprintf("<sip:1003@%s>;auth_pass=demo1003;answermode=auto\n", s.sip.Addr())
+`, sipPort, extraConf, mic, filepath.Join(dir, "speaker.wav"), dir)
 	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "accounts"), []byte(account), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "accounts"), []byte(accounts), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	bs := exec.CommandContext(ctx, baresip, "-f", dir, "-t", "30")
 	out, _ := os.Create(filepath.Join(dir, "baresip.log"))
-	defer out.Close()
+	t.Cleanup(func() { out.Close() })
 	bs.Stdout, bs.Stderr = out, out
 	if err := bs.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = bs.Process.Kill(); _ = bs.Wait() }()
-	for deadline := time.Now().Add(10 * time.Second); !s.sip.Registered("1003"); time.Sleep(50 * time.Millisecond) {
+	t.Cleanup(func() { _ = bs.Process.Kill(); _ = bs.Wait() })
+	return dir
+}
+
+// waitRegistered waits for user's registration (baresip's log if none).
+func waitRegistered(t *testing.T, s *service, dir, user string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !s.sip.Registered(user); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(filepath.Join(dir, "baresip.log"))
 			t.Fatalf("baresip did not register:\n%s", log)
 		}
 	}
+}
 
+// talkThroughBaresip calls Burgdorf from a plain caller speaking 440 Hz;
+// the baresip agent in dir answers: the caller must hear its 1 kHz and
+// baresip's recording must be 440 Hz; the CDR says answered by 1003.
+func talkThroughBaresip(t *testing.T, s *service, cfg Config, dir string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
 	caller, err := testphone.New("+495136555444", "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +155,8 @@ snd_path %s
 	}
 	heard := call.RTP.Received()
 	if len(heard) < 60 {
-		t.Fatalf("caller received %d packets", len(heard))
+		log, _ := os.ReadFile(filepath.Join(dir, "baresip.log"))
+		t.Fatalf("caller received %d packets; baresip:\n%s", len(heard), log)
 	}
 	var pcm []int16
 	for _, p := range heard[len(heard)-50:] { // the last second: the agent's voice
@@ -134,21 +200,6 @@ snd_path %s
 	if f := dominantHz(samples[len(samples)-rate:], rate); math.Abs(f-440) > 30 {
 		t.Errorf("baresip heard %.0f Hz, want the caller's 440 Hz", f)
 	}
-
-	// The agent dials *42 on baresip (through its ctrl_tcp remote control):
-	// baresip answers sc115's digest challenge, hears the confirmation, and
-	// the agent is logged out.
-	waitAgent(t, s, "1003", acd.AgentAvailable)
-	ctrl, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", ctrlPort))
-	if err != nil {
-		t.Fatalf("baresip ctrl_tcp: %v", err)
-	}
-	defer ctrl.Close()
-	cmd := `{"command":"dial","params":"*42","token":"t1"}`
-	if _, err := fmt.Fprintf(ctrl, "%d:%s,", len(cmd), cmd); err != nil {
-		t.Fatal(err)
-	}
-	waitAgent(t, s, "1003", acd.AgentLoggedOut)
 }
 
 func waitAgent(t *testing.T, s *service, id string, want acd.AgentState) {
