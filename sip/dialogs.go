@@ -115,3 +115,4 @@ func (reserved) onBye(*sip.Request, sip.ServerTransaction) {}
 func (reserved) onAck(*sip.Request, sip.ServerTransaction) {}
 func (reserved) localSDP() []byte                          { return nil }
 func (reserved) reinvite(*audioOffer) []byte               { return nil }
+func (reserved) refreshSession() []sip.Header              { return nil }

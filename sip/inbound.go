@@ -36,6 +36,20 @@ type InboundCall struct {
 	unconfirmed *unconfirmedCall
 	// ours is sc115's SDES line on an SRTP leg (nil: plain RTP).
 	ours *sdesCrypto
+	// st is the session timer, when the trunk does RFC 4028.
+	st sessionTimer
+}
+
+// EndReasonSessionExpired is the reason of a leg ended because its
+// session timer ran out without a refresh.
+const EndReasonSessionExpired = "session-expired"
+
+// refreshSession restarts the session timer on a refresh.
+func (c *InboundCall) refreshSession() []sip.Header {
+	if !c.st.refresh() {
+		return nil
+	}
+	return c.st.headers()
 }
 
 func (c *InboundCall) guard() *dialogGuard { return &c.dialog }
@@ -231,6 +245,16 @@ func (c *InboundCall) waitAck(body []byte) error {
 	done := make(chan error, 1)
 	res := sip.NewSDPResponseFromRequest(c.dss.InviteRequest, body)
 	res.AppendHeader(c.s.contactFor(c.req.Transport()))
+	if d, ok := requestedSessionExpires(c.req); ok {
+		c.st.start(d, func() {
+			c.s.log.Warn().Str("call_id", c.CallID()).Dur("session_expires", d).Msg("session not refreshed (RFC 4028): ending the leg")
+			c.ended.set(EndReasonSessionExpired)
+			c.Hangup()
+		})
+		for _, h := range c.st.headers() {
+			res.AppendHeader(h)
+		}
+	}
 	go func() { done <- c.dss.WriteResponse(res) }()
 	t := time.NewTimer(c.s.cfg.Limits.AckTimeout)
 	defer t.Stop()
@@ -330,6 +354,7 @@ func (c *InboundCall) localSDP() []byte {
 }
 
 func (c *InboundCall) close() {
+	c.st.stop()
 	if sess := c.session(); sess != nil {
 		sess.Close()
 	}

@@ -273,6 +273,9 @@ func (a *AgentCall) Media() *media.Session { return a.sess }
 
 func (a *AgentCall) onAck(*sip.Request, sip.ServerTransaction) {}
 
+// refreshSession: sc115 asks agents' phones for no session timer.
+func (a *AgentCall) refreshSession() []sip.Header { return nil }
+
 func (a *AgentCall) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	if err := a.dcs.ReadBye(req, tx); err != nil {
 		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")

@@ -35,6 +35,9 @@ type leg interface {
 	localSDP() []byte
 	// reinvite answers an in-dialog offer (hold, resume, new address).
 	reinvite(o *audioOffer) []byte
+	// refreshSession restarts the leg's session timer (RFC 4028) and
+	// returns the headers for the refresh's 2xx (none without a timer).
+	refreshSession() []sip.Header
 }
 
 // Server is sc115's SIP endpoint: one UDP and one TCP listener on the same
@@ -143,6 +146,7 @@ func NewServer(cfg Config, o Options) (*Server, error) {
 	s.srv.OnBye(s.checked(s.onBye))
 	s.srv.OnRegister(s.checked(s.reg.handle))
 	s.srv.OnOptions(s.checked(s.onOptions))
+	s.srv.OnUpdate(s.checked(s.onUpdate))
 	return s, nil
 }
 
@@ -269,7 +273,8 @@ func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 		}
 	}
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
-	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER"))
+	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, UPDATE"))
+	res.AppendHeader(sip.NewHeader("Supported", "timer"))
 	_ = tx.Respond(res)
 }
 
@@ -317,6 +322,12 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if offer.savp && len(offer.crypto) == 0 || s.adm.trunkRequiresTLS(src) && len(offer.crypto) == 0 {
 		log.Warn().Msg("INVITE without a usable a=crypto where SRTP is needed: 488")
 		respond(tx, req, sip.StatusNotAcceptableHere, "SRTP Required")
+		return
+	}
+	if d, ok := requestedSessionExpires(req); ok && d < minSessionExpires {
+		res := sip.NewResponseFromRequest(req, 422, "Session Interval Too Small", nil)
+		res.AppendHeader(sip.NewHeader("Min-SE", strconv.Itoa(int(minSessionExpires/time.Second))))
+		_ = tx.Respond(res)
 		return
 	}
 	unconfirmed, release, limit := s.adm.takeCall(src, s.adm.trunkOf(src))
@@ -386,6 +397,28 @@ func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	res := sip.NewSDPResponseFromRequest(req, body)
 	res.AppendHeader(s.contactFor(req.Transport()))
+	for _, h := range l.refreshSession() {
+		res.AppendHeader(h)
+	}
+	_ = tx.Respond(res)
+}
+
+// onUpdate takes a session refresh (RFC 4028 with UPDATE, RFC 3311)
+// without SDP; an UPDATE with an offer is not supported (488: the peer
+// uses a re-INVITE).
+func (s *Server) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
+	l := s.inDialog(req, tx)
+	if l == nil {
+		return
+	}
+	if len(req.Body()) > 0 {
+		respond(tx, req, sip.StatusNotAcceptableHere, "UPDATE With SDP Not Supported")
+		return
+	}
+	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
+	for _, h := range l.refreshSession() {
+		res.AppendHeader(h)
+	}
 	_ = tx.Respond(res)
 }
 

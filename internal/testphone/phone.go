@@ -321,6 +321,14 @@ func (c *Call) ReInvite(ctx context.Context, dir string) (*sip.Response, error) 
 // Bye hangs up.
 func (c *Call) Bye(ctx context.Context) error { return c.dcs.Bye(ctx) }
 
+// Update sends an in-dialog UPDATE without SDP (an RFC 4028 session
+// refresh) and returns the answer.
+func (c *Call) Update(ctx context.Context) (*sip.Response, error) {
+	req := sip.NewRequest(sip.UPDATE, c.dcs.InviteResponse.Contact().Address)
+	c.p.transport(req)
+	return c.dcs.Do(ctx, req)
+}
+
 // Dial calls number at target (host:port) offering formats ("8 PCMA/8000";
 // none: PCMA, PCMU and telephone-event); headers are added to the INVITE.
 // It returns the call once answered, or the final error response as
