@@ -69,6 +69,7 @@ func TestParseAudioRefusesWhatWeCannotSpeak(t *testing.T) {
 func FuzzParseAudio(f *testing.F) {
 	f.Add([]byte(offerDynamic))
 	f.Add([]byte("v=0\r\nm=audio 0 RTP/AVP\r\n"))
+	f.Add([]byte(strings.Replace(offerDynamic, "RTP/AVP", "RTP/SAVP", 1) + "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd\r\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		o, err := parseAudio(b)
 		if err == nil && len(o.formats) == 0 {
