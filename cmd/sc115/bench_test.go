@@ -35,41 +35,10 @@ func benchCalls(b *testing.B, redisURL string) {
 	cfg := testConfigB(b)
 	cfg.Queue.Redis = redisURL
 	cfg.ACD.Queue.Wrapup = 0
-	cfg.ACD.Agents = nil
-	for i := 0; i < agents; i++ {
-		id := fmt.Sprintf("%d", 2000+i)
-		cfg.ACD.Agents = append(cfg.ACD.Agents, acd.Agent{ID: id, SIPUser: id, Password: "pw" + id, Skills: map[string]int{"burgdorf": 5}})
-	}
-	if err := cfg.ACD.Validate(); err != nil {
-		b.Fatal(err)
-	}
-	s, err := start(cfg, zerolog.Nop())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.shutdown(true)
+	s := startWithAgents(b, cfg, agents)
 	target := s.sip.Addr().String()
 	ctx := context.Background()
-	for _, a := range cfg.ACD.Agents {
-		ph, err := testphone.New(a.SIPUser, "127.0.0.1")
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer ph.Close()
-		ph.OnOffer(func(*sip.Request) (int, time.Duration, []string) { return 200, 0, []string{"8 PCMA/8000"} })
-		go func() {
-			for {
-				in, err := ph.NextIncoming(context.Background())
-				if err != nil {
-					return
-				}
-				_ = in
-			}
-		}()
-		if res, err := ph.Register(ctx, target, a.Password, 3600); err != nil || res.StatusCode != 200 {
-			b.Fatalf("register %s: %v %v", a.SIPUser, res, err)
-		}
-	}
+	var err error
 	callers := make([]*testphone.Phone, 10)
 	for i := range callers {
 		if callers[i], err = testphone.New(fmt.Sprintf("+49513612%04d", i), "127.0.0.1"); err != nil {
@@ -118,4 +87,43 @@ func benchCalls(b *testing.B, redisURL string) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "calls/s")
 	b.ReportMetric(100*float64(answered)/float64(b.N), "%answered")
 	b.ReportMetric(float64(failed.Load()), "failed")
+}
+
+// startWithAgents starts sc115 on cfg with n Burgdorf agents (2000…)
+// instead of the example's, each registered by a test phone that answers
+// every offer at once with PCMA; everything stops when the benchmark ends.
+func startWithAgents(b *testing.B, cfg Config, n int) *service {
+	b.Helper()
+	cfg.ACD.Agents = nil
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("%d", 2000+i)
+		cfg.ACD.Agents = append(cfg.ACD.Agents, acd.Agent{ID: id, SIPUser: id, Password: "pw" + id, Skills: map[string]int{"burgdorf": 5}})
+	}
+	if err := cfg.ACD.Validate(); err != nil {
+		b.Fatal(err)
+	}
+	s, err := start(cfg, zerolog.Nop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.shutdown(true) })
+	for _, a := range cfg.ACD.Agents {
+		ph, err := testphone.New(a.SIPUser, "127.0.0.1")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(ph.Close)
+		ph.OnOffer(func(*sip.Request) (int, time.Duration, []string) { return 200, 0, []string{"8 PCMA/8000"} })
+		go func() {
+			for {
+				if _, err := ph.NextIncoming(context.Background()); err != nil {
+					return
+				}
+			}
+		}()
+		if res, err := ph.Register(context.Background(), s.sip.Addr().String(), a.Password, 3600); err != nil || res.StatusCode != 200 {
+			b.Fatalf("register %s: %v %v", a.SIPUser, res, err)
+		}
+	}
+	return s
 }

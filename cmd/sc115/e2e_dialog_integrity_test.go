@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zaf/g711"
-
 	"github.com/sc115/sc115/internal/testphone"
 )
 
@@ -138,13 +136,7 @@ func TestThirdPartyCannotTakeOverTheDialog(t *testing.T) {
 	}
 
 	// The call is untouched: both still hear each other.
-	callerFrame, agentFrame := talkFrames()
-	go func() { _ = in.RTP.Send(0, agentFrame, 50) }()
-	if err := call.RTP.Send(8, callerFrame, 50); err != nil {
-		t.Fatal(err)
-	}
-	waitHeard(t, "agent", in.RTP.Received, 0, g711.Alaw2Ulaw(callerFrame), 48)
-	waitHeard(t, "caller", call.RTP.Received, 8, g711.Ulaw2Alaw(agentFrame), 48)
+	talkBothWays(t, call, in, nil)
 
 	// The real caller's BYE ends it, with the agent's leg and a CDR.
 	if err := call.Bye(ctx); err != nil {

@@ -8,15 +8,19 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pion/rtp"
 	"github.com/rs/zerolog"
+	"github.com/zaf/g711"
 
 	"github.com/sc115/sc115/acd"
+	"github.com/sc115/sc115/internal/testcert"
 	"github.com/sc115/sc115/internal/testphone"
 )
 
@@ -171,4 +175,70 @@ func agentPhone(ctx context.Context, t *testing.T, target, id string) *testphone
 		t.Fatalf("register %s: %v %v", id, res, err)
 	}
 	return ph
+}
+
+// talkBothWays has the caller (A-law) and the agent (µ-law) speak
+// talkFrames for a second at once, and waits until each heard the other
+// (transcoded). during, if set, runs alongside (an attacker).
+func talkBothWays(t *testing.T, call *testphone.Call, in *testphone.Incoming, during func()) {
+	t.Helper()
+	callerFrame, agentFrame := talkFrames()
+	done := make(chan error, 1)
+	go func() { done <- in.RTP.Send(0, agentFrame, 50) }()
+	if during != nil {
+		go during()
+	}
+	if err := call.RTP.Send(8, callerFrame, 50); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	waitHeard(t, "agent", in.RTP.Received, 0, g711.Alaw2Ulaw(callerFrame), 48)
+	waitHeard(t, "caller", call.RTP.Received, 8, g711.Ulaw2Alaw(agentFrame), 48)
+}
+
+// forgedFrame is the audio a third party injects: no prompt or talk frame has it.
+var forgedFrame = bytes.Repeat([]byte{0xEE}, 160)
+
+// sprayForged sends n plain RTP packets of forgedFrame from ip to to,
+// and returns the socket (closed when the test ends) to read from.
+func sprayForged(t *testing.T, ip string, to netip.AddrPort, n int) *net.UDPConn {
+	t.Helper()
+	attacker, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { attacker.Close() })
+	sprayFrom(attacker, to, n)
+	return attacker
+}
+
+// sprayFrom sends n forged packets from conn to to.
+func sprayFrom(conn *net.UDPConn, to netip.AddrPort, n int) {
+	for i := range n {
+		b, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 8, SequenceNumber: uint16(i), Timestamp: uint32(i * 160), SSRC: 0x666}, Payload: forgedFrame}).Marshal()
+		_, _ = conn.WriteToUDPAddrPort(b, to)
+	}
+}
+
+// heardForged reports whether got holds the forged frame as an agent on
+// µ-law hears it.
+func heardForged(got []testphone.Packet) bool {
+	for _, p := range got {
+		if string(p.Payload) == string(g711.Alaw2Ulaw(forgedFrame)) {
+			return true
+		}
+	}
+	return false
+}
+
+// tlsTestConfig is testConfig with SIP over TLS on a free port, its
+// certificate from a throw-away CA (returned, for the clients).
+func tlsTestConfig(t *testing.T) (Config, testcert.Files) {
+	t.Helper()
+	certs := testcert.Write(t, t.TempDir())
+	cfg := testConfig(t)
+	cfg.SIP.TLS.Listen, cfg.SIP.TLS.CertFile, cfg.SIP.TLS.KeyFile = "127.0.0.1:0", certs.Cert, certs.Key
+	return cfg, certs
 }

@@ -3,15 +3,10 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/pion/rtp"
-	"github.com/zaf/g711"
-
-	"github.com/sc115/sc115/internal/testcert"
 	"github.com/sc115/sc115/internal/testphone"
 )
 
@@ -22,9 +17,7 @@ import (
 // other, the agent's BYE over TLS ends the call with its CDR. A client
 // that offers nothing newer than TLS 1.1 gets no connection.
 func TestAgentOverTLS(t *testing.T) {
-	certs := testcert.Write(t, t.TempDir())
-	cfg := testConfig(t)
-	cfg.SIP.TLS.Listen, cfg.SIP.TLS.CertFile, cfg.SIP.TLS.KeyFile = "127.0.0.1:0", certs.Cert, certs.Key
+	cfg, certs := tlsTestConfig(t)
 	s := startTest(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -56,13 +49,7 @@ func TestAgentOverTLS(t *testing.T) {
 	if c := in.Req.Contact(); c == nil || c.Address.UriParams.GetOr("transport", "") != "tls" || c.Address.Port != int(s.sip.TLSAddr().Port()) {
 		t.Errorf("sc115's Contact toward the TLS agent: %v, want the TLS listener with transport=tls", c)
 	}
-	callerFrame, agentFrame := talkFrames()
-	go func() { _ = in.RTP.Send(0, agentFrame, 50) }()
-	if err := call.RTP.Send(8, callerFrame, 50); err != nil {
-		t.Fatal(err)
-	}
-	waitHeard(t, "agent", in.RTP.Received, 0, g711.Alaw2Ulaw(callerFrame), 48)
-	waitHeard(t, "caller", call.RTP.Received, 8, g711.Ulaw2Alaw(agentFrame), 48)
+	talkBothWays(t, call, in, nil)
 	if err := in.Bye(ctx); err != nil {
 		t.Fatalf("the agent's BYE over TLS: %v", err)
 	}
@@ -82,9 +69,7 @@ func TestAgentOverTLS(t *testing.T) {
 // require_tls registers over TLS and is refused over UDP (403, after its
 // digest: answers to unauthenticated requests stay the same for all).
 func TestTLSRequiredWhereConfigured(t *testing.T) {
-	certs := testcert.Write(t, t.TempDir())
-	cfg := testConfig(t)
-	cfg.SIP.TLS.Listen, cfg.SIP.TLS.CertFile, cfg.SIP.TLS.KeyFile = "127.0.0.1:0", certs.Cert, certs.Key
+	cfg, certs := tlsTestConfig(t)
 	cfg.SIP.Trunks[0].RequireTLS = true
 	for i := range cfg.ACD.Agents {
 		if cfg.ACD.Agents[i].ID == "1004" {
@@ -146,9 +131,7 @@ func TestTLSRequiredWhereConfigured(t *testing.T) {
 // every packet either phone got authenticated. A third party's plain RTP
 // sprayed at the caller leg's port is dropped and counted, never heard.
 func TestSRTPOnTLSLegs(t *testing.T) {
-	certs := testcert.Write(t, t.TempDir())
-	cfg := testConfig(t)
-	cfg.SIP.TLS.Listen, cfg.SIP.TLS.CertFile, cfg.SIP.TLS.KeyFile = "127.0.0.1:0", certs.Cert, certs.Key
+	cfg, certs := tlsTestConfig(t)
 	cfg.SIP.Trunks[0].RequireTLS = true // calls must come over TLS with SRTP
 	s := startTest(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -190,34 +173,14 @@ func TestSRTPOnTLSLegs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	attacker, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP("127.0.0.1")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer attacker.Close()
-	forged := make([]byte, 160)
-	for i := range forged {
-		forged[i] = 0xEE
-	}
-	for i := range 20 {
-		b, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 8, SequenceNumber: uint16(i), Timestamp: uint32(i * 160), SSRC: 0x666}, Payload: forged}).Marshal()
-		_, _ = attacker.WriteToUDPAddrPort(b, legAddr)
-	}
+	sprayForged(t, "127.0.0.1", legAddr, 20)
 
-	callerFrame, agentFrame := talkFrames()
-	go func() { _ = in.RTP.Send(0, agentFrame, 50) }()
-	if err := call.RTP.Send(8, callerFrame, 50); err != nil {
-		t.Fatal(err)
-	}
-	waitHeard(t, "agent", in.RTP.Received, 0, g711.Alaw2Ulaw(callerFrame), 48)
-	waitHeard(t, "caller", call.RTP.Received, 8, g711.Ulaw2Alaw(agentFrame), 48)
+	talkBothWays(t, call, in, nil)
 	if a, c := in.RTP.Undecryptable(), call.RTP.Undecryptable(); a != 0 || c != 0 {
 		t.Errorf("packets that did not authenticate: agent %d, caller %d", a, c)
 	}
-	for _, p := range in.RTP.Received() {
-		if string(p.Payload) == string(g711.Alaw2Ulaw(forged)) {
-			t.Fatal("the agent heard the third party's plain RTP")
-		}
+	if heardForged(in.RTP.Received()) {
+		t.Fatal("the agent heard the third party's plain RTP")
 	}
 	_, body := httpGet(t, "http://"+s.httpLn.Addr().String()+"/metrics")
 	if v := metricValue(body, "sc115_media_srtp_failures_total"); v < 20 {

@@ -14,10 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo/sip"
-	"github.com/rs/zerolog"
-
-	"github.com/sc115/sc115/acd"
 	"github.com/sc115/sc115/internal/testphone"
 )
 
@@ -47,39 +43,9 @@ func benchFlood(b *testing.B, off bool) {
 		cfg.SIP.Limits.MaxCallsPerTrunk = 0
 		cfg.SIP.Limits.AckTimeout = time.Minute
 	}
-	cfg.ACD.Agents = nil
-	for i := 0; i < agents; i++ {
-		id := fmt.Sprintf("%d", 2000+i)
-		cfg.ACD.Agents = append(cfg.ACD.Agents, acd.Agent{ID: id, SIPUser: id, Password: "pw" + id, Skills: map[string]int{"burgdorf": 5}})
-	}
-	if err := cfg.ACD.Validate(); err != nil {
-		b.Fatal(err)
-	}
-	s, err := start(cfg, zerolog.Nop())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.shutdown(true)
+	s := startWithAgents(b, cfg, agents)
 	target := s.sip.Addr().String()
 	ctx := context.Background()
-	for _, a := range cfg.ACD.Agents {
-		ph, err := testphone.New(a.SIPUser, "127.0.0.1")
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer ph.Close()
-		ph.OnOffer(func(*sip.Request) (int, time.Duration, []string) { return 200, 0, []string{"8 PCMA/8000"} })
-		go func() {
-			for {
-				if _, err := ph.NextIncoming(context.Background()); err != nil {
-					return
-				}
-			}
-		}()
-		if res, err := ph.Register(ctx, target, a.Password, 3600); err != nil || res.StatusCode != 200 {
-			b.Fatalf("register %s: %v %v", a.SIPUser, res, err)
-		}
-	}
 	caller, err := testphone.New("+495136120000", "127.0.0.1")
 	if err != nil {
 		b.Fatal(err)

@@ -18,7 +18,6 @@ import (
 
 	"github.com/sc115/sc115/acd"
 	"github.com/sc115/sc115/internal/interop"
-	"github.com/sc115/sc115/internal/testcert"
 	"github.com/sc115/sc115/internal/testphone"
 )
 
@@ -61,9 +60,7 @@ func TestBaresipAgentTalksToCaller(t *testing.T) {
 // (440 Hz heard by baresip, its 1 kHz by the caller), nothing failed to
 // authenticate, and the CDR says answered by 1003.
 func TestBaresipOverTLSWithSRTP(t *testing.T) {
-	certs := testcert.Write(t, t.TempDir())
-	cfg := testConfig(t)
-	cfg.SIP.TLS.Listen, cfg.SIP.TLS.CertFile, cfg.SIP.TLS.KeyFile = "127.0.0.1:0", certs.Cert, certs.Key
+	cfg, certs := tlsTestConfig(t)
 	s := startTest(t, cfg)
 	// srtp.so before account.so: accounts name its media encryption.
 	dir := startBaresipAgent(t, "sip_cafile "+certs.CA+"\nmodule srtp.so\n",
