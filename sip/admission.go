@@ -29,6 +29,7 @@ type admission struct {
 
 	calls       map[string]*atomic.Int64 // trunk name → concurrent calls (fixed at start)
 	unconfirmed sync.Map                 // source netip.Addr → *atomic.Int64: calls whose ACK or first RTP is not there yet
+	inFlight    sync.Map                 // source netip.Addr → *atomic.Int64: its requests being handled (not trunks, not exempt)
 	now         func() time.Time
 }
 
@@ -164,12 +165,14 @@ func (a *admission) sweep() {
 	// A counter at 0 may go; a call taking it this very moment keeps
 	// counting on the dropped one (and releases it), the next gets a new
 	// one: at worst one source's bound is briefly a call too loose.
-	a.unconfirmed.Range(func(k, v any) bool {
-		if v.(*atomic.Int64).Load() == 0 {
-			a.unconfirmed.CompareAndDelete(k, v)
-		}
-		return true
-	})
+	for _, m := range []*sync.Map{&a.unconfirmed, &a.inFlight} {
+		m.Range(func(k, v any) bool {
+			if v.(*atomic.Int64).Load() == 0 {
+				m.CompareAndDelete(k, v)
+			}
+			return true
+		})
+	}
 }
 
 // classOf sorts a request (by its method) into a bucket class, for a
@@ -302,6 +305,19 @@ func (a *admission) takeCall(src netip.Addr, trunk string) (u *unconfirmedCall, 
 		return nil, nil, "max_calls_per_trunk"
 	}
 	return u, func() { u.confirmed(); n.Add(-1) }, ""
+}
+
+// enter counts a request from src (no trunk, not exempt) into its
+// in-flight handlers; ok false when max_in_flight_per_source are already
+// running. leave must follow an ok enter.
+func (a *admission) enter(src netip.Addr) (leave func(), ok bool) {
+	v, _ := a.inFlight.LoadOrStore(src, new(atomic.Int64))
+	n := v.(*atomic.Int64)
+	if n.Add(1) > int64(a.lim.MaxInFlightPerSource) {
+		n.Add(-1)
+		return nil, false
+	}
+	return func() { n.Add(-1) }, true
 }
 
 // unconfirmedOf is how many calls from src are unconfirmed.

@@ -3,6 +3,7 @@ package sip
 import (
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,9 +107,30 @@ func TestTakeCallBoundsUnconfirmedAndPerTrunk(t *testing.T) {
 	if a.unconfirmedOf(flood) != 0 || a.unconfirmedOf(other) != 0 || a.calls["pbx"].Load() != 0 {
 		t.Errorf("after release: %d+%d unconfirmed, %d on the trunk", a.unconfirmedOf(flood), a.unconfirmedOf(other), a.calls["pbx"].Load())
 	}
+	// In-flight handlers per source: the bound, then room again after a leave.
+	var leaves []func()
+	for range a.lim.MaxInFlightPerSource {
+		leave, ok := a.enter(other)
+		if !ok {
+			t.Fatal("refused below max_in_flight_per_source")
+		}
+		leaves = append(leaves, leave)
+	}
+	if _, ok := a.enter(other); ok {
+		t.Error("admitted beyond max_in_flight_per_source")
+	}
+	if _, ok := a.enter(flood); !ok {
+		t.Error("another source is held up by the first's handlers")
+	}
+	leaves[0]()
+	if _, ok := a.enter(other); !ok {
+		t.Error("no room after a handler left")
+	}
+	a.inFlight.Range(func(k, v any) bool { v.(*atomic.Int64).Store(0); return true })
 	a.sweep()
 	n := 0
 	a.unconfirmed.Range(func(any, any) bool { n++; return true })
+	a.inFlight.Range(func(any, any) bool { n++; return true })
 	if n != 0 {
 		t.Errorf("%d idle unconfirmed counters after the sweep", n)
 	}

@@ -39,6 +39,11 @@ type Limits struct {
 	// AckTimeout ends an answered call whose ACK does not come (its ports
 	// are free again at once, not after sipgo's 32 s).
 	AckTimeout time.Duration `yaml:"ack_timeout"`
+	// MaxInFlightPerSource bounds the requests from one address that is no
+	// trunk and no exempt proxy being handled at once (each holds a
+	// goroutine: a ringing feature call, a digest check); beyond it they
+	// are dropped, or refused 503 with over_limit: reject.
+	MaxInFlightPerSource int `yaml:"max_in_flight_per_source"`
 	// MaxBindingsPerUser bounds the devices one SIP user may register.
 	MaxBindingsPerUser int `yaml:"max_bindings_per_user"`
 	// TCPIdleTimeout closes a TCP connection that sent nothing this long.
@@ -57,7 +62,7 @@ type Limits struct {
 func DefaultLimits() Limits {
 	return Limits{TrunkInvitesPerSecond: 1000, InvitesPerSecond: 5, RegistersPerSecond: 20, OptionsPerSecond: 20, OthersPerSecond: 100,
 		OverLimit: "drop", MaxCallsPerTrunk: 6000, MaxUnconfirmedCalls: 1000, AckTimeout: 8 * time.Second,
-		MaxBindingsPerUser: 10, TCPIdleTimeout: 10 * time.Minute, RetryAfter: 5 * time.Second, OptionsFromUnknown: "drop"}
+		MaxBindingsPerUser: 10, MaxInFlightPerSource: 50, TCPIdleTimeout: 10 * time.Minute, RetryAfter: 5 * time.Second, OptionsFromUnknown: "drop"}
 }
 
 // Validate checks the section.
@@ -86,6 +91,8 @@ func (l *Limits) Validate() error {
 		return cfgerr.New("sip.limits.max_unconfirmed_calls", "must be above 0")
 	case l.AckTimeout <= 0:
 		return cfgerr.New("sip.limits.ack_timeout", "must be above 0")
+	case l.MaxInFlightPerSource <= 0:
+		return cfgerr.New("sip.limits.max_in_flight_per_source", "must be above 0")
 	case l.MaxBindingsPerUser <= 0:
 		return cfgerr.New("sip.limits.max_bindings_per_user", "must be above 0")
 	case l.TCPIdleTimeout <= 0:

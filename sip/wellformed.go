@@ -41,8 +41,21 @@ func (s *Server) wellFormed(req *sip.Request, tx sip.ServerTransaction) bool {
 // checked runs h only for well-formed requests within their limits.
 func (s *Server) checked(h func(*sip.Request, sip.ServerTransaction)) func(*sip.Request, sip.ServerTransaction) {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
-		if s.wellFormed(req, tx) && s.admitRequest(req, tx) {
-			h(req, tx)
+		if !s.wellFormed(req, tx) || !s.admitRequest(req, tx) {
+			return
 		}
+		if src := sourceAddr(req.Source()); s.adm.trunkOf(src) == "" && !s.adm.isExempt(src) {
+			leave, ok := s.adm.enter(src)
+			if !ok {
+				if s.cfg.Limits.OverLimit == "reject" && req.Method != sip.ACK {
+					s.refuseLimited(req, tx, classNames[classOf(string(req.Method))], "in_flight")
+				} else {
+					s.m.limited.WithLabelValues(classNames[classOf(string(req.Method))], "in_flight").Inc()
+				}
+				return
+			}
+			defer leave()
+		}
+		h(req, tx)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -185,5 +186,44 @@ func TestSRTPOnTLSLegs(t *testing.T) {
 	_, body := httpGet(t, "http://"+s.httpLn.Addr().String()+"/metrics")
 	if v := metricValue(body, "sc115_media_srtp_failures_total"); v < 20 {
 		t.Errorf("sc115_media_srtp_failures_total = %v, want the 20 forged packets counted", v)
+	}
+}
+
+// TestTLSClientCertificatesRequired: with client_certs: require (a trunk-
+// only listener), a TLS peer without a certificate from client_ca_file
+// gets no SIP answer; one with such a certificate gets its OPTIONS
+// answered.
+func TestTLSClientCertificatesRequired(t *testing.T) {
+	cfg, certs := tlsTestConfig(t)
+	cfg.SIP.TLS.ClientCAFile, cfg.SIP.TLS.ClientCerts = certs.CA, "require"
+	s := startTest(t, cfg)
+	options := fmt.Sprintf("OPTIONS sip:sc115@%s SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bKcc1\r\nMax-Forwards: 70\r\nFrom: <sip:pbx@127.0.0.1>;tag=1\r\nTo: <sip:sc115@127.0.0.1>\r\nCall-ID: cc1@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", s.sip.TLSAddr())
+	ask := func(conf *tls.Config) (string, error) {
+		c, err := tls.Dial("tcp", s.sip.TLSAddr().String(), conf)
+		if err != nil {
+			return "", err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+		if _, err := c.Write([]byte(options)); err != nil {
+			return "", err
+		}
+		buf := make([]byte, 4096)
+		n, err := c.Read(buf)
+		if err != nil {
+			return "", err
+		}
+		line, _, _ := strings.Cut(string(buf[:n]), "\r\n")
+		return line, nil
+	}
+	if line, err := ask(&tls.Config{RootCAs: certs.Pool}); err == nil {
+		t.Errorf("without a client certificate: answered %q", line)
+	}
+	pair, err := tls.LoadX509KeyPair(certs.Cert, certs.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line, err := ask(&tls.Config{RootCAs: certs.Pool, Certificates: []tls.Certificate{pair}}); err != nil || !strings.HasPrefix(line, "SIP/2.0 200") {
+		t.Errorf("with the trunk's certificate: %q %v, want 200", line, err)
 	}
 }
