@@ -197,7 +197,17 @@ func (c *call) run() CallState {
 	c.to(StateRouted)
 	sched := e.hours[m.Key]
 	c.priority, c.greeting, c.hold = m.Priority, e.Greeting(m), e.HoldTrack(m)
-	if crisis, err := e.Store.Crisis(context.Background(), m.Key); err == nil && crisis {
+	crisis, err := e.Store.Crisis(context.Background(), m.Key)
+	if err != nil || e.storeDown.Load() {
+		// Without the store the call could be answered but never queued:
+		// refuse it before answering, so the PBX can send it elsewhere.
+		c.log.Error().Err(err).Msg("store unavailable: 503")
+		e.m.overloaded.WithLabelValues("store-unavailable").Inc()
+		leg.Refuse(e.cfg.RetryAfter)
+		c.rec.SIPCode, c.rec.HangupBy = 503, "system"
+		return c.finish(cdr.RejectedBusy, StateRejected, m.Key)
+	}
+	if crisis {
 		sched, c.priority, c.greeting, c.crisis = e.crisisHours[m.Key], m.Crisis.Priority, m.Crisis.Greeting, true
 		c.log = c.log.With().Bool("crisis", true).Logger()
 	} else if e.router.CrisisOnly(dialed) {

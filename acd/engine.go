@@ -62,6 +62,9 @@ type Engine struct {
 	log      zerolog.Logger
 	active   atomic.Int64 // calls in HandleCall; polled by Drain (a WaitGroup may not Add while waited on)
 	drain    atomic.Bool
+	// storeDown: the last lease renewal failed; new calls get 503 until
+	// one succeeds (issue 13, 4: never 200 OK and silence).
+	storeDown atomic.Bool
 	stop     chan struct{} // closed when draining time is over: cut calls
 	stopped  sync.Once
 	prepared sync.Once
@@ -179,8 +182,12 @@ func (e *Engine) Prepare(ctx context.Context) {
 }
 
 func (e *Engine) heartbeat(ctx context.Context) {
-	if err := e.Store.Heartbeat(ctx, e.Instance, LeaseTTL); err != nil && ctx.Err() == nil {
+	err := e.Store.Heartbeat(ctx, e.Instance, LeaseTTL)
+	if err != nil && ctx.Err() == nil {
 		e.log.Error().Err(err).Msg("store: lease renewal failed")
+	}
+	if was := e.storeDown.Swap(err != nil && ctx.Err() == nil); was && err == nil {
+		e.log.Info().Msg("store: back; taking new calls again")
 	}
 }
 
