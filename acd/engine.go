@@ -53,21 +53,21 @@ type Deps struct {
 // path takes a global lock.
 type Engine struct {
 	Deps
-	cfg      Config
-	router   *Router
-	agents   map[string]*agent // fixed at start; read-only map
-	calls    sync.Map          // call id → *call, calls this instance owns
-	m        *metrics
-	now      func() time.Time
-	log      zerolog.Logger
-	active   atomic.Int64 // calls in HandleCall; polled by Drain (a WaitGroup may not Add while waited on)
-	drain    atomic.Bool
+	cfg    Config
+	router *Router
+	agents map[string]*agent // fixed at start; read-only map
+	calls  sync.Map          // call id → *call, calls this instance owns
+	m      *metrics
+	now    func() time.Time
+	log    zerolog.Logger
+	active atomic.Int64 // calls in HandleCall; polled by Drain (a WaitGroup may not Add while waited on)
+	drain  atomic.Bool
 	// storeDown: the last lease renewal failed; new calls get 503 until
 	// one succeeds (issue 13, 4: never 200 OK and silence).
 	storeDown atomic.Bool
-	stop     chan struct{} // closed when draining time is over: cut calls
-	stopped  sync.Once
-	prepared sync.Once
+	stop      chan struct{} // closed when draining time is over: cut calls
+	stopped   sync.Once
+	prepared  sync.Once
 
 	hours       map[string]*schedule   // municipality → opening hours
 	crisisHours map[string]*schedule   // … in crisis mode (nil: always open)
