@@ -90,21 +90,53 @@ func WaitUDPBound(t testing.TB, port int, within time.Duration) {
 // (stopped at cleanup) and returns its redis:// URL.
 func RedisServer(t testing.TB) string {
 	t.Helper()
-	bin := Require(t, "redis-server", "redis-server")
-	port := FreePort(t, "tcp")
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	return StartRedis(t).URL
+}
+
+// Redis is a redis-server of a test that can be stopped and started again
+// on the same port (a store outage).
+type Redis struct {
+	URL  string
+	t    testing.TB
+	bin  string
+	port int
+	cmd  *exec.Cmd
+}
+
+// StartRedis starts a redis-server on a free loopback port (no
+// persistence), killed when the test ends.
+func StartRedis(t testing.TB) *Redis {
+	t.Helper()
+	r := &Redis{t: t, bin: Require(t, "redis-server", "redis-server"), port: FreePort(t, "tcp")}
+	r.URL = "redis://127.0.0.1:" + strconv.Itoa(r.port) + "/0"
+	r.Start()
+	t.Cleanup(r.Stop)
+	return r
+}
+
+// Start runs redis-server and waits (however long this machine takes)
+// until it accepts connections.
+func (r *Redis) Start() {
+	r.t.Helper()
+	r.cmd = exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	// However long this machine takes to start it (a fresh one may be slow).
+	addr := "127.0.0.1:" + strconv.Itoa(r.port)
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
-			return "redis://" + addr + "/0"
+			return
 		}
 	}
-	t.Fatalf("redis-server on %s did not come up", addr)
-	return ""
+	r.t.Fatalf("redis-server on %s did not come up", addr)
+}
+
+// Stop kills redis-server (its data is gone) and waits for it to exit.
+func (r *Redis) Stop() {
+	if r.cmd != nil && r.cmd.Process != nil {
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+		r.cmd = nil
+	}
 }
