@@ -292,6 +292,19 @@ func (e *Engine) overload(extra int64) string {
 // Router returns the number → municipality table.
 func (e *Engine) Router() *Router { return e.router }
 
+// Refusing says why the engine would refuse a new call right now
+// (draining, instance-overloaded, instance-cpu, store-unavailable), or ""
+// when it takes calls: what a front proxy probing with OPTIONS must know.
+func (e *Engine) Refusing() string {
+	switch {
+	case e.Draining():
+		return "draining"
+	case e.storeDown.Load():
+		return "store-unavailable"
+	}
+	return e.overload(0)
+}
+
 // Draining reports whether the engine refuses new calls.
 func (e *Engine) Draining() bool { return e.drain.Load() }
 

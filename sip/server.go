@@ -67,6 +67,8 @@ type Server struct {
 	m     *metrics
 	quiet *quietLog
 	adm   *admission
+	// refusing says why new calls would be refused now (Options.Refusing).
+	refusing func() string
 }
 
 // Options are the collaborators NewServer wires in.
@@ -84,12 +86,16 @@ type Options struct {
 	Log      zerolog.Logger
 	// Registry, if set, gets the SIP server's security metrics.
 	Registry prometheus.Registerer
+	// Refusing, if set, says why new calls would be refused now ("" when
+	// they are taken): OPTIONS then get 503, so a front proxy (Kamailio's
+	// dispatcher) stops sending calls here.
+	Refusing func() string
 }
 
 // NewServer binds UDP and TCP on cfg.Listen (port 0 picks a free port,
 // the same for both) but does not serve yet.
 func NewServer(cfg Config, o Options) (*Server, error) {
-	s := &Server{cfg: cfg, log: o.Log, media: o.Media, handler: o.Inbound, features: o.Features, m: newMetrics(o.Registry), quiet: newQuietLog()}
+	s := &Server{cfg: cfg, log: o.Log, media: o.Media, handler: o.Inbound, features: o.Features, m: newMetrics(o.Registry), quiet: newQuietLog(), refusing: o.Refusing}
 	for _, t := range cfg.Trunks {
 		for _, a := range t.Allow {
 			p, err := netip.ParsePrefix(a)
@@ -269,6 +275,18 @@ func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 		src := sourceAddr(req.Source())
 		if s.adm.trunkOf(src) == "" && !s.adm.isExempt(src) && !s.reg.knownSource(src) {
 			s.m.limited.WithLabelValues("OPTIONS", "unknown_source").Inc()
+			return
+		}
+	}
+	// A trunk or front proxy probing learns that calls would be refused;
+	// a phone's keep-alive is answered 200 whatever (its registration
+	// stands).
+	if src := sourceAddr(req.Source()); s.refusing != nil && (s.adm.trunkOf(src) != "" || s.adm.isExempt(src)) {
+		if why := s.refusing(); why != "" {
+			res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable", nil)
+			res.AppendHeader(sip.NewHeader("Retry-After", strconv.Itoa(int(s.cfg.Limits.RetryAfter/time.Second))))
+			res.AppendHeader(sip.NewHeader("Warning", `399 sc115 "`+why+`"`))
+			_ = tx.Respond(res)
 			return
 		}
 	}

@@ -288,8 +288,8 @@ func TestAbandonWhileQueued(t *testing.T) {
 }
 
 // TestDrainRefusesNewCallsAndEndsWaitingOnes is what SIGTERM does: new
-// INVITEs get 503, a waiting caller is let be for the drain time, then
-// hears BYE, and its CDR says interrupted.
+// INVITEs get 503 (and a trunk's OPTIONS probe too), a waiting caller is
+// let be for the drain time, then hears BYE, and its CDR says interrupted.
 func TestDrainRefusesNewCallsAndEndsWaitingOnes(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.ACD.DrainTime = time.Second
@@ -318,6 +318,11 @@ func TestDrainRefusesNewCallsAndEndsWaitingOnes(t *testing.T) {
 		}
 	}
 	expectCode(t, "new call while draining", 503, dialErr(caller.Dial(ctx, target, "+495031115", nil)))
+	// A front proxy probing with OPTIONS (from the trunk) learns it too.
+	opt := sip.NewRequest(sip.OPTIONS, sip.Uri{Scheme: "sip", Host: "127.0.0.1", Port: int(s.sip.Addr().Port())})
+	if res, err := caller.Do(ctx, opt); err != nil || res.StatusCode != 503 || res.GetHeader("Retry-After") == nil {
+		t.Errorf("OPTIONS from the trunk while draining: %v %v, want 503 with Retry-After", res, err)
+	}
 	select {
 	case <-waiting.Ended():
 	case <-time.After(30 * time.Second):
