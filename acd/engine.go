@@ -62,12 +62,14 @@ type Engine struct {
 	log    zerolog.Logger
 	active atomic.Int64 // calls in HandleCall; polled by Drain (a WaitGroup may not Add while waited on)
 	drain  atomic.Bool
-	// storeDown: the last lease renewal failed; new calls get 503 until
-	// one succeeds (issue 13, 4: never 200 OK and silence).
-	storeDown atomic.Bool
-	stop      chan struct{} // closed when draining time is over: cut calls
-	stopped   sync.Once
-	prepared  sync.Once
+	// storeDown: the last two lease renewals failed (one slow one under
+	// load is no outage); new calls get 503 until one succeeds (issue 13,
+	// 4: never 200 OK and silence).
+	storeDown     atomic.Bool
+	renewFailures atomic.Int32
+	stop          chan struct{} // closed when draining time is over: cut calls
+	stopped       sync.Once
+	prepared      sync.Once
 
 	hours       map[string]*schedule   // municipality → opening hours
 	crisisHours map[string]*schedule   // … in crisis mode (nil: always open)
@@ -186,8 +188,14 @@ func (e *Engine) heartbeat(ctx context.Context) {
 	if err != nil && ctx.Err() == nil {
 		e.log.Error().Err(err).Msg("store: lease renewal failed")
 	}
-	if was := e.storeDown.Swap(err != nil && ctx.Err() == nil); was && err == nil {
-		e.log.Info().Msg("store: back; taking new calls again")
+	switch {
+	case err == nil:
+		e.renewFailures.Store(0)
+		if e.storeDown.Swap(false) {
+			e.log.Info().Msg("store: back; taking new calls again")
+		}
+	case ctx.Err() == nil && e.renewFailures.Add(1) >= 2:
+		e.storeDown.Store(true)
 	}
 }
 

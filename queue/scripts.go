@@ -279,7 +279,22 @@ if not restart then
   if redis.call('EXISTS', '{sc}:lease:' .. dead) == 1 then return {} end
   if not redis.call('SET', '{sc}:reaping:' .. dead, '1', 'NX', 'PX', 30000) then return {} end
   for _, agent in ipairs(redis.call('SMEMBERS', '{sc}:agents:' .. dead)) do
-    logout(agent, 'instance-lost', now)
+    -- An agent whose phone was at the dead instance but who is on a call
+    -- a live instance owns keeps that call: logging it out would let its
+    -- phone's next REGISTER log it in again and give it a second call
+    -- while the first goes on (issue 13, 2). The call's owner takes the
+    -- agent over; its device counts as gone, so after wrap-up it is
+    -- logged out unless its phone registered again meanwhile.
+    local k = agentKey(agent)
+    local st, call = redis.call('HGET', k, 'state'), redis.call('HGET', k, 'call')
+    local owner = false
+    if call and call ~= '' then owner = redis.call('HGET', callKey(call), 'owner') end
+    if owner and owner ~= dead and (st == 'on-call' or st == 'wrap-up' or st == 'reserved') then
+      redis.call('HSET', k, 'owner', owner, 'device', 'gone')
+      redis.call('SADD', '{sc}:agents:' .. owner, agent)
+    else
+      logout(agent, 'instance-lost', now)
+    end
   end
 end
 local out = {}

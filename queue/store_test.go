@@ -463,3 +463,55 @@ func TestUseNonceIsOncePerCount(t *testing.T) {
 		}
 	})
 }
+
+// TestReapKeepsAnAgentTalkingForALiveInstance (issue 13, 2): an agent
+// whose phone was registered at the dead instance but who talks on a call
+// a live instance owns is not logged out by the reaper — its phone's next
+// REGISTER would log it in and give it a second call. The live instance
+// takes it over; after its call, the agent is logged out (its device is
+// gone) unless the phone registered again meanwhile.
+func TestReapKeepsAnAgentTalkingForALiveInstance(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		clock(s)
+		ctx := context.Background()
+		_ = s.Heartbeat(ctx, "dead", 50*time.Millisecond)
+		_ = s.Heartbeat(ctx, "alive", time.Minute)
+		for _, agent := range []string{"crossed", "returns"} {
+			if _, err := s.AgentReady(ctx, agent, "dead", []AgentSkill{{Skill: "hannover", Level: 5}}); err != nil {
+				t.Fatal(err)
+			}
+			call := "call-" + agent
+			m, err := s.Enqueue(ctx, call, "alive", Score(5, time.Now()), []Target{{Skill: "hannover", MinLevel: 1}}, nil)
+			if err != nil || m == nil || m.AgentID != agent {
+				t.Fatalf("%s: match %+v %v", agent, m, err)
+			}
+			if ok, err := s.AgentStateFrom(ctx, agent, "on-call", call, From{States: "reserved", Call: call}); !ok || err != nil {
+				t.Fatalf("%s on-call: %v %v", agent, ok, err)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+		if s.embedded != nil {
+			s.embedded.FastForward(100 * time.Millisecond)
+		}
+		if _, err := s.Reap(ctx, "dead"); err != nil {
+			t.Fatal(err)
+		}
+		for _, agent := range []string{"crossed", "returns"} {
+			if a, _ := s.Agent(ctx, agent); a.State != "on-call" {
+				t.Errorf("%s after the reap: %+v, want still on-call (its call lives on)", agent, a)
+			}
+		}
+		_ = s.DevicePresent(ctx, "returns") // its phone registered again, at the live instance
+		for _, agent := range []string{"crossed", "returns"} {
+			call := "call-" + agent
+			_, _ = s.AgentStateFrom(ctx, agent, "wrap-up", call, From{States: "on-call", Call: call})
+			_, _ = s.AgentReadyFrom(ctx, agent, From{States: "wrap-up", Call: call})
+		}
+		if a, _ := s.Agent(ctx, "crossed"); a.State != "logged-out" || a.Reason != "device-gone" {
+			t.Errorf("crossed after its call: %+v, want logged-out (device-gone)", a)
+		}
+		if a, _ := s.Agent(ctx, "returns"); a.State != "available" {
+			t.Errorf("returns after its call: %+v, want available (its phone is back)", a)
+		}
+	})
+}
