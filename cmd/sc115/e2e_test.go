@@ -10,7 +10,6 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
-	"github.com/zaf/g711"
 
 	"github.com/sc115/sc115/internal/testphone"
 	"github.com/sc115/sc115/sip/media"
@@ -76,17 +75,7 @@ func TestCallTrunkToAgentToCDR(t *testing.T) {
 	call.RTP.Reset()
 
 	// Media both ways: the caller speaks A-law, the agent µ-law.
-	callerFrame, agentFrame := talkFrames()
-	done := make(chan error, 1)
-	go func() { done <- in.RTP.Send(0, agentFrame, 50) }()
-	if err := call.RTP.Send(8, callerFrame, 50); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	waitHeard(t, "agent", in.RTP.Received, 0, g711.Alaw2Ulaw(callerFrame), 48)
-	waitHeard(t, "caller", call.RTP.Received, 8, g711.Ulaw2Alaw(agentFrame), 48)
+	talkBothWays(t, call, in, nil)
 
 	// The caller hangs up: the agent's leg ends too.
 	hangup := time.Now()
