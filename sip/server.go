@@ -48,7 +48,6 @@ type Server struct {
 	media    *media.Engine
 	handler  InboundHandler
 	features FeatureHandler
-	trunks   []netip.Prefix
 	reg      *registrar
 
 	ua     *sipgo.UserAgent
@@ -96,13 +95,11 @@ type Options struct {
 // the same for both) but does not serve yet.
 func NewServer(cfg Config, o Options) (*Server, error) {
 	s := &Server{cfg: cfg, log: o.Log, media: o.Media, handler: o.Inbound, features: o.Features, m: newMetrics(o.Registry), quiet: newQuietLog(), refusing: o.Refusing}
-	for _, t := range cfg.Trunks {
+	for _, t := range cfg.Trunks { // admission keeps them; a bad one is an error here, not skipped
 		for _, a := range t.Allow {
-			p, err := netip.ParsePrefix(a)
-			if err != nil {
+			if _, err := netip.ParsePrefix(a); err != nil {
 				return nil, fmt.Errorf("trunk %s: %w", t.Name, err)
 			}
-			s.trunks = append(s.trunks, p.Masked())
 		}
 	}
 	if err := s.bind(cfg.Listen); err != nil {
@@ -250,21 +247,7 @@ func (s *Server) Bindings(user string) []Binding { return s.reg.Bindings(user) }
 func (s *Server) Registered(user string) bool { return len(s.reg.Bindings(user)) > 0 }
 
 func (s *Server) fromTrunk(req *sip.Request) bool {
-	host, _, err := net.SplitHostPort(req.Source())
-	if err != nil {
-		return false
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return false
-	}
-	ip = ip.Unmap()
-	for _, p := range s.trunks {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
+	return s.adm.trunkOf(sourceAddr(req.Source())) != ""
 }
 
 // onOptions answers keep-alives and pings from trunks, exempt proxies and
@@ -325,7 +308,8 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, sip.StatusForbidden, "Forbidden")
 		return
 	}
-	if s.adm.trunkRequiresTLS(sourceAddr(req.Source())) && sip.NetworkToLower(req.Transport()) != "tls" {
+	src := sourceAddr(req.Source())
+	if s.adm.trunkRequiresTLS(src) && sip.NetworkToLower(req.Transport()) != "tls" {
 		log.Warn().Str("transport", req.Transport()).Msg("INVITE from a trunk that requires TLS over another transport: 403")
 		respond(tx, req, sip.StatusForbidden, "TLS Required")
 		return
@@ -336,7 +320,6 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, sip.StatusNotAcceptableHere, "Not Acceptable Here")
 		return
 	}
-	src := sourceAddr(req.Source())
 	if offer.savp && len(offer.crypto) == 0 || s.adm.trunkRequiresTLS(src) && len(offer.crypto) == 0 {
 		log.Warn().Msg("INVITE without a usable a=crypto where SRTP is needed: 488")
 		respond(tx, req, sip.StatusNotAcceptableHere, "SRTP Required")
