@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/sc115/sc115/cdr"
+	"github.com/sc115/sc115/queue"
 )
 
 func connect(t *testing.T, d *fakeDialer) *fakeAgentLeg {
@@ -96,18 +98,54 @@ func TestNoAnswersPauseAgent(t *testing.T) {
 	leg.end()
 }
 
+// widenRecorder is the engine's store, noting which calls it widened.
+type widenRecorder struct {
+	Store
+	mu      sync.Mutex
+	widened map[string]bool
+}
+
+func (w *widenRecorder) Widen(ctx context.Context, callID string, ts []queue.Target) (*queue.Match, error) {
+	m, err := w.Store.Widen(ctx, callID, ts)
+	w.mu.Lock()
+	w.widened[callID] = true
+	w.mu.Unlock()
+	return m, err
+}
+
+func (w *widenRecorder) both(a, b string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.widened[a] && w.widened[b]
+}
+
 // TestEscalationWidensAndKeepsPlace: Lehrte needs level 8; nobody has it.
-// After 300 ms the queue lowers the level to 1 and the junior (level 2)
-// gets the calls, oldest first.
+// After 300 ms the queue lowers the level to 1; once both calls are
+// widened, the junior (level 2) comes back from a pause and gets the
+// older one first: widening kept its place. (The junior waits in a pause
+// so the order of the two escalation timers on a busy machine cannot
+// decide it.)
 func TestEscalationWidensAndKeepsPlace(t *testing.T) {
-	e, d, s := testEngine(t)
+	var rec *widenRecorder
+	e, d, s := testEngineDeps(t, func(dp *Deps) { rec = &widenRecorder{Store: dp.Store, widened: map[string]bool{}}; dp.Store = rec })
 	e.AgentRegistered("junior")
 	waitAgentState(t, e, "junior", AgentAvailable)
+	if err := e.Pause("junior", "x"); err != nil {
+		t.Fatal(err)
+	}
 	first := newFakeLeg("c-esc-1", "+495132115")
 	go e.HandleCall(first)
 	waitCallSettled(t, e, first)
 	second := newFakeLeg("c-esc-2", "+495132115")
 	go e.HandleCall(second)
+	for deadline := time.Now().Add(20 * time.Second); !rec.both("c-esc-1", "c-esc-2"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the calls were not widened")
+		}
+	}
+	if err := e.Ready("junior"); err != nil {
+		t.Fatal(err)
+	}
 	l := connect(t, d)
 	d.mu.Lock()
 	got := d.offers[0]
