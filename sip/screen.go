@@ -53,33 +53,37 @@ func screenDatagram(data []byte) (pass, reply []byte, why string) {
 		return data, nil, ""
 	}
 	head, body, repaired := splitHead(data)
-	lines := bytes.Split(head, []byte("\r\n"))
 	if len(head) > maxHeaderBytes {
-		return nil, answerFor(lines, 513, "Message Too Large"), "headers larger than 16 KB"
+		return nil, answerFor(head, 513, "Message Too Large"), "headers larger than 16 KB"
 	}
+	// Every SIP datagram passes here: walk the header lines in place, no
+	// allocation unless something is wrong.
 	clen, hasLen := -1, false
-	for _, l := range lines[1:] {
+	_, rest, _ := bytes.Cut(head, []byte("\r\n")) // after the start line
+	for len(rest) > 0 {
+		var l []byte
+		l, rest, _ = bytes.Cut(rest, []byte("\r\n"))
 		name, value, ok := bytes.Cut(l, []byte(":"))
 		if !ok {
 			continue
 		}
-		n := string(bytes.ToLower(bytes.TrimSpace(name)))
-		if n != "content-length" && n != "l" {
+		name = bytes.TrimSpace(name)
+		if !bytes.EqualFold(name, []byte("content-length")) && !bytes.EqualFold(name, []byte("l")) {
 			continue
 		}
 		v := string(bytes.TrimSpace(value))
 		if len(v) == 0 || len(v) > 9 || v[0] == '-' || v[0] == '+' {
-			return nil, answerFor(lines, 400, "Bad Content-Length"), "Content-Length " + strconv.Quote(v)
+			return nil, answerFor(head, 400, "Bad Content-Length"), "Content-Length " + strconv.Quote(v)
 		}
 		x, err := strconv.Atoi(v)
 		if err != nil || (hasLen && x != clen) {
-			return nil, answerFor(lines, 400, "Bad Content-Length"), "Content-Length " + strconv.Quote(v)
+			return nil, answerFor(head, 400, "Bad Content-Length"), "Content-Length " + strconv.Quote(v)
 		}
 		clen, hasLen = x, true
 	}
 	if hasLen {
 		if clen > len(body) {
-			return nil, answerFor(lines, 400, "Content-Length Larger Than Body"), "Content-Length " + strconv.Itoa(clen) + " > body " + strconv.Itoa(len(body))
+			return nil, answerFor(head, 400, "Content-Length Larger Than Body"), "Content-Length " + strconv.Itoa(clen) + " > body " + strconv.Itoa(len(body))
 		}
 		repaired = repaired || clen < len(body)
 		body = body[:clen]
@@ -92,12 +96,13 @@ func screenDatagram(data []byte) (pass, reply []byte, why string) {
 	return out, nil, ""
 }
 
-// answerFor builds the answer to a request from its header lines: the
+// answerFor builds the answer to a request from its head: the
 // status line, its Via, From, To, Call-ID and CSeq headers, no body. No
 // answer (nil) for an ACK or when one of those is missing: it could not
 // find its way back, or match anything.
-func answerFor(lines [][]byte, code int, reason string) []byte {
-	if len(lines) == 0 || bytes.HasPrefix(lines[0], []byte("ACK ")) {
+func answerFor(head []byte, code int, reason string) []byte {
+	lines := bytes.Split(head, []byte("\r\n"))
+	if bytes.HasPrefix(lines[0], []byte("ACK ")) {
 		return nil
 	}
 	var b bytes.Buffer
