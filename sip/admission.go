@@ -83,12 +83,20 @@ func newAdmission(lim Limits, trunks []Trunk, m *metrics) *admission {
 	return a
 }
 
+// trunk is the trunk src belongs to (nil for none).
+func (a *admission) trunk(src netip.Addr) *namedPrefix {
+	for i := range a.trunks {
+		if a.trunks[i].prefix.Contains(src) {
+			return &a.trunks[i]
+		}
+	}
+	return nil
+}
+
 // trunkOf names the trunk src belongs to ("" for none).
 func (a *admission) trunkOf(src netip.Addr) string {
-	for _, t := range a.trunks {
-		if t.prefix.Contains(src) {
-			return t.name
-		}
+	if t := a.trunk(src); t != nil {
+		return t.name
 	}
 	return ""
 }
@@ -96,12 +104,8 @@ func (a *admission) trunkOf(src netip.Addr) string {
 // trunkRequiresTLS reports whether the trunk src belongs to takes calls
 // over TLS only.
 func (a *admission) trunkRequiresTLS(src netip.Addr) bool {
-	for _, t := range a.trunks {
-		if t.prefix.Contains(src) {
-			return t.requireTLS
-		}
-	}
-	return false
+	t := a.trunk(src)
+	return t != nil && t.requireTLS
 }
 
 func (a *admission) isExempt(src netip.Addr) bool {
