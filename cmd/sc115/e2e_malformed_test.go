@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -15,12 +14,8 @@ import (
 func TestMalformedRequestsGetAnAnswer(t *testing.T) {
 	cfg := testConfig(t)
 	s := startTest(t, cfg)
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	target := net.UDPAddrFromAddrPort(s.sip.Addr())
+	probe := newRawPeer(t, "127.0.0.1", s.sip.Addr().String())
+	conn, target := probe.conn, probe.target
 	headers := func(branch string) []string {
 		return []string{
 			"Via: SIP/2.0/UDP " + conn.LocalAddr().String() + ";branch=z9hG4bK" + branch,
@@ -77,12 +72,8 @@ func TestMalformedRequestsGetAnAnswer(t *testing.T) {
 func TestBrokenFramingGetsAnAnswer(t *testing.T) {
 	cfg := testConfig(t)
 	s := startTest(t, cfg)
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	target := net.UDPAddrFromAddrPort(s.sip.Addr())
+	probe := newRawPeer(t, "127.0.0.1", s.sip.Addr().String())
+	conn, target := probe.conn, probe.target
 	options := func(id, contentLength, body, extra string) string {
 		return fmt.Sprintf("OPTIONS sip:115@%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK%s\r\nMax-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=1\r\nTo: <sip:115@127.0.0.1>\r\nCall-ID: %s@127.0.0.1\r\nCSeq: 1 OPTIONS\r\n%sContent-Length: %s\r\n\r\n%s",
 			s.sip.Addr(), conn.LocalAddr(), id, id, extra, contentLength, body)
