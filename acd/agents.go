@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sc115/sc115/queue"
@@ -37,6 +38,15 @@ type agent struct {
 	wrapupCall string        // the call wrapped up
 	extend     chan time.Duration
 	rest       *time.Timer
+	// writes numbers the agent's store transitions: a retry of an older
+	// one gives up when it sees a newer (heal.go).
+	writes atomic.Uint64
+}
+
+func (a *agent) isRegistered() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.registered
 }
 
 // endWrapupHere ends the agent's wrap-up if it runs on this instance (for
@@ -299,10 +309,14 @@ func (e *Engine) Agents() []AgentStatus {
 // release makes an agent ready again — only if it is still in state for
 // callID (a reservation that came to nothing, the end of wrap-up): a late
 // release must never free an agent already reserved for another call.
-func (e *Engine) release(agentID string, state AgentState, callID string) {
-	if _, err := e.Store.AgentReadyFrom(context.Background(), agentID, queue.From{States: string(state), Call: callID}); err != nil {
-		e.log.Error().Err(err).Str("agent", agentID).Msg("store: release agent")
-	}
+//
+// From whichever engaged state: an earlier transition of the same call
+// that the store missed (heal.go) must not keep the agent.
+func (e *Engine) release(agentID, callID string) {
+	e.agentWrite(agentID, "release", func(ctx context.Context) error {
+		_, err := e.Store.AgentReadyFrom(ctx, agentID, queue.From{States: engagedStates, Call: callID})
+		return err
+	})
 }
 
 // unknownAgent takes an agent the store reserved for callID but this
@@ -314,10 +328,10 @@ func (e *Engine) unknownAgent(agentID, callID string) {
 	reason := "not-configured-on-" + e.Instance
 	e.log.Error().Str("agent", agentID).Str("call_id", callID).Str("reason", reason).
 		Msg("the store offered an agent this instance's config does not have: agent paused; give every instance the same agents")
-	if _, err := e.Store.AgentStateFrom(context.Background(), agentID, string(AgentPaused), reason,
-		queue.From{States: string(AgentReserved), Call: callID}); err != nil {
-		e.log.Error().Err(err).Str("agent", agentID).Msg("store: pause unknown agent")
-	}
+	e.agentWrite(agentID, "pause-unknown", func(ctx context.Context) error {
+		_, err := e.Store.AgentStateFrom(ctx, agentID, string(AgentPaused), reason, queue.From{States: string(AgentReserved), Call: callID})
+		return err
+	})
 }
 
 // noAnswer handles an offer the agent let ring out or declined: a short
@@ -335,10 +349,19 @@ func (e *Engine) noAnswer(agentID, callID string, q QueueSettings) {
 	from := queue.From{States: string(AgentReserved), Call: callID}
 	if n >= int64(q.MaxNoAnswers) {
 		e.log.Warn().Str("agent", agentID).Int64("in_a_row", n).Msg("agent paused: no answer")
-		_, _ = e.Store.AgentStateFrom(ctx, agentID, string(AgentPaused), "no-answer", from)
+		e.agentWrite(agentID, "pause-no-answer", func(ctx context.Context) error {
+			_, err := e.Store.AgentStateFrom(ctx, agentID, string(AgentPaused), "no-answer", from)
+			return err
+		})
 		return
 	}
-	if ok, _ := e.Store.AgentStateFrom(ctx, agentID, string(AgentPaused), "no-answer-rest", from); !ok {
+	rest := func(ctx context.Context) (bool, error) {
+		return e.Store.AgentStateFrom(ctx, agentID, string(AgentPaused), "no-answer-rest", from)
+	}
+	if ok, err := rest(ctx); err != nil {
+		// Retried; the rest's end follows in any case (it only ends a rest).
+		e.agentWrite(agentID, "no-answer-rest", func(ctx context.Context) error { _, err := rest(ctx); return err })
+	} else if !ok {
 		return
 	}
 	a.mu.Lock()
@@ -347,8 +370,9 @@ func (e *Engine) noAnswer(agentID, callID string, q QueueSettings) {
 		a.rest.Stop()
 	}
 	a.rest = time.AfterFunc(q.NoAnswerRest, func() {
-		if _, err := e.Store.AgentReadyFrom(ctx, agentID, queue.From{States: string(AgentPaused), Reason: "no-answer-rest"}); err != nil {
-			e.log.Error().Err(err).Str("agent", agentID).Msg("store: end of no-answer rest")
-		}
+		e.agentWrite(agentID, "end-no-answer-rest", func(ctx context.Context) error {
+			_, err := e.Store.AgentReadyFrom(ctx, agentID, queue.From{States: string(AgentPaused), Reason: "no-answer-rest"})
+			return err
+		})
 	})
 }

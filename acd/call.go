@@ -65,9 +65,27 @@ type call struct {
 	pendingOverflow string
 	crisis          bool // the municipality was in crisis mode when the call came
 
-	mu     sync.Mutex // guards state (read by the API), closed and the hand-over of assignments
+	mu     sync.Mutex // guards state (read by the API), closed, agent and the hand-over of assignments
 	closed bool
 	assign chan string
+	// agent is the agent engaged with the call — reserved (from the moment
+	// its assignment arrives), talking or in wrap-up — "" when none: what
+	// the reconciliation asks (heal.go).
+	agent string
+}
+
+// engagedWith says whether the agent is this call's agent now.
+func (c *call) engagedWith(agentID string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.agent == agentID
+}
+
+// disengage notes that the call is done with its agent (freed, resting).
+func (c *call) disengage() {
+	c.mu.Lock()
+	c.agent = ""
+	c.mu.Unlock()
 }
 
 // offerAgent is called from other goroutines when the store reserved an
@@ -80,6 +98,7 @@ func (c *call) offerAgent(agentID string) bool {
 	}
 	select {
 	case c.assign <- agentID:
+		c.agent = agentID
 		return true
 	default:
 		return false
@@ -134,9 +153,12 @@ func (e *Engine) HandleCall(leg CallerLeg) {
 		// After the CDR: if this instance dies in between, the reaper writes
 		// a second row for the call id, which billing deduplicates; the
 		// other order could lose the CDR.
-		if _, err := e.Store.RemoveCall(context.Background(), c.rec.CallID); err != nil {
-			c.log.Error().Err(err).Msg("store: remove call")
-		}
+		// Retried if the store fails: a call record left behind would make
+		// the reaper write a second row.
+		e.storeWrite("remove-call", c.rec.CallID, nil, func(ctx context.Context) error {
+			_, err := e.Store.RemoveCall(ctx, c.rec.CallID)
+			return err
+		})
 	}
 }
 
@@ -197,7 +219,9 @@ func (c *call) run() CallState {
 	c.to(StateRouted)
 	sched := e.hours[m.Key]
 	c.priority, c.greeting, c.hold = m.Priority, e.Greeting(m), e.HoldTrack(m)
-	crisis, err := e.Store.Crisis(context.Background(), m.Key)
+	// The call is in the store before anything answers it: if this
+	// instance dies from the 200 OK on, the reaper writes its row.
+	crisis, err := e.Store.Arrive(context.Background(), c.rec.CallID, e.Instance, m.Key, c.callFields())
 	if err != nil || e.storeDown.Load() {
 		// Without the store the call could be answered but never queued:
 		// refuse it before answering, so the PBX can send it elsewhere.
@@ -294,8 +318,9 @@ func (c *call) close() {
 	}
 	c.mu.Unlock()
 	if pending != "" {
-		c.e.release(pending, AgentReserved, c.rec.CallID)
+		c.e.release(pending, c.rec.CallID)
 	}
+	c.disengage()
 }
 
 // errUnknownAgent: the store reserved an agent this instance's config does
@@ -387,7 +412,8 @@ func (c *call) queueAndConnect(ctx context.Context) CallState {
 		c.rec.RingMS += e.now().Sub(ringStart).Milliseconds()
 		if err != nil {
 			if ctx.Err() != nil || isStopped(e.stop) {
-				e.release(agentID, AgentReserved, c.rec.CallID)
+				e.release(agentID, c.rec.CallID)
+				c.disengage()
 				return c.endUnanswered()
 			}
 			if errors.Is(err, errUnknownAgent) {
@@ -396,6 +422,7 @@ func (c *call) queueAndConnect(ctx context.Context) CallState {
 				c.log.Info().Err(err).Str("agent", agentID).Msg("offer not answered; back to its place")
 				e.noAnswer(agentID, c.rec.CallID, e.cfg.settings(c.muni.Skill))
 			}
+			c.disengage()
 			if err := c.enqueue(); err != nil {
 				return c.storeFailed(err)
 			}
@@ -539,14 +566,14 @@ func (c *call) offer(ctx context.Context, agentID string) (AgentLeg, error) {
 func (c *call) connected(agentID string, agentLeg AgentLeg) CallState {
 	e := c.e
 	ctx := context.Background()
-	if _, err := e.Store.AgentStateFrom(ctx, agentID, string(AgentOnCall), c.rec.CallID, queue.From{States: string(AgentReserved), Call: c.rec.CallID}); err != nil {
-		c.log.Error().Err(err).Msg("store: agent on-call")
-	}
+	e.agentWrite(agentID, "on-call", func(ctx context.Context) error { return c.onCall(ctx, agentID) })
 	_ = e.Store.ResetNoAnswer(ctx, agentID)
 	c.rec.Agent = agentID
 	c.rec.AnsweredAt = e.now()
 	c.rec.WaitMS = c.rec.AnsweredAt.Sub(c.rec.ArrivedAt).Milliseconds()
-	_ = e.Store.SetCallFields(ctx, c.rec.CallID, map[string]string{"answered": strconv.FormatInt(c.rec.AnsweredAt.UnixMilli(), 10)})
+	// The answer time bills the call if this instance dies: retried.
+	answered := map[string]string{"answered": strconv.FormatInt(c.rec.AnsweredAt.UnixMilli(), 10), "agent": agentID}
+	e.storeWrite("call-answered", c.rec.CallID, nil, func(ctx context.Context) error { return e.Store.SetCallFields(ctx, c.rec.CallID, answered) })
 	e.m.answered.WithLabelValues(c.muni.Key).Inc()
 	c.log = c.log.With().Str("agent", agentID).Logger()
 	c.to(StateConnected)
@@ -554,7 +581,8 @@ func (c *call) connected(agentID string, agentLeg AgentLeg) CallState {
 		c.log.Error().Err(err).Msg("bridge failed")
 		agentLeg.Hangup()
 		c.leg.Hangup()
-		e.release(agentID, AgentOnCall, c.rec.CallID)
+		e.release(agentID, c.rec.CallID)
+		c.disengage()
 		c.rec.EndedAt = e.now()
 		return c.finish(cdr.Failed, StateFailed, c.muni.Key)
 	}
@@ -610,9 +638,11 @@ func (c *call) wrapUp(agentID string) {
 	a.mu.Lock()
 	a.wrapup, a.wrapupCall = ready, c.rec.CallID
 	a.mu.Unlock()
-	if _, err := e.Store.AgentStateFrom(ctx, agentID, string(AgentWrapUp), c.rec.CallID, queue.From{States: string(AgentOnCall), Call: c.rec.CallID}); err != nil {
-		c.log.Error().Err(err).Msg("store: agent wrap-up")
-	}
+	e.agentWrite(agentID, "wrap-up", func(ctx context.Context) error {
+		_, err := e.Store.AgentStateFrom(ctx, agentID, string(AgentWrapUp), c.rec.CallID,
+			queue.From{States: string(AgentReserved) + "," + string(AgentOnCall), Call: c.rec.CallID})
+		return err
+	})
 	t := time.NewTimer(d)
 	ends := e.now().Add(d)
 wait:
@@ -646,7 +676,39 @@ wait:
 	if err := e.Store.RecordHandled(ctx, agentID, c.muni.Skill, talk, talk+time.Duration(c.rec.WrapupMS)*time.Millisecond); err != nil {
 		c.log.Error().Err(err).Msg("store: record handled")
 	}
-	e.release(agentID, AgentWrapUp, c.rec.CallID) // or logged out, if its device is gone meanwhile
+	e.release(agentID, c.rec.CallID) // or logged out, if its device is gone meanwhile
+	c.disengage()
+}
+
+// onCall marks the agent talking on the call in the store: from reserved
+// for this call — or, if the store lost that reservation (a Redis
+// failover: the promoted replica lacks the last writes) and shows the
+// agent available, by claiming it, so that nobody else reserves an agent
+// who is talking. Idempotent, so a retry after a lost answer is harmless.
+func (c *call) onCall(ctx context.Context, agentID string) error {
+	st := c.e.Store
+	ok, err := st.AgentStateFrom(ctx, agentID, string(AgentOnCall), c.rec.CallID, queue.From{States: string(AgentReserved), Call: c.rec.CallID})
+	if err != nil || ok {
+		return err
+	}
+	info, err := st.Agent(ctx, agentID)
+	if err != nil {
+		return err
+	}
+	if info.Call == c.rec.CallID && (AgentState(info.State) == AgentOnCall || AgentState(info.State) == AgentWrapUp) {
+		return nil // done already (a retry)
+	}
+	claimed, err := st.Claim(ctx, agentID, c.rec.CallID)
+	if err != nil {
+		return err
+	}
+	if claimed {
+		c.log.Warn().Msg("the store had lost this agent's reservation (failover?): claimed for the call it answered")
+	} else {
+		c.log.Error().Str("agent_state", info.State).Str("agent_call", info.Call).
+			Msg("the agent answered this call but the store has it engaged elsewhere")
+	}
+	return nil
 }
 
 // knowledgeURL fills the knowledge-base link template for a call.

@@ -15,7 +15,8 @@ import (
 
 // TestCrashedInstanceIsReaped: engine B stops dead (no drain, no lease
 // release, its goroutines just stop talking to Redis). After about 9 s
-// engine A reaps it: B's waiting calls get an interrupted CDR each, the
+// engine A reaps it: B's waiting calls and the call it had just answered
+// (200 OK sent, no ACK yet: issue 13, 3) get an interrupted CDR each, the
 // connected one an answered CDR (hangup_by instance-lost, billed), the
 // agent that was talking for B is available again, B's own agents are
 // logged out, and nothing of B is left in the store.
@@ -68,15 +69,18 @@ func TestCrashedInstanceIsReaped(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		go b.HandleCall(newFakeLeg(fmt.Sprintf("b-wait-%d", i), "+495132115"))
 	}
-	waitOwnedCalls(t, stA, "B", 3)
+	answering := newFakeLeg("b-answering", "+495132115")
+	answering.ack = make(chan struct{}) // never comes
+	go b.HandleCall(answering)
+	waitOwnedCalls(t, stA, "B", 4)
 
 	// B dies: its lease is no longer renewed and its goroutines stay stuck.
 	crashB()
 	start := time.Now()
 	// About LeaseTTL + 2·ReapEvery (9 s); the deadline only bounds a hang.
-	for sinkA.count() < 3 {
+	for sinkA.count() < 4 {
 		if time.Since(start) > time.Minute {
-			t.Fatalf("after a minute A wrote %d CDRs for B's calls, want 3", sinkA.count())
+			t.Fatalf("after a minute A wrote %d CDRs for B's calls, want 4", sinkA.count())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

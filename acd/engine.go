@@ -3,6 +3,8 @@ package acd
 import (
 	"context"
 	"errors"
+	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,12 +58,14 @@ type Engine struct {
 	cfg    Config
 	router *Router
 	agents map[string]*agent // fixed at start; read-only map
-	calls  sync.Map          // call id → *call, calls this instance owns
-	m      *metrics
-	now    func() time.Time
-	log    zerolog.Logger
-	active atomic.Int64 // calls in HandleCall; polled by Drain (a WaitGroup may not Add while waited on)
-	drain  atomic.Bool
+	// agentIDs are the configured agents, sorted (the reconciliation's list).
+	agentIDs []string
+	calls    sync.Map // call id → *call, calls this instance owns
+	m        *metrics
+	now      func() time.Time
+	log      zerolog.Logger
+	active   atomic.Int64 // calls in HandleCall; polled by Drain (a WaitGroup may not Add while waited on)
+	drain    atomic.Bool
 	// storeDown: the last two lease renewals failed (one slow one under
 	// load is no outage); new calls get 503 until one succeeds (issue 13,
 	// 4: never 200 OK and silence).
@@ -99,7 +103,9 @@ func NewEngine(cfg Config, d Deps) *Engine {
 	}
 	for _, a := range cfg.Agents {
 		e.agents[a.ID] = newAgent(a)
+		e.agentIDs = append(e.agentIDs, a.ID)
 	}
+	sort.Strings(e.agentIDs)
 	e.hours, e.crisisHours, e.sl = map[string]*schedule{}, map[string]*schedule{}, map[string]*slCounters{}
 	e.fed = newFederation(cfg.Federation)
 	e.slQueue = map[string]*slCounters{}
@@ -135,6 +141,7 @@ func (e *Engine) Run(ctx context.Context) {
 		go e.sampleCPU(ctx)
 	}
 	go e.renewLease(ctx)
+	go e.reconcileLoop(ctx)
 	reap := time.NewTicker(ReapEvery)
 	defer reap.Stop()
 	suspects := map[string]bool{} // instances whose lease was missing on the last check
@@ -216,7 +223,7 @@ func (e *Engine) dispatch(ctx context.Context) {
 		}
 		if m != nil && !e.deliver(m.CallID, m.AgentID) {
 			// The call ended meanwhile: the agent goes back to work.
-			e.release(m.AgentID, AgentReserved, m.CallID)
+			e.release(m.AgentID, m.CallID)
 		}
 	}
 }
@@ -230,6 +237,7 @@ func (e *Engine) reapOwn(ctx context.Context, ended time.Time) {
 		e.log.Error().Err(err).Msg("store: clear the previous run's calls")
 		return
 	}
+	calls = e.notWrittenYet(calls)
 	if len(calls) > 0 {
 		e.log.Warn().Int("calls", len(calls)).Msg("calls of the previous run of this instance ended with it")
 	}
@@ -238,6 +246,43 @@ func (e *Engine) reapOwn(ctx context.Context, ended time.Time) {
 			e.log.Error().Err(err).Str("call_id", f["id"]).Msg("cdr write failed")
 		}
 	}
+}
+
+// writtenSink is a CDR sink that can say which calls have a row already
+// (cdr.Writer does).
+type writtenSink interface {
+	Written(ids []string, since time.Time) (map[string]bool, error)
+}
+
+// notWrittenYet drops the calls of the previous run whose row that run
+// wrote before it could remove them from the store (the store was down,
+// then the process stopped): one row per call.
+func (e *Engine) notWrittenYet(calls []map[string]string) []map[string]string {
+	ws, ok := e.CDRs.(writtenSink)
+	if !ok || len(calls) == 0 {
+		return calls
+	}
+	ids := make([]string, 0, len(calls))
+	since := e.now()
+	for _, f := range calls {
+		ids = append(ids, f["id"])
+		if ms, err := strconv.ParseInt(f["arrived"], 10, 64); err == nil && ms > 0 && time.UnixMilli(ms).Before(since) {
+			since = time.UnixMilli(ms)
+		}
+	}
+	written, err := ws.Written(ids, since.Add(-time.Hour))
+	if err != nil {
+		e.log.Error().Err(err).Msg("cdr: which calls have rows already")
+	}
+	out := calls[:0]
+	for _, f := range calls {
+		if written[f["id"]] {
+			e.log.Info().Str("call_id", f["id"]).Msg("the previous run wrote this call's row already; not again")
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 // reapDead writes a CDR (reapedRecord) for every call of an instance whose

@@ -27,6 +27,8 @@ type fakeLeg struct {
 	answerErr error
 	// retryAfter is what Refuse was given.
 	retryAfter time.Duration
+	// ack, if set, is the ACK Answer waits for after its 200 OK.
+	ack chan struct{}
 }
 
 func (l *fakeLeg) connect() { l.conOnce.Do(func() { close(l.connected) }) }
@@ -45,6 +47,12 @@ func (l *fakeLeg) Refuse(after time.Duration) {
 func (l *fakeLeg) Answer(ctx context.Context) error {
 	if l.answerErr != nil {
 		return l.answerErr
+	}
+	if l.ack != nil {
+		select {
+		case <-l.ack:
+		case <-ctx.Done():
+		}
 	}
 	return ctx.Err()
 }

@@ -24,6 +24,11 @@ type metrics struct {
 	// overloaded counts new calls refused with 503 because the instance
 	// was over acd.max_calls or acd.max_cpu_percent, by reason.
 	overloaded *prometheus.CounterVec
+	// storeRetries counts store writes that failed and were retried, by
+	// what they wrote; agentRepairs the stuck agents the reconciliation
+	// freed, by the state they were stuck in.
+	storeRetries *prometheus.CounterVec
+	agentRepairs *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -40,9 +45,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		waiting:        prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sc115_calls_waiting", Help: "Calls waiting in queue on this instance."}, lbl),
 		overloaded: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_refused_overload_total",
 			Help: "New calls refused with 503 because the instance was over acd.max_calls (instance-overloaded) or acd.max_cpu_percent (instance-cpu)."}, []string{"reason"}),
+		storeRetries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_store_write_retries_total",
+			Help: "Store writes (agent transitions, call records) that failed and are retried with backoff, by what they wrote."}, []string{"write"}),
+		agentRepairs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_agent_repairs_total",
+			Help: "Agents the reconciliation found stuck on a call nobody has and made ready again, by the state they were stuck in."}, []string{"state"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.offered, m.answered, m.abandoned, m.rejected, m.active, m.waiting, m.answeredInSL, m.abandonedShort, m.overflowed, m.overloaded)
+		reg.MustRegister(m.offered, m.answered, m.abandoned, m.rejected, m.active, m.waiting, m.answeredInSL, m.abandonedShort, m.overflowed, m.overloaded, m.storeRetries, m.agentRepairs)
 	}
 	return m
 }
@@ -56,6 +65,9 @@ func (m *metrics) zeroFor(keys []string) {
 	}
 	m.overloaded.WithLabelValues("instance-overloaded")
 	m.overloaded.WithLabelValues("instance-cpu")
+	for _, st := range []AgentState{AgentReserved, AgentOnCall, AgentWrapUp} {
+		m.agentRepairs.WithLabelValues(string(st))
+	}
 	for _, k := range keys {
 		for _, vec := range []*prometheus.CounterVec{m.offered, m.answered, m.abandoned, m.rejected, m.answeredInSL, m.overflowed, m.abandonedShort} {
 			vec.WithLabelValues(k)

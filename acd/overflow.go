@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -156,7 +157,9 @@ func contains(ss []string, s string) bool {
 func (c *call) overflowed(ctx context.Context, reason string, queued bool) (st CallState, done bool) {
 	e := c.e
 	if queued {
-		if still, err := e.Store.RemoveCall(context.Background(), c.rec.CallID); err != nil || !still {
+		// Out of the queues, but still in the store: a reaper bills it if
+		// this instance dies while the other center talks.
+		if still, err := e.Store.Unqueue(context.Background(), c.rec.CallID, string(StateOverflowing)); err != nil || !still {
 			return "", false // an agent was reserved meanwhile: its assignment is on the way
 		}
 	}
@@ -184,6 +187,8 @@ func (c *call) overflowed(ctx context.Context, reason string, queued bool) (st C
 	}
 	c.rec.OverflowTarget = target
 	c.rec.AnsweredAt = e.now()
+	overflow := map[string]string{"answered": strconv.FormatInt(c.rec.AnsweredAt.UnixMilli(), 10), "overflow": target}
+	e.storeWrite("call-overflowed", c.rec.CallID, nil, func(ctx context.Context) error { return e.Store.SetCallFields(ctx, c.rec.CallID, overflow) })
 	c.rec.WaitMS = c.rec.AnsweredAt.Sub(c.rec.ArrivedAt).Milliseconds()
 	e.m.overflowed.WithLabelValues(c.muni.Key).Inc()
 	if err := e.Dialer.Bridge(c.leg, leg); err != nil {

@@ -111,6 +111,13 @@ type Store interface {
 	DevicePresent(ctx context.Context, agentID string) error
 	NextAssignment(ctx context.Context, instance string, timeout time.Duration) (*queue.Match, error)
 	SignalWrapup(ctx context.Context, agentID, signal string) (bool, error)
+	// Arrive records a call before it is answered; it returns the
+	// municipality's crisis mode.
+	Arrive(ctx context.Context, callID, owner, municipality string, fields map[string]string) (bool, error)
+	Unqueue(ctx context.Context, callID, state string) (bool, error)
+	EngagedAgents(ctx context.Context, agents []string) ([]queue.Engaged, error)
+	ReleaseStuck(ctx context.Context, agentID, callID string, since int64, states ...string) (*queue.Match, bool, error)
+	Claim(ctx context.Context, agentID, callID string) (bool, error)
 }
 
 // CDRSink stores finished calls durably (package cdr implements it).

@@ -42,6 +42,9 @@ func reapedRecord(f map[string]string, ended time.Time) cdr.Record {
 		}
 		r.Disposition = cdr.Answered
 		r.Agent = f["agent"]
+		if f["overflow"] != "" { // another center talked to the caller
+			r.Disposition, r.OverflowTarget, r.Agent = cdr.Overflowed, f["overflow"], ""
+		}
 		r.WaitMS = r.AnsweredAt.Sub(r.ArrivedAt).Milliseconds()
 		r.TalkMS = r.EndedAt.Sub(r.AnsweredAt).Milliseconds()
 		r.WrapupEndedAt = r.EndedAt

@@ -26,6 +26,13 @@ func (f *failingStore) Crisis(ctx context.Context, m string) (bool, error) {
 	return f.Store.Crisis(ctx, m)
 }
 
+func (f *failingStore) Arrive(ctx context.Context, id, owner, m string, fields map[string]string) (bool, error) {
+	if f.down.Load() {
+		return false, errStoreGone
+	}
+	return f.Store.Arrive(ctx, id, owner, m, fields)
+}
+
 func (f *failingStore) Heartbeat(ctx context.Context, instance string, ttl time.Duration) error {
 	if f.down.Load() {
 		return errStoreGone

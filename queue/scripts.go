@@ -207,7 +207,8 @@ return place(call, now)
 // and reason), so that a late "ready" cannot free an agent that was
 // meanwhile reserved for another call. ARGV: now, agent, owner, skills
 // "skill:level:strategy;…", expected states, expected call, expected
-// reason. Returns a match or false.
+// reason. Returns a match or false. A login (skills given) of an agent
+// engaged with a live call records the skills and keeps the engagement.
 var agentReadyScript = redis.NewScript(lib + `
 local now, agent, owner, sk = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
 local wantStates, wantCall, wantReason = ARGV[5], ARGV[6], ARGV[7]
@@ -227,6 +228,14 @@ if sk ~= '' then
   redis.call('HSET', k, 'skills', sk, 'owner', owner, 'device', '')
   redis.call('SADD', '{sc}:agents:' .. owner, agent)
   for _, x in ipairs(askills(sk)) do redis.call('SADD', '{sc}:loggedin:' .. x[1], agent) end
+  -- Logging in (a phone registering, the API) never frees an agent on a
+  -- call that still exists, on whichever instance: it keeps that call and
+  -- its wrap-up, then becomes ready with these skills.
+  local st, call = redis.call('HGET', k, 'state'), redis.call('HGET', k, 'call')
+  if (st == 'reserved' or st == 'on-call' or st == 'wrap-up') and call and call ~= ''
+      and redis.call('EXISTS', callKey(call)) == 1 then
+    return false
+  end
 end
 if redis.call('HGET', k, 'skills') == false then return false end
 return ready(agent, now)

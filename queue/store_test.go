@@ -81,6 +81,11 @@ func TestQueueMatching(t *testing.T) {
 			if a, _ := s.Agent(ctx, "1003"); a.State != "reserved" || a.Call != want {
 				t.Errorf("agent %+v, want reserved for %s", a, want)
 			}
+			// That call ends at once (logging in never frees an agent
+			// from a call that still exists).
+			if _, err := s.RemoveCall(ctx, want); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if p, _ := s.Position(ctx, "c3"); p != 2 {
 			t.Errorf("c3 position %d, want 2", p)
@@ -241,6 +246,7 @@ func TestStrategiesAndLevels(t *testing.T) {
 			if err != nil || m == nil {
 				t.Fatalf("enqueue %s: %v %v", call, m, err)
 			}
+			_, _ = s.RemoveCall(ctx, call) // the call is over: its agent may log in again
 			return m.AgentID
 		}
 		// longest-idle: the one ready first.

@@ -101,6 +101,20 @@ type Redis struct {
 	bin  string
 	port int
 	cmd  *exec.Cmd
+	// dir, if set, keeps the data across Stop and Start (append-only
+	// file, fsync always), as a production Redis does.
+	dir string
+}
+
+// StartPersistentRedis is StartRedis with an append-only file in a
+// temporary folder: a Stop and Start keeps what was written.
+func StartPersistentRedis(t testing.TB) *Redis {
+	t.Helper()
+	r := &Redis{t: t, bin: Require(t, "redis-server", "redis-server"), port: FreePort(t, "tcp"), dir: t.TempDir()}
+	r.URL = "redis://127.0.0.1:" + strconv.Itoa(r.port) + "/0"
+	r.Start()
+	t.Cleanup(r.Stop)
+	return r
 }
 
 // StartRedis starts a redis-server on a free loopback port (no
@@ -118,7 +132,11 @@ func StartRedis(t testing.TB) *Redis {
 // until it accepts connections.
 func (r *Redis) Start() {
 	r.t.Helper()
-	r.cmd = exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	args := []string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"}
+	if r.dir != "" {
+		args = []string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", r.dir}
+	}
+	r.cmd = exec.Command(r.bin, args...)
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatal(err)
 	}
@@ -132,7 +150,8 @@ func (r *Redis) Start() {
 	r.t.Fatalf("redis-server on %s did not come up", addr)
 }
 
-// Stop kills redis-server (its data is gone) and waits for it to exit.
+// Stop kills redis-server (its data is gone, unless it persists) and
+// waits for it to exit.
 func (r *Redis) Stop() {
 	if r.cmd != nil && r.cmd.Process != nil {
 		_ = r.cmd.Process.Kill()
