@@ -180,12 +180,10 @@ func (e *Engine) Position(ctx context.Context, callID string) (int, time.Duratio
 	if err != nil || pos == 0 {
 		return 0, 0, err
 	}
-	skill := c.muni.Skill
-	agents, err := e.Store.LoggedIn(ctx, skill)
-	if err != nil {
-		return pos, 0, err
+	f := e.figures(c.muni.Skill)
+	if f.err != nil {
+		return pos, 0, f.err
 	}
-	ht, err := e.handleTime(ctx, skill)
-	rounds := math.Ceil(float64(pos) / float64(max(agents, 1)))
-	return pos, time.Duration(rounds) * ht, err
+	rounds := math.Ceil(float64(pos) / float64(max(f.loggedIn, 1)))
+	return pos, time.Duration(rounds) * f.handle, nil
 }

@@ -63,7 +63,8 @@ type call struct {
 	// noOverflowUntil pauses overflow after every target failed.
 	noOverflowUntil time.Time
 	pendingOverflow string
-	crisis          bool // the municipality was in crisis mode when the call came
+	ewtCheckedAt    time.Time // when the overflow check last read the call's estimated wait
+	crisis          bool      // the municipality was in crisis mode when the call came
 
 	mu     sync.Mutex // guards state (read by the API), closed, agent and the hand-over of assignments
 	closed bool

@@ -80,7 +80,9 @@ type Engine struct {
 	sl          map[string]*slCounters // municipality → service-level counters; read-only map
 	slQueue     map[string]*slCounters // queue (skill) → service-level counters
 	fed         *federation
-	cpuPercent  atomic.Int64 // this process' CPU use over the last second (100 = one core)
+	// skillFigures: per skill, the figures waiting calls share (read-only map).
+	skillFigures map[string]*figureCache
+	cpuPercent   atomic.Int64 // this process' CPU use over the last second (100 = one core)
 }
 
 var errUnknownMunicipality = errors.New("unknown municipality")
@@ -108,6 +110,7 @@ func NewEngine(cfg Config, d Deps) *Engine {
 	sort.Strings(e.agentIDs)
 	e.hours, e.crisisHours, e.sl = map[string]*schedule{}, map[string]*schedule{}, map[string]*slCounters{}
 	e.fed = newFederation(cfg.Federation)
+	e.skillFigures = newFigureCaches(&cfg)
 	e.slQueue = map[string]*slCounters{}
 	def, _ := compileHours(cfg.Hours, "acd.hours") // validated
 	keys := make([]string, 0, len(cfg.Municipalities))

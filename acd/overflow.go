@@ -32,6 +32,10 @@ func newFederation(ts []FederationTarget) *federation {
 	return &federation{targets: ts, active: make([]atomic.Int64, len(ts))}
 }
 
+// ewtCheckEvery is how often a waiting call's estimated wait is checked
+// against its municipality's overflow.max_ewt.
+const ewtCheckEvery = 5 * time.Second
+
 // overflowReason says why the call should leave for the federation now
 // ("" = it stays). entry is true on arrival (share and closed are decided
 // only then).
@@ -47,17 +51,19 @@ func (c *call) overflowReason(ctx context.Context, entry bool) string {
 	if r := e.overload(1); r != "" { // full: the next call would be refused
 		return r
 	}
-	if o.NoAgents { // nobody logged in who is not paused
-		if n, err := e.Store.Staffed(ctx, c.muni.Skill); err == nil && n == 0 {
+	if o.NoAgents || o.QueueLength > 0 {
+		f := e.figures(c.muni.Skill)                      // shared by the skill's calls (skillfigures.go)
+		if o.NoAgents && f.err == nil && f.staffed == 0 { // nobody logged in who is not paused
 			return "no-agents"
 		}
-	}
-	if o.QueueLength > 0 {
-		if n, err := e.Store.Waiting(ctx, c.muni.Skill); err == nil && n > int64(o.QueueLength) {
+		if o.QueueLength > 0 && f.err == nil && f.waiting > int64(o.QueueLength) {
 			return "queue-length"
 		}
 	}
-	if o.MaxEWT > 0 {
+	// A call's own place is read on arrival and every ewtCheckEvery after:
+	// a wait estimate changes slowly, and each reading costs round trips.
+	if o.MaxEWT > 0 && (entry || e.now().Sub(c.ewtCheckedAt) >= ewtCheckEvery) {
+		c.ewtCheckedAt = e.now()
 		if pos, ewt, err := e.Position(ctx, c.rec.CallID); err == nil && pos > 0 && ewt > o.MaxEWT {
 			return "estimated-wait"
 		}
