@@ -5,14 +5,18 @@
 package interop
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Require returns the path of program, skipping or failing the test if it
@@ -104,6 +108,8 @@ type Redis struct {
 	// dir, if set, keeps the data across Stop and Start (append-only
 	// file, fsync always), as a production Redis does.
 	dir string
+	// extra are more redis-server arguments (a replica's --replicaof).
+	extra []string
 }
 
 // StartPersistentRedis is StartRedis with an append-only file in a
@@ -136,7 +142,7 @@ func (r *Redis) Start() {
 	if r.dir != "" {
 		args = []string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", r.dir}
 	}
-	r.cmd = exec.Command(r.bin, args...)
+	r.cmd = exec.Command(r.bin, append(args, r.extra...)...)
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatal(err)
 	}
@@ -158,4 +164,59 @@ func (r *Redis) Stop() {
 		_ = r.cmd.Wait()
 		r.cmd = nil
 	}
+}
+
+// Sentinels is a Redis master, a replica and three sentinels watching
+// them (master name "sc115"), all on loopback, stopped when the test ends.
+type Sentinels struct {
+	// URL is the redis-sentinel:// URL sc115 is configured with.
+	URL string
+	// Master is the first master (KillMaster stops it).
+	Master *Redis
+	// Replica is the replica the sentinels promote.
+	Replica *Redis
+}
+
+// StartSentinels starts the group and waits until the sentinels know the
+// master and its replica.
+func StartSentinels(t testing.TB) *Sentinels {
+	t.Helper()
+	bin := Require(t, "redis-server", "redis-server")
+	master := StartRedis(t)
+	replica := &Redis{t: t, bin: bin, port: FreePort(t, "tcp")}
+	replica.URL = "redis://127.0.0.1:" + strconv.Itoa(replica.port) + "/0"
+	replica.extra = []string{"--replicaof", "127.0.0.1", strconv.Itoa(master.port)}
+	replica.Start()
+	t.Cleanup(replica.Stop)
+	var addrs []string
+	for i := 0; i < 3; i++ {
+		port := FreePort(t, "tcp")
+		cfg := filepath.Join(t.TempDir(), "sentinel.conf")
+		conf := fmt.Sprintf("port %d\nbind 127.0.0.1\nsentinel monitor sc115 127.0.0.1 %d 2\n"+
+			"sentinel down-after-milliseconds sc115 1000\nsentinel failover-timeout sc115 10000\nsentinel parallel-syncs sc115 1\n", port, master.port)
+		if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, cfg, "--sentinel")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		addrs = append(addrs, "127.0.0.1:"+strconv.Itoa(port))
+	}
+	// Wait until each sentinel answers and sees the replica.
+	for _, a := range addrs {
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			sc := redis.NewSentinelClient(&redis.Options{Addr: a})
+			reps, err := sc.Replicas(context.Background(), "sc115").Result()
+			_ = sc.Close()
+			if err == nil && len(reps) > 0 && fmt.Sprint(reps) != "" && strings.Contains(fmt.Sprint(reps), strconv.Itoa(replica.port)) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("sentinel %s does not see the replica", a)
+			}
+		}
+	}
+	return &Sentinels{URL: "redis-sentinel://sc115@" + strings.Join(addrs, ",") + "/0", Master: master, Replica: replica}
 }
