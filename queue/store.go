@@ -20,6 +20,7 @@ type Store struct {
 	lease    redis.UniversalClient // its own small pool: lease renewal never waits behind call traffic
 	embedded *miniredis.Miniredis
 	addr     string
+	trips    roundTrips
 	// Now is the clock used for scores and timestamps (ms); tests may set it.
 	Now func() time.Time
 }
@@ -87,6 +88,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	s.rdb.AddHook(&s.trips)
+	s.lease.AddHook(&s.trips)
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("redis %s: %w", s.addr, err)
