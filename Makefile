@@ -28,6 +28,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'Relay|GeneratedFrame' -benchmem -benchtime 200000x ./sip/media/
 	$(GO) test -run '^$$' -bench 'HoldStreams|BridgedCalls' -benchtime 1x ./sip/media/
 	$(GO) test -run '^$$' -bench EnqueueAndMatch -benchtime 3000x ./queue/
+	$(GO) test -run '^$$' -bench RedisCommandsPerCall -benchtime 500x ./acd/
 	$(GO) test -run '^$$' -bench BillMonth -benchtime 2x ./cdr/billing/
 	$(GO) test -run '^$$' -bench CallsThroughAgent -benchtime 6000x ./cmd/sc115/
 	$(GO) test -run '^$$' -bench CallsDuringInviteFlood -benchtime 1x ./cmd/sc115/
