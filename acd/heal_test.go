@@ -84,6 +84,58 @@ func (f *faultyStore) Claim(ctx context.Context, a, c string) (bool, error) {
 	return faulty(f, func() (bool, error) { return f.Store.Claim(ctx, a, c) })
 }
 
+// checkHealed asserts what no fault may leave behind: within 10 s no agent
+// engaged with a call and no call left in the store for the instances;
+// never an agent offered a call while busy; exactly one CDR per call, for
+// calls calls. It returns the dispositions.
+func checkHealed(t *testing.T, st *queue.Store, ids []string, tr *tracker, rows *collect, calls int, instances ...string) map[cdr.Disposition]int {
+	t.Helper()
+	var left []queue.Engaged
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if left = engagedAgents(t, st, ids); len(left) == 0 {
+			break
+		}
+	}
+	if len(left) > 0 {
+		t.Errorf("%d agents still engaged 10 s after the fault ended, e.g. %+v", len(left), left[0])
+	}
+	tr.mu.Lock()
+	if len(tr.errs) > 0 {
+		t.Errorf("%d double bookings, first: %v", len(tr.errs), tr.errs[:min(5, len(tr.errs))])
+	}
+	tr.mu.Unlock()
+	// The failed record removals are retried: nothing is left for a reaper
+	// to write a second row for.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var n int64
+		for _, in := range instances {
+			k, _ := st.OwnedCalls(context.Background(), in)
+			n += k
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the store still holds %d ended calls", n)
+			break
+		}
+	}
+	if n := rows.count(); n != calls {
+		t.Errorf("%d calls have CDRs, want %d", n, calls)
+	}
+	hist := map[cdr.Disposition]int{}
+	rows.mu.Lock()
+	for id, r := range rows.rows {
+		if len(r) != 1 {
+			t.Errorf("call %s has %d CDRs", id, len(r))
+		}
+		hist[r[0].Disposition]++
+	}
+	rows.mu.Unlock()
+	t.Logf("dispositions: %v", hist)
+	return hist
+}
+
 // engagedAgents lists the agents the store shows on a call.
 func engagedAgents(t *testing.T, st *queue.Store, ids []string) []queue.Engaged {
 	t.Helper()
@@ -163,47 +215,7 @@ func TestAgentsHealAfterStoreFaults(t *testing.T) {
 	if fs.failed.Load() < 100 && os.Getenv("NOFAULT") == "" {
 		t.Fatalf("only %d store calls failed: the test tested little", fs.failed.Load())
 	}
-	ids := engines[0].agentIDs
-	var left []queue.Engaged
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if left = engagedAgents(t, st, ids); len(left) == 0 {
-			break
-		}
-	}
-	if len(left) > 0 {
-		t.Errorf("%d agents still engaged 10 s after the store healed, e.g. %+v", len(left), left[0])
-	}
-	tr.mu.Lock()
-	if len(tr.errs) > 0 {
-		t.Errorf("%d double bookings, first: %v", len(tr.errs), tr.errs[:min(5, len(tr.errs))])
-	}
-	tr.mu.Unlock()
-	// Every call's CDR, once: the failed record removals are retried, so
-	// nothing is left for a reaper to write twice.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		n0, _ := st.OwnedCalls(ctx, "heal-0")
-		n1, _ := st.OwnedCalls(ctx, "heal-1")
-		if n0+n1 == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("the store still holds %d calls of ended calls", n0+n1)
-			break
-		}
-	}
-	if n := rows.count(); n != calls {
-		t.Errorf("%d calls have CDRs, want %d", n, calls)
-	}
-	hist := map[cdr.Disposition]int{}
-	rows.mu.Lock()
-	for id, r := range rows.rows {
-		if len(r) != 1 {
-			t.Errorf("call %s has %d CDRs", id, len(r))
-		}
-		hist[r[0].Disposition]++
-	}
-	rows.mu.Unlock()
-	t.Logf("dispositions: %v", hist)
+	hist := checkHealed(t, st, engines[0].agentIDs, tr, rows, calls, "heal-0", "heal-1")
 	if hist[cdr.Answered] < calls/4 {
 		t.Errorf("only %d of %d calls answered", hist[cdr.Answered], calls)
 	}

@@ -105,32 +105,5 @@ func TestSentinelFailover(t *testing.T) {
 	if back > 5*time.Second {
 		t.Errorf("calls were answered again only %v after the master died, want within 5 s", back)
 	}
-	var left []queue.Engaged
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if left = engagedAgents(t, stores[0], engines[0].agentIDs); len(left) == 0 {
-			break
-		}
-	}
-	if len(left) > 0 {
-		t.Errorf("%d agents still engaged 10 s after the last call, e.g. %+v", len(left), left[0])
-	}
-	tr.mu.Lock()
-	if len(tr.errs) > 0 {
-		t.Errorf("%d double bookings, first: %v", len(tr.errs), tr.errs[:min(5, len(tr.errs))])
-	}
-	tr.mu.Unlock()
-	hist := map[cdr.Disposition]int{}
-	rows.mu.Lock()
-	for id, r := range rows.rows {
-		if len(r) != 1 {
-			t.Errorf("call %s has %d CDRs", id, len(r))
-		}
-		hist[r[0].Disposition]++
-	}
-	got := len(rows.rows)
-	rows.mu.Unlock()
-	t.Logf("dispositions: %v", hist)
-	if got != n {
-		t.Errorf("%d of %d calls have CDRs", got, n)
-	}
+	checkHealed(t, stores[0], engines[0].agentIDs, tr, rows, n, "sent-0", "sent-1")
 }
