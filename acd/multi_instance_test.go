@@ -177,24 +177,7 @@ func TestThreeInstancesShareOneRedis(t *testing.T) {
 	sink := &collect{rows: map[string][]cdr.Record{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var engines []*Engine
-	var stores []*queue.Store
-	for i := 0; i < 3; i++ {
-		st, err := queue.Open(ctx, queue.Config{Redis: url})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		stores = append(stores, st)
-		e := NewEngine(cfg, Deps{Instance: fmt.Sprintf("inst-%d", i), Store: st, Dialer: &chaosDialer{tr: tr}, CDRs: sink,
-			Privacy: cdr.NewPrivacy(cdr.Config{CallerPolicy: "shorten"}), Log: zerolog.New(os.Stderr).Level(zerolog.ErrorLevel)})
-		e.Prepare(ctx)
-		go e.Run(ctx)
-		engines = append(engines, e)
-	}
-	for i, a := range cfg.Agents {
-		engines[i%3].AgentRegistered(a.ID)
-	}
+	engines, stores := chaosEngines(ctx, t, url, cfg, 3, "inst", tr, sink, zerolog.ErrorLevel)
 	// Agents pause for a moment now and then, and come back.
 	var pauses atomic.Int64
 	stopPausing := make(chan struct{})
@@ -329,6 +312,32 @@ func TestThreeInstancesShareOneRedis(t *testing.T) {
 		}
 	}
 	checkFIFO(t, stores[0])
+}
+
+// chaosEngines starts n engines (instances prefix-0 …) on one Redis, each
+// with its own store client, ringing agents through the chaos dialer, and
+// registers the agents round-robin with them; they stop with ctx.
+func chaosEngines(ctx context.Context, t *testing.T, url string, cfg Config, n int, prefix string, tr *tracker, sink CDRSink, lvl zerolog.Level) ([]*Engine, []*queue.Store) {
+	t.Helper()
+	var engines []*Engine
+	var stores []*queue.Store
+	for i := 0; i < n; i++ {
+		st, err := queue.Open(ctx, queue.Config{Redis: url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(st.Close)
+		stores = append(stores, st)
+		e := NewEngine(cfg, Deps{Instance: fmt.Sprintf("%s-%d", prefix, i), Store: st, Dialer: &chaosDialer{tr: tr}, CDRs: sink,
+			Privacy: cdr.NewPrivacy(cdr.Config{CallerPolicy: "shorten"}), Log: zerolog.New(os.Stderr).Level(lvl)})
+		e.Prepare(ctx)
+		go e.Run(ctx)
+		engines = append(engines, e)
+	}
+	for i, a := range cfg.Agents {
+		engines[i%n].AgentRegistered(a.ID)
+	}
+	return engines, stores
 }
 
 // checkFIFO replays the store's call events (in Redis order): whenever a

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/sc115/sc115/cdr"
 	"github.com/sc115/sc115/internal/interop"
-	"github.com/sc115/sc115/queue"
 )
 
 // TestSentinelFailover (issue 13) with real redis-servers: a master, a
@@ -33,24 +31,7 @@ func TestSentinelFailover(t *testing.T) {
 	rows := &collect{rows: map[string][]cdr.Record{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var engines []*Engine
-	var stores []*queue.Store
-	for i := 0; i < 2; i++ {
-		st, err := queue.Open(ctx, queue.Config{Redis: group.URL})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		stores = append(stores, st)
-		e := NewEngine(cfg, Deps{Instance: fmt.Sprintf("sent-%d", i), Store: st, Dialer: &chaosDialer{tr: tr}, CDRs: rows,
-			Privacy: cdr.NewPrivacy(cdr.Config{CallerPolicy: "shorten"}), Log: zerolog.New(os.Stderr).Level(zerolog.Disabled)})
-		e.Prepare(ctx)
-		go e.Run(ctx)
-		engines = append(engines, e)
-	}
-	for i, a := range cfg.Agents {
-		engines[i%2].AgentRegistered(a.ID)
-	}
+	engines, stores := chaosEngines(ctx, t, group.URL, cfg, 2, "sent", tr, rows, zerolog.Disabled)
 
 	var mu sync.Mutex
 	var killedAt, firstAfter time.Time
