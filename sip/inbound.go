@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -26,6 +27,9 @@ type InboundCall struct {
 	sess     *media.Session
 	sdp      []byte
 	answered bool
+	// byeFirst: the caller's BYE came before its ACK (a proxy with several
+	// workers or UDP may reorder them): the 200 OK was taken, then hung up.
+	byeFirst atomic.Bool
 	ended    endReason
 	hold     holdState
 	dtmf     chan rune
@@ -260,6 +264,9 @@ func (c *InboundCall) waitAck(body []byte) error {
 	defer t.Stop()
 	select {
 	case err := <-done:
+		if err != nil && c.byeFirst.Load() {
+			return nil // answered, and already hung up by the caller (Ended is closed)
+		}
 		return err
 	case <-t.C:
 		c.s.log.Warn().Str("call_id", c.CallID()).Dur("ack_timeout", c.s.cfg.Limits.AckTimeout).Msg("no ACK for the 200 OK: call ended")
@@ -341,7 +348,9 @@ func (c *InboundCall) Media() *media.Session { return c.session() }
 func (c *InboundCall) onAck(req *sip.Request, tx sip.ServerTransaction) { _ = c.dss.ReadAck(req, tx) }
 
 func (c *InboundCall) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	c.byeFirst.Store(true) // read only while the 200 OK waits for its ACK
 	if err := c.dss.ReadBye(req, tx); err != nil {
+		c.byeFirst.Store(false)
 		c.s.log.Info().Err(err).Str("call_id", c.CallID()).Msg("BYE not taken by the dialog")
 		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 	}

@@ -96,6 +96,11 @@ type registrar struct {
 	m          *metrics
 	quiet      *quietLog
 
+	// viaProxy says whether a source is a SIP proxy in front
+	// (sip.limits.exempt): its requests' lockouts count the phone's own
+	// address, from the Via that proxy checked (clientIP).
+	viaProxy func(netip.Addr) bool
+
 	mu       sync.RWMutex
 	bindings map[string][]Binding // by SIP user: this instance's registrations
 }
@@ -149,7 +154,7 @@ func (r *registrar) authenticateAs(req *sip.Request, tx sip.ServerTransaction, u
 		r.challenge(req, tx, false)
 		return "", Credential{}, false
 	}
-	src := sourceIP(req)
+	src := r.clientIP(req)
 	if r.lock.isLocked(src, user) {
 		if r.quiet.allow(src + " locked " + user) {
 			r.log.Warn().Str("src", src).Str("user", user).Str("method", string(req.Method)).Msg("digest: refused, locked out after failed attempts")
@@ -426,11 +431,38 @@ func (r *registrar) expire() {
 	}
 }
 
-// sourceIP is the request's source address without port.
-func sourceIP(req *sip.Request) string {
+// clientIP is the address a login attempt comes from, without port: the
+// request's source, or, when that is a proxy in front (sip.limits.exempt,
+// e.g. deploy/kamailio), the phone's address as the proxy saw it — the
+// received parameter (else the host) of the Via below the proxy's own,
+// which the proxy sets from the packet (force_rport). So a guesser behind
+// the proxy locks out itself, not every phone that registers through it.
+// From any other source the Vias are not read: nobody else can claim an
+// address this way.
+func (r *registrar) clientIP(req *sip.Request) string {
 	host, _, err := net.SplitHostPort(req.Source())
 	if err != nil {
-		return req.Source()
+		host = req.Source()
+	}
+	src, err := netip.ParseAddr(host)
+	if err != nil || r.viaProxy == nil || !r.viaProxy(src.Unmap()) {
+		return host
+	}
+	vias := req.GetHeaders("Via")
+	if len(vias) < 2 {
+		return host
+	}
+	v, ok := vias[1].(*sip.ViaHeader)
+	if !ok {
+		return host
+	}
+	if rcv, ok := v.Params.Get("received"); ok {
+		if a, err := netip.ParseAddr(rcv); err == nil {
+			return a.String()
+		}
+	}
+	if a, err := netip.ParseAddr(v.Host); err == nil {
+		return a.String()
 	}
 	return host
 }

@@ -114,6 +114,7 @@ func NewServer(cfg Config, o Options) (*Server, error) {
 	}
 	s.reg = newRegistrar(cfg, o.Credentials, o.Presence, o.Log)
 	s.reg.store, s.reg.instance, s.reg.nonceStore, s.reg.m = o.Bindings, o.Instance, o.Nonces, s.m
+	s.reg.viaProxy = s.adm.isExempt
 	host := s.addr.Addr().String()
 	var err error
 	s.ua, err = sipgo.NewUA(sipgo.WithUserAgent("sc115"), sipgo.WithUserAgentHostname(host),

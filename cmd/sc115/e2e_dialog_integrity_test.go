@@ -159,3 +159,45 @@ func TestThirdPartyCannotTakeOverTheDialog(t *testing.T) {
 		t.Errorf("loop metric: %q", line)
 	}
 }
+
+// TestByeBeforeAck: a proxy with several workers (Kamailio) or UDP may
+// deliver the caller's BYE before its ACK. The call was answered; the
+// caller hung up: 200 to the BYE and a row "abandoned" with SIP code 200,
+// not a failed call.
+func TestByeBeforeAck(t *testing.T) {
+	cfg := testConfig(t)
+	s := startTest(t, cfg)
+	target := s.sip.Addr().String()
+	p := newRawPeer(t, "127.0.0.1", target)
+	callID := fmt.Sprintf("bye-first-%d", time.Now().UnixNano())
+	from := "<sip:+495136123456@127.0.0.1>;tag=byefirst"
+	sdp := string(testphone.SDP(netip.MustParseAddrPort("127.0.0.1:40010"), "8 PCMA/8000"))
+	extra := []string{fmt.Sprintf("Contact: <sip:caller@%s>", p.conn.LocalAddr()), "Content-Type: application/sdp"}
+	p.write("INVITE", "sip:05136115@"+target, from, "<sip:05136115@127.0.0.1>", callID, 1, extra, sdp)
+	buf := make([]byte, 8192)
+	var ok string
+	for ok == "" {
+		_ = p.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		n, _, err := p.conn.ReadFromUDP(buf)
+		if err != nil {
+			t.Fatalf("no 200 OK: %v", err)
+		}
+		if strings.HasPrefix(string(buf[:n]), "SIP/2.0 200") {
+			ok = string(buf[:n])
+		}
+	}
+	var to string
+	for _, l := range strings.Split(ok, "\r\n") {
+		if strings.HasPrefix(strings.ToLower(l), "to:") {
+			to = strings.TrimSpace(l[3:])
+		}
+	}
+	if got := p.send("BYE", "sip:sc115@"+target, from, to, callID, 2, nil, ""); !strings.HasPrefix(got, "SIP/2.0 200") {
+		t.Fatalf("BYE before the ACK: %q, want 200", got)
+	}
+	p.write("ACK", "sip:sc115@"+target, from, to, callID, 1, nil, "")
+	row := waitCDR(t, cfg.CDR.Dir, callID, time.Minute)
+	if !strings.HasPrefix(row["disposition"], "abandoned") || row["sip_code"] != "200" || row["hangup_by"] != "caller" {
+		t.Errorf("row %v, want abandoned (short), sip_code 200, hung up by the caller", row)
+	}
+}

@@ -220,3 +220,65 @@ func StartSentinels(t testing.TB) *Sentinels {
 	}
 	return &Sentinels{URL: "redis-sentinel://sc115@" + strings.Join(addrs, ",") + "/0", Master: master, Replica: replica}
 }
+
+// Kamailio is a kamailio process of a test, run in the foreground from a
+// folder of its own and stopped when the test ends.
+type Kamailio struct {
+	Dir string
+	cmd *exec.Cmd
+}
+
+// StartKamailio runs kamailio on cfg (a file in dir, which holds whatever it
+// includes) and waits, however long this machine takes, until it has bound
+// UDP port. Its log goes to dir/kamailio.log.
+func StartKamailio(t testing.TB, dir, cfg string, port int) *Kamailio {
+	t.Helper()
+	bin := Require(t, "kamailio", "kamailio")
+	if out, err := exec.Command(bin, "-f", cfg, "-c").CombinedOutput(); err != nil {
+		t.Fatalf("kamailio -c %s: %v\n%s", cfg, err, out)
+	}
+	logf, err := os.Create(filepath.Join(dir, "kamailio.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &Kamailio{Dir: dir}
+	k.cmd = exec.Command(bin, "-f", cfg, "-P", filepath.Join(dir, "kamailio.pid"), "-Y", dir, "-w", dir,
+		"-DD", "-E", "-m", "64", "-M", "8")
+	k.cmd.Stdout, k.cmd.Stderr = logf, logf
+	if err := k.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = k.cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = k.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = k.cmd.Process.Kill()
+			<-done
+		}
+		logf.Close()
+		if t.Failed() {
+			if b, err := os.ReadFile(logf.Name()); err == nil {
+				t.Logf("kamailio log (last lines):\n%s", tail(string(b), 40))
+			}
+		}
+	})
+	WaitUDPBound(t, port, time.Minute)
+	return k
+}
+
+// Log is what kamailio logged so far.
+func (k *Kamailio) Log() string {
+	b, _ := os.ReadFile(filepath.Join(k.Dir, "kamailio.log"))
+	return string(b)
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
