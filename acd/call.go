@@ -219,6 +219,18 @@ func (c *call) run() CallState {
 	c.to(StateRouted)
 	sched := e.hours[m.Key]
 	c.priority, c.greeting, c.hold = m.Priority, e.Greeting(m), e.HoldTrack(m)
+	if r := e.admit(); r != "" {
+		// Whatever the overflow rules say: an overloaded instance takes no
+		// new call, so the PBX (or Kamailio) can route it elsewhere or try
+		// again — decided before the store is asked anything, so overload
+		// costs Redis nothing.
+		e.overloadLog.Warn().Str("call_id", c.rec.CallID).Str("reason", r).Int64("active_calls", e.active.Load()).
+			Int64("cpu_percent", e.cpuPercent.Load()).Msg("instance overloaded: 503 (logged at most 5 a second)")
+		e.m.overloaded.WithLabelValues(r).Inc()
+		leg.Refuse(e.cfg.RetryAfter)
+		c.rec.SIPCode, c.rec.HangupBy = 503, "system"
+		return c.finish(cdr.RejectedBusy, StateRejected, m.Key)
+	}
 	// The call is in the store before anything answers it: if this
 	// instance dies from the 200 OK on, the reaper writes its row.
 	crisis, err := e.Store.Arrive(context.Background(), c.rec.CallID, e.Instance, m.Key, c.callFields())
@@ -239,15 +251,6 @@ func (c *call) run() CallState {
 		leg.Reject(404, "Not Found")
 		c.rec.SIPCode, c.rec.HangupBy = 404, "system"
 		return c.finish(cdr.RejectedUnknown, StateRejected, m.Key)
-	}
-	if r := e.overload(0); r != "" {
-		// Whatever the overflow rules say: an overloaded instance takes no
-		// new call, so the PBX can route it elsewhere or try again.
-		c.log.Warn().Str("reason", r).Int64("active_calls", e.active.Load()).Int64("cpu_percent", e.cpuPercent.Load()).Msg("instance overloaded: 503")
-		e.m.overloaded.WithLabelValues(r).Inc()
-		leg.Refuse(e.cfg.RetryAfter)
-		c.rec.SIPCode, c.rec.HangupBy = 503, "system"
-		return c.finish(cdr.RejectedBusy, StateRejected, m.Key)
 	}
 	closed := sched != nil && !sched.isOpen(e.now())
 

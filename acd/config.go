@@ -65,6 +65,13 @@ type Config struct {
 	// 100 = one core, sampled every second) is above it (0: off): new
 	// INVITEs get 503 with Retry-After, waiting calls may overflow.
 	MaxCPUPercent int `yaml:"max_cpu_percent"`
+	// MaxNewCallsPerSecond is the most new calls a second the instance
+	// takes, whatever their source (0: no limit; bursts of one second's
+	// worth): beyond it an INVITE gets 503 with Retry-After before anything
+	// is stored or answered, so a front proxy sends it to another instance.
+	// sip.limits.trunk_invites_per_second counts per trunk address; behind
+	// Kamailio every call has the same one.
+	MaxNewCallsPerSecond float64 `yaml:"max_new_calls_per_second"`
 	// RetryAfter is the Retry-After of a 503 (overloaded or draining;
 	// default 30 s).
 	RetryAfter time.Duration `yaml:"retry_after"`
@@ -422,6 +429,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxCPUPercent < 0 {
 		errs = append(errs, fieldErr("acd.max_cpu_percent", "must not be negative (0: off)"))
+	}
+	if c.MaxNewCallsPerSecond < 0 {
+		errs = append(errs, fieldErr("acd.max_new_calls_per_second", "must not be negative (0: no limit)"))
 	}
 	if c.RetryAfter < time.Second {
 		errs = append(errs, fieldErr("acd.retry_after", "must be at least 1s"))

@@ -3,6 +3,7 @@ package acd
 import (
 	"context"
 	"errors"
+	"math"
 	"sort"
 	"strconv"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
 
 	"github.com/sc115/sc115/cdr"
 )
@@ -83,6 +85,12 @@ type Engine struct {
 	// skillFigures: per skill, the figures waiting calls share (read-only map).
 	skillFigures map[string]*figureCache
 	cpuPercent   atomic.Int64 // this process' CPU use over the last second (100 = one core)
+	// newCalls meters acd.max_new_calls_per_second (nil: no limit);
+	// golang.org/x/time/rate's token bucket, safe without a lock of ours.
+	newCalls *rate.Limiter
+	// overloadLog samples the refusals' log lines: an overload is no time
+	// to write one line per refused call.
+	overloadLog zerolog.Logger
 }
 
 var errUnknownMunicipality = errors.New("unknown municipality")
@@ -110,6 +118,10 @@ func NewEngine(cfg Config, d Deps) *Engine {
 	sort.Strings(e.agentIDs)
 	e.hours, e.crisisHours, e.sl = map[string]*schedule{}, map[string]*schedule{}, map[string]*slCounters{}
 	e.fed = newFederation(cfg.Federation)
+	e.overloadLog = e.log.Sample(&zerolog.BurstSampler{Burst: 5, Period: time.Second})
+	if r := cfg.MaxNewCallsPerSecond; r > 0 {
+		e.newCalls = rate.NewLimiter(rate.Limit(r), max(1, int(math.Ceil(r))))
+	}
 	e.skillFigures = newFigureCaches(&cfg)
 	e.slQueue = map[string]*slCounters{}
 	def, _ := compileHours(cfg.Hours, "acd.hours") // validated
@@ -341,6 +353,20 @@ func (e *Engine) overload(extra int64) string {
 	}
 	if e.cfg.MaxCPUPercent > 0 && e.cpuPercent.Load() > int64(e.cfg.MaxCPUPercent) {
 		return "instance-cpu"
+	}
+	return ""
+}
+
+// admit says why a new call is refused before anything is stored or
+// answered ("" = it is taken): over acd.max_new_calls_per_second
+// ("instance-rate"), or overloaded (see overload). A refused call takes no
+// token.
+func (e *Engine) admit() string {
+	if r := e.overload(0); r != "" {
+		return r
+	}
+	if e.newCalls != nil && !e.newCalls.Allow() {
+		return "instance-rate"
 	}
 	return ""
 }

@@ -3,6 +3,7 @@ package acd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -120,5 +121,39 @@ func TestAgentUnknownToThisInstanceIsNotLeftReserved(t *testing.T) {
 	connect(t, d).Hangup()
 	if r := waitRec(t, s); r.Disposition != cdr.Answered || r.Agent != "a1" {
 		t.Errorf("cdr %+v, want answered by a1", r)
+	}
+}
+
+// TestNewCallRateRefuses: over acd.max_new_calls_per_second (here one
+// call in 100 s, burst 1) a new call gets 503 with Retry-After and a
+// rejected_busy row, whatever its source; the call admitted before goes on.
+func TestNewCallRateRefuses(t *testing.T) {
+	e, _, s := testEngine(t, func(c *Config) { c.MaxNewCallsPerSecond = 0.01; c.RetryAfter = 7 * time.Second })
+	_ = e.Login("a1")
+	_ = e.Pause("a1", "x")
+	first := newFakeLeg("c-rate-0", "+495136115")
+	go e.HandleCall(first)
+	waitCallState(t, e, "c-rate-0", StateQueued)
+	for i := 1; i <= 4; i++ {
+		leg := newFakeLeg(fmt.Sprintf("c-rate-%d", i), "+495136115")
+		go e.HandleCall(leg)
+		select {
+		case code := <-leg.rejected:
+			if code != 503 || leg.retryAfter != 7*time.Second {
+				t.Errorf("call %d: %d with Retry-After %v, want 503 with 7s", i, code, leg.retryAfter)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("call %d over the rate was not refused", i)
+		}
+		if r := waitRec(t, s); r.Disposition != cdr.RejectedBusy || r.SIPCode != 503 || r.Municipality != "burgdorf" {
+			t.Errorf("cdr %+v, want rejected_busy 503 for burgdorf", r)
+		}
+	}
+	if st := callState(e, "c-rate-0"); st != StateQueued {
+		t.Errorf("the admitted call is %q, want it still queued", st)
+	}
+	first.end()
+	if r := waitRec(t, s); r.CallID != "c-rate-0" || r.Disposition != cdr.Abandoned {
+		t.Errorf("cdr %+v, want c-rate-0 abandoned", r)
 	}
 }
