@@ -86,7 +86,7 @@ func sippArgs(dir, name string, args []string) []string {
 	return append(base, args...)
 }
 
-func runSipp(ctx context.Context, t *testing.T, sipp, dir, name string, args ...string) {
+func runSipp(ctx context.Context, t testing.TB, sipp, dir, name string, args ...string) {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, sipp, sippArgs(dir, name, args)...)
 	cmd.Dir = "."
@@ -96,7 +96,7 @@ func runSipp(ctx context.Context, t *testing.T, sipp, dir, name string, args ...
 	}
 }
 
-func startSipp(ctx context.Context, t *testing.T, sipp, dir, name string, args ...string) *exec.Cmd {
+func startSipp(ctx context.Context, t testing.TB, sipp, dir, name string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, sipp, sippArgs(dir, name, args)...)
 	var out bytes.Buffer
@@ -133,7 +133,7 @@ func lastLines(s string, n int) string {
 }
 
 // writeTone writes a µ-law sine tone for sipp's rtp_stream.
-func writeTone(t *testing.T, path string, hz float64, d time.Duration) {
+func writeTone(t testing.TB, path string, hz float64, d time.Duration) {
 	t.Helper()
 	n := int(d.Seconds() * 8000)
 	pcm := make([]byte, 2*n)
@@ -146,7 +146,7 @@ func writeTone(t *testing.T, path string, hz float64, d time.Duration) {
 	}
 }
 
-func renderTemplate(t *testing.T, src, dst string, data any) {
+func renderTemplate(t testing.TB, src, dst string, data any) {
 	t.Helper()
 	tmpl, err := template.ParseFiles(src)
 	if err != nil {
