@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -48,12 +50,14 @@ const (
 
 // call is one caller's call, owned by the goroutine running HandleCall.
 type call struct {
-	e     *Engine
-	leg   CallerLeg
-	log   zerolog.Logger
-	state CallState
-	muni  *Municipality
-	rec   cdr.Record
+	// enqueues counts the call's enqueues: each names its attempt.
+	enqueues int
+	e        *Engine
+	leg      CallerLeg
+	log      zerolog.Logger
+	state    CallState
+	muni     *Municipality
+	rec      cdr.Record
 
 	lastPos  int    // position last announced
 	priority int    // the municipality's, or its crisis priority
@@ -364,12 +368,46 @@ func (c *call) targets(w time.Duration) ([]queue.Target, time.Duration) {
 // its place), or matches it at once. Store calls run to completion even if
 // the caller hangs up meanwhile (a cancelled request may still have been
 // executed by Redis); the hang-up is noticed right after.
+//
+// A failed enqueue is retried for up to enqueueRetryFor (while the caller
+// is on the line) with the same attempt name, so a try that Redis ran but
+// whose reply was lost is not run twice: a store timeout does not drop the
+// caller.
 func (c *call) enqueue() error {
 	e := c.e
 	ts, _ := c.targets(e.now().Sub(c.rec.ArrivedAt))
-	_, err := e.Store.Enqueue(context.Background(), c.rec.CallID, e.Instance, queue.Score(c.priority, c.rec.ArrivedAt), ts, c.callFields())
+	c.enqueues++
+	attempt := e.Instance + "#" + strconv.Itoa(c.enqueues)
+	score, fields := queue.Score(c.priority, c.rec.ArrivedAt), c.callFields()
+	try := func() error {
+		_, err := e.Store.EnqueueAttempt(context.Background(), attempt, c.rec.CallID, e.Instance, score, ts, fields)
+		return err
+	}
+	err := try()
+	if err == nil {
+		return nil
+	}
+	e.m.storeRetries.WithLabelValues("enqueue").Inc()
+	c.log.Warn().Err(err).Msg("store: enqueue failed; retrying")
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval = 50*time.Millisecond, time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-c.leg.Ended():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	_, err = backoff.Retry(ctx, func() (struct{}, error) { return struct{}{}, try() },
+		backoff.WithBackOff(b), backoff.WithMaxElapsedTime(enqueueRetryFor))
 	return err
 }
+
+// enqueueRetryFor is how long a caller waits (hearing nothing yet) for a
+// store that failed to take the call before the call fails.
+const enqueueRetryFor = 10 * time.Second
 
 // storeFailed ends a call the store could not take (back): hung up, CDR
 // failed.

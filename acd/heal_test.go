@@ -51,8 +51,10 @@ func faulty[T any](f *faultyStore, run func() (T, error)) (T, error) {
 	return zero, errFlap
 }
 
-func (f *faultyStore) Enqueue(ctx context.Context, callID, owner string, score int64, ts []queue.Target, fields map[string]string) (*queue.Match, error) {
-	return faulty(f, func() (*queue.Match, error) { return f.Store.Enqueue(ctx, callID, owner, score, ts, fields) })
+func (f *faultyStore) EnqueueAttempt(ctx context.Context, attempt, callID, owner string, score int64, ts []queue.Target, fields map[string]string) (*queue.Match, error) {
+	return faulty(f, func() (*queue.Match, error) {
+		return f.Store.EnqueueAttempt(ctx, attempt, callID, owner, score, ts, fields)
+	})
 }
 func (f *faultyStore) AgentReadyFrom(ctx context.Context, a string, from queue.From) (*queue.Match, error) {
 	return faulty(f, func() (*queue.Match, error) { return f.Store.AgentReadyFrom(ctx, a, from) })
@@ -397,5 +399,55 @@ func TestRestartWritesNoSecondRow(t *testing.T) {
 	}
 	if r := rows.rows["died-with-it"]; len(r) != 1 || r[0].Disposition != cdr.Interrupted {
 		t.Errorf("the call that died with the first run: %+v, want one interrupted row", r)
+	}
+}
+
+// flakyEnqueueStore fails the first enqueue tries: after Redis ran them
+// (a timeout: the reply is lost) or before.
+type flakyEnqueueStore struct {
+	Store
+	after bool
+	fails atomic.Int32
+}
+
+func (f *flakyEnqueueStore) EnqueueAttempt(ctx context.Context, attempt, callID, owner string, score int64, ts []queue.Target, fields map[string]string) (*queue.Match, error) {
+	if f.fails.Add(-1) >= 0 {
+		if f.after {
+			_, _ = f.Store.EnqueueAttempt(ctx, attempt, callID, owner, score, ts, fields)
+		}
+		return nil, errFlap
+	}
+	return f.Store.EnqueueAttempt(ctx, attempt, callID, owner, score, ts, fields)
+}
+
+// TestEnqueueTimeoutKeepsTheCaller (issue 13, 6): a store timeout while
+// the call is queued — whether Redis ran the enqueue or not — does not
+// drop the caller: the enqueue is retried, the agent is offered the call
+// once, and the call has one row, answered.
+func TestEnqueueTimeoutKeepsTheCaller(t *testing.T) {
+	for _, after := range []bool{false, true} {
+		t.Run(map[bool]string{false: "before-running", true: "after-running"}[after], func(t *testing.T) {
+			e, d, s := testEngineDeps(t, func(dp *Deps) {
+				f := &flakyEnqueueStore{Store: dp.Store, after: after}
+				f.fails.Store(2)
+				dp.Store = f
+			})
+			e.AgentRegistered("a1")
+			waitAgentState(t, e, "a1", AgentAvailable)
+			leg := newFakeLeg("c-flaky", "+495136115")
+			go e.HandleCall(leg)
+			al := connect(t, d)
+			waitCallState(t, e, "c-flaky", StateConnected)
+			al.Hangup()
+			if r := waitRec(t, s); r.CallID != "c-flaky" || r.Disposition != cdr.Answered || r.Agent != "a1" {
+				t.Errorf("cdr %+v, want c-flaky answered by a1", r)
+			}
+			d.mu.Lock()
+			offers := append([]string(nil), d.offers...)
+			d.mu.Unlock()
+			if len(offers) != 1 {
+				t.Errorf("offers %v, want one", offers)
+			}
+		})
 	}
 }

@@ -82,7 +82,8 @@ type AgentDialer interface {
 // match it makes is also pushed to the owning instance's assignment list,
 // which the engine's dispatcher reads: one path for local and remote matches.
 type Store interface {
-	Enqueue(ctx context.Context, callID, owner string, score int64, targets []queue.Target, fields map[string]string) (*queue.Match, error)
+	// EnqueueAttempt may be retried with the same attempt after an error.
+	EnqueueAttempt(ctx context.Context, attempt, callID, owner string, score int64, targets []queue.Target, fields map[string]string) (*queue.Match, error)
 	Widen(ctx context.Context, callID string, targets []queue.Target) (*queue.Match, error)
 	AgentReady(ctx context.Context, agentID, owner string, skills []queue.AgentSkill) (*queue.Match, error)
 	AgentReadyFrom(ctx context.Context, agentID string, from queue.From) (*queue.Match, error)

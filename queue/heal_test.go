@@ -99,3 +99,48 @@ func TestHealingPrimitives(t *testing.T) {
 		}
 	})
 }
+
+// TestEnqueueAttemptRunsOnce: an enqueue retried with its attempt name
+// after a lost reply changes nothing — no second agent reserved, no
+// second assignment, no waiting entry for a reserved call — while a new
+// attempt (the call back after an unanswered offer) is placed again.
+func TestEnqueueAttemptRunsOnce(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		clock(s)
+		ctx := context.Background()
+		for _, a := range []string{"a1", "a2"} {
+			if _, err := s.AgentReady(ctx, a, "i1", []AgentSkill{{Skill: "burgdorf", Level: 5}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		score := Score(5, time.Now())
+		if m, err := s.EnqueueAttempt(ctx, "i1#1", "c1", "i1", score, burgdorf(1), nil); err != nil || m == nil {
+			t.Fatalf("first run: %+v %v", m, err)
+		}
+		if m, err := s.EnqueueAttempt(ctx, "i1#1", "c1", "i1", score, burgdorf(1), nil); err != nil || m != nil {
+			t.Fatalf("the same attempt again: %+v %v, want nothing done", m, err)
+		}
+		reserved := 0
+		for _, a := range []string{"a1", "a2"} {
+			if info, _ := s.Agent(ctx, a); info.State == "reserved" {
+				reserved++
+			}
+		}
+		if reserved != 1 {
+			t.Errorf("%d agents reserved for one call, want 1", reserved)
+		}
+		if n, _ := s.Waiting(ctx, "burgdorf"); n != 0 {
+			t.Errorf("%d waiting, want 0: the call is reserved", n)
+		}
+		if a, _ := s.NextAssignment(ctx, "i1", time.Second); a == nil || a.CallID != "c1" {
+			t.Fatalf("assignment %+v", a)
+		}
+		if a, _ := s.NextAssignment(ctx, "i1", 100*time.Millisecond); a != nil {
+			t.Errorf("a second assignment %+v", a)
+		}
+		// A new attempt is a new enqueue: it is placed (the other agent).
+		if m, err := s.EnqueueAttempt(ctx, "i1#2", "c1", "i1", score, burgdorf(1), nil); err != nil || m == nil {
+			t.Errorf("a new attempt: %+v %v, want a match", m, err)
+		}
+	})
+}

@@ -177,14 +177,22 @@ end
 `
 
 // enqueueScript stores a call (ARGV: now, call id, owner, score, targets,
-// then field/value pairs for the CDR) and places it. A call that comes back
-// after an unanswered offer is enqueued again with its original score: it
-// keeps its place. Returns {call, agent, owner} on a match, else false.
+// attempt, then field/value pairs for the CDR) and places it. A call that
+// comes back after an unanswered offer is enqueued again with its original
+// score: it keeps its place. Returns {call, agent, owner} on a match, else
+// false. attempt ("" = none) makes a retry safe: an attempt that already
+// ran (its reply lost to a timeout) does nothing the second time — placing
+// it again could reserve a second agent for a call already reserved, or
+// queue a call whose assignment is on its way.
 var enqueueScript = redis.NewScript(lib + `
-local now, call, owner, score, t = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local now, call, owner, score, t, attempt = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local k = callKey(call)
+if attempt ~= '' then
+  if redis.call('HGET', k, 'enq') == attempt then return false end
+  redis.call('HSET', k, 'enq', attempt)
+end
 redis.call('HSET', k, 'owner', owner, 'score', score, 'targets', t)
-for i = 6, #ARGV, 2 do redis.call('HSET', k, ARGV[i], ARGV[i + 1]) end
+for i = 7, #ARGV, 2 do redis.call('HSET', k, ARGV[i], ARGV[i + 1]) end
 redis.call('SADD', '{sc}:calls:' .. owner, call)
 return place(call, now)
 `)

@@ -173,7 +173,15 @@ func Score(priority int, arrived time.Time) int64 {
 // reserves the best available agent for it or queues it in its targets at
 // score. A call enqueued again with its original score keeps its place.
 func (s *Store) Enqueue(ctx context.Context, callID, owner string, score int64, targets []Target, fields map[string]string) (*Match, error) {
-	args := []any{s.nowMS(), callID, owner, strconv.FormatInt(score, 10), encodeTargets(targets)}
+	return s.EnqueueAttempt(ctx, "", callID, owner, score, targets, fields)
+}
+
+// EnqueueAttempt is Enqueue that may be retried: attempt names this try
+// (unique per call and enqueue), and running it again after an error — a
+// timeout after Redis did it — changes nothing and returns no match (a
+// match of the first run is on the owner's assignment list).
+func (s *Store) EnqueueAttempt(ctx context.Context, attempt, callID, owner string, score int64, targets []Target, fields map[string]string) (*Match, error) {
+	args := []any{s.nowMS(), callID, owner, strconv.FormatInt(score, 10), encodeTargets(targets), attempt}
 	for k, v := range fields {
 		args = append(args, k, v)
 	}
