@@ -147,9 +147,12 @@ func (e *Engine) reconcile(ctx context.Context, suspects map[string]string) map[
 
 // stuck says whether an engagement has nobody to end it: its call is not
 // in the store any more, or it is this instance's call and that call does
-// not have the agent. Another live instance's calls are that instance's
+// not have the agent — and no assignment of it waits to be delivered. Another live instance's calls are that instance's
 // business (a dead instance's are the reaper's).
 func (e *Engine) stuck(g queue.Engaged) bool {
+	if g.Pending {
+		return false // its assignment is on the owner's list: not delivered yet
+	}
 	switch g.CallOwner {
 	case "":
 		return true

@@ -50,21 +50,35 @@ type Engaged struct {
 	CallOwner string
 	Since     int64 // ms
 	Missing   bool
+	// Pending: the reservation's assignment still waits on the owner's
+	// list — a match not yet delivered (the owner may be busy), no stuck
+	// agent. A reconciliation that counted it as a suspect could free the
+	// agent the moment the owner takes the assignment, and the agent would
+	// ring for two calls.
+	Pending bool
 }
 
 // engagedScript lists, of the agents given, those on a call (with the
 // call's owner) and those whose hash is missing. ARGV: agent ids.
 var engagedScript = redis.NewScript(lib + `
 local out = {}
+local lists = {} -- owner → set of its pending "call agent" assignments (read once)
 for _, agent in ipairs(ARGV) do
   local k = agentKey(agent)
   local st, call, since = unpack(redis.call('HMGET', k, 'state', 'call', 'since'))
   if not st then
-    out[#out + 1] = {agent, 'missing', '', '', '0'}
+    out[#out + 1] = {agent, 'missing', '', '', '0', '0'}
   elseif st == 'reserved' or st == 'on-call' or st == 'wrap-up' then
-    local owner = ''
+    local owner, pending = '', '0'
     if call and call ~= '' then owner = redis.call('HGET', callKey(call), 'owner') or '' end
-    out[#out + 1] = {agent, st, call or '', owner, since or '0'}
+    if st == 'reserved' and owner ~= '' then
+      if not lists[owner] then
+        lists[owner] = {}
+        for _, m in ipairs(redis.call('LRANGE', '{sc}:assign:' .. owner, 0, -1)) do lists[owner][m] = true end
+      end
+      if lists[owner][call .. ' ' .. agent] then pending = '1' end
+    end
+    out[#out + 1] = {agent, st, call or '', owner, since or '0', pending}
   end
 end
 return out
@@ -87,11 +101,11 @@ func (s *Store) EngagedAgents(ctx context.Context, agents []string) ([]Engaged, 
 		}
 		for _, row := range v {
 			f, _ := row.([]any)
-			if len(f) != 5 {
+			if len(f) != 6 {
 				continue
 			}
 			str := func(i int) string { x, _ := f[i].(string); return x }
-			e := Engaged{Agent: str(0), State: str(1), Call: str(2), CallOwner: str(3)}
+			e := Engaged{Agent: str(0), State: str(1), Call: str(2), CallOwner: str(3), Pending: str(5) == "1"}
 			e.Since, _ = strconv.ParseInt(str(4), 10, 64)
 			if e.State == "missing" {
 				e.State, e.Missing = "", true

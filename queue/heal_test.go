@@ -38,8 +38,8 @@ func TestHealingPrimitives(t *testing.T) {
 			t.Fatalf("a1 %+v after a login while reserved, want still reserved for c1", a)
 		}
 		g, err := s.EngagedAgents(ctx, []string{"a1", "nobody"})
-		if err != nil || len(g) != 2 || g[0].Agent != "a1" || g[0].Call != "c1" || g[0].CallOwner != "i1" || !g[1].Missing {
-			t.Fatalf("engaged %+v %v, want a1 on c1 owned by i1, nobody missing", g, err)
+		if err != nil || len(g) != 2 || g[0].Agent != "a1" || g[0].Call != "c1" || g[0].CallOwner != "i1" || !g[0].Pending || !g[1].Missing {
+			t.Fatalf("engaged %+v %v, want a1 on c1 owned by i1, its assignment pending; nobody missing", g, err)
 		}
 		// The assignment is still on i1's list: not stuck.
 		if _, ok, err := s.ReleaseStuck(ctx, "a1", "c1", g[0].Since, "reserved"); ok || err != nil {
@@ -47,6 +47,9 @@ func TestHealingPrimitives(t *testing.T) {
 		}
 		if a, _ := s.NextAssignment(ctx, "i1", time.Second); a == nil || a.CallID != "c1" {
 			t.Fatalf("assignment %+v", a)
+		}
+		if g, _ := s.EngagedAgents(ctx, []string{"a1"}); len(g) != 1 || g[0].Pending {
+			t.Errorf("engaged %+v after the assignment was taken, want not pending", g)
 		}
 		if _, ok, _ := s.ReleaseStuck(ctx, "a1", "c1", g[0].Since+1, "reserved"); ok {
 			t.Error("released an engagement since another moment")
