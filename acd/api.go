@@ -24,6 +24,7 @@ import (
 //	GET  /api/calls                      this instance's calls: state, position, estimated wait
 //	GET  /api/servicelevel               per municipality: offered, answered (within threshold), abandoned, service level
 //	POST /api/municipalities/{key}/crisis?on=true&by=NAME   crisis mode on/off, audited
+//	GET  /api/municipalities/{key}/directory                 its offices agents transfer to: key, name, number, code, open now
 //
 // Every request needs "Authorization: Bearer <acd.api_token>"; without a
 // configured token the API answers 403.
@@ -39,7 +40,7 @@ func API(mux *http.ServeMux, e *Engine) {
 			if err != nil {
 				code := http.StatusConflict
 				switch {
-				case errors.Is(err, ErrUnknownAgent):
+				case errors.Is(err, ErrUnknownAgent), errors.Is(err, errUnknownMunicipality):
 					code = http.StatusNotFound
 				case errors.Is(err, errBadRequest):
 					code = http.StatusBadRequest
@@ -75,6 +76,9 @@ func API(mux *http.ServeMux, e *Engine) {
 	h("GET /api/queues", func(_ http.ResponseWriter, r *http.Request) (any, error) { return e.Queues(r.Context()) })
 	h("GET /api/calls", func(_ http.ResponseWriter, r *http.Request) (any, error) { return e.Calls(r.Context()), nil })
 	h("GET /api/servicelevel", func(_ http.ResponseWriter, r *http.Request) (any, error) { return e.ServiceLevels(r.Context()), nil })
+	h("GET /api/municipalities/{key}/directory", func(_ http.ResponseWriter, r *http.Request) (any, error) {
+		return e.Directory(r.PathValue("key"))
+	})
 	h("POST /api/municipalities/{key}/crisis", func(_ http.ResponseWriter, r *http.Request) (any, error) {
 		var on bool
 		switch r.URL.Query().Get("on") { // exactly true or false: a typo must never switch crisis mode on

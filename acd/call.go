@@ -20,7 +20,10 @@ import (
 // CallState is a step in the life of a call. The states and their order:
 //
 //	arrived → routed → queued → offering → connected → wrap-up → done
-//	                     ↑  │       │
+//	                     ↑  │       │          │  ↑
+//	                     │  │       │          │  └─ transfer target failed: back to the agent
+//	                     │  │       │          └─ transferring → connected (another agent, a number, a center)
+//	                     │  │       │                          → queued (to a queue, or the target failed after the agent left)
 //	                     │  │       └─ offer not answered: back to its place
 //	                     │  └─ overflowing → connected (to another center) → overflowed
 //	                     └──── every federation target failed: back to its place
@@ -41,11 +44,14 @@ const (
 	StateWrapUp      CallState = "wrap-up"
 	StateDone        CallState = "done"
 	StateOverflowing CallState = "overflowing"
-	StateOverflowed  CallState = "overflowed"
-	StateRejected    CallState = "rejected"
-	StateAbandoned   CallState = "abandoned"
-	StateFailed      CallState = "failed"
-	StateInterrupted CallState = "interrupted"
+	// StateTransferring: an agent transferred the caller, who hears hold
+	// audio while the target rings (transfer.go).
+	StateTransferring CallState = "transferring"
+	StateOverflowed   CallState = "overflowed"
+	StateRejected     CallState = "rejected"
+	StateAbandoned    CallState = "abandoned"
+	StateFailed       CallState = "failed"
+	StateInterrupted  CallState = "interrupted"
 )
 
 // call is one caller's call, owned by the goroutine running HandleCall.
@@ -72,23 +78,44 @@ type call struct {
 	mu     sync.Mutex // guards state (read by the API), closed, agent and the hand-over of assignments
 	closed bool
 	assign chan string
-	// agent is the agent engaged with the call — reserved (from the moment
-	// its assignment arrives), talking or in wrap-up — "" when none: what
-	// the reconciliation asks (heal.go).
-	agent string
+	// agents are the agents engaged with the call — reserved (from the
+	// moment its assignment arrives), talking or in wrap-up; more than one
+	// after a transfer (the first in wrap-up, the next talking): what the
+	// reconciliation asks (heal.go).
+	agents map[string]bool
+
+	// Transfers (transfer.go): the agents' parts of the call so far, their
+	// wrap-ups running alongside the rest of the call, the hold time of
+	// legs that are over, and the queue the call waits in if an agent
+	// transferred it to another one.
+	segments   []*segment
+	wrapups    sync.WaitGroup
+	otherHold  time.Duration
+	queueSkill string
 }
 
-// engagedWith says whether the agent is this call's agent now.
+// engagedWith says whether the agent is one of this call's agents now.
 func (c *call) engagedWith(agentID string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.agent == agentID
+	return c.agents[agentID]
 }
 
-// disengage notes that the call is done with its agent (freed, resting).
-func (c *call) disengage() {
+// engage notes an agent engaged with the call (reserved, or claimed for
+// a transfer).
+func (c *call) engage(agentID string) {
 	c.mu.Lock()
-	c.agent = ""
+	if c.agents == nil {
+		c.agents = map[string]bool{}
+	}
+	c.agents[agentID] = true
+	c.mu.Unlock()
+}
+
+// disengage notes that the call is done with the agent (freed, resting).
+func (c *call) disengage(agentID string) {
+	c.mu.Lock()
+	delete(c.agents, agentID)
 	c.mu.Unlock()
 }
 
@@ -102,7 +129,10 @@ func (c *call) offerAgent(agentID string) bool {
 	}
 	select {
 	case c.assign <- agentID:
-		c.agent = agentID
+		if c.agents == nil {
+			c.agents = map[string]bool{}
+		}
+		c.agents[agentID] = true
 		return true
 	default:
 		return false
@@ -327,7 +357,9 @@ func (c *call) close() {
 	if pending != "" {
 		c.e.release(pending, c.rec.CallID)
 	}
-	c.disengage()
+	c.mu.Lock()
+	c.agents = nil
+	c.mu.Unlock()
 }
 
 // errUnknownAgent: the store reserved an agent this instance's config does
@@ -338,8 +370,12 @@ var errUnknownAgent = errors.New("agent not in this instance's config")
 // municipality's skill at its level, widened by the queue's escalation.
 func (c *call) targets(w time.Duration) ([]queue.Target, time.Duration) {
 	cfg := &c.e.cfg
-	q := cfg.settings(c.muni.Skill)
-	ts := []queue.Target{{Skill: c.muni.Skill, MinLevel: c.muni.MinLevel, Strategy: q.Strategy}}
+	skill, level := c.muni.Skill, c.muni.MinLevel
+	if c.queueSkill != "" { // transferred to another queue: any agent of it
+		skill, level = c.queueSkill, 1
+	}
+	q := cfg.settings(skill)
+	ts := []queue.Target{{Skill: skill, MinLevel: level, Strategy: q.Strategy}}
 	next := time.Duration(0)
 	if c.crisis {
 		for _, s := range c.muni.Crisis.AddSkills {
@@ -454,7 +490,7 @@ func (c *call) queueAndConnect(ctx context.Context) CallState {
 		if err != nil {
 			if ctx.Err() != nil || isStopped(e.stop) {
 				e.release(agentID, c.rec.CallID)
-				c.disengage()
+				c.disengage(agentID)
 				return c.endUnanswered()
 			}
 			if errors.Is(err, errUnknownAgent) {
@@ -463,13 +499,23 @@ func (c *call) queueAndConnect(ctx context.Context) CallState {
 				c.log.Info().Err(err).Str("agent", agentID).Msg("offer not answered; back to its place")
 				e.noAnswer(agentID, c.rec.CallID, e.cfg.settings(c.muni.Skill))
 			}
-			c.disengage()
+			c.disengage(agentID)
 			if err := c.enqueue(); err != nil {
 				return c.storeFailed(err)
 			}
 			continue
 		}
-		return c.connected(agentID, agentLeg)
+		st, requeue := c.connected(agentID, agentLeg)
+		if !requeue {
+			return st
+		}
+		// An agent transferred the caller to a queue (or a transfer failed
+		// after the agent left): back to the front, hearing hold audio.
+		c.priority = frontPriority
+		if err := c.enqueue(); err != nil {
+			return c.storeFailed(err)
+		}
+		c.leg.Play(nil, c.hold)
 	}
 }
 

@@ -56,6 +56,10 @@ type Config struct {
 	// FederationRingTimeout is how long an overflow target may take to
 	// answer before the next one is tried (default 15 s).
 	FederationRingTimeout time.Duration `yaml:"federation_ring_timeout"`
+	// TransferRingTimeout is how long the target of an agent's transfer
+	// (a number, an agent, another center) may ring before the caller is
+	// back with the agent (default 30 s).
+	TransferRingTimeout time.Duration `yaml:"transfer_ring_timeout"`
 	// MaxCalls is the most concurrent calls the instance takes (0: no
 	// limit): a new INVITE beyond it gets 503 with Retry-After, and while
 	// the instance is full the instance-overloaded overflow rule sends
@@ -104,6 +108,9 @@ type Municipality struct {
 	// Crisis is what changes while the municipality is in crisis mode
 	// (switched at run time by the API, or on at start with active).
 	Crisis CrisisSettings `yaml:"crisis"`
+	// Directory are the municipality's offices agents transfer callers
+	// to, by key (e.g. buergerbuero): see Department.
+	Directory map[string]Department `yaml:"directory"`
 }
 
 // CrisisSettings are a municipality's crisis mode: its own greeting, a
@@ -229,7 +236,7 @@ type OverflowRules struct {
 // Defaults returns the acd defaults.
 func Defaults() Config {
 	return Config{CountryCode: "49", DrainTime: 30 * time.Second, DefaultHandleTime: 3 * time.Minute,
-		FederationRingTimeout: 15 * time.Second, RetryAfter: 30 * time.Second,
+		FederationRingTimeout: 15 * time.Second, TransferRingTimeout: 30 * time.Second, RetryAfter: 30 * time.Second,
 		FeatureCodes: DefaultFeatureCodes(), WrapupExtension: defaultWrapupExtension(),
 		Announce: AnnounceSettings{Position: true, Wait: true, Every: time.Minute, OnlyWhenImproved: true},
 		Hours:    DefaultHours(), ServiceLevel: 30 * time.Second,
@@ -345,6 +352,7 @@ func (c *Config) Validate() error {
 				errs = append(errs, err)
 			}
 		}
+		errs = append(errs, validateDirectory(f, m.Directory)...)
 		skills[m.Skill] = true
 		if len(m.Numbers) == 0 {
 			errs = append(errs, fieldErr(f+".numbers", "at least one dialed number is needed"))
@@ -435,6 +443,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RetryAfter < time.Second {
 		errs = append(errs, fieldErr("acd.retry_after", "must be at least 1s"))
+	}
+	if c.TransferRingTimeout <= 0 {
+		errs = append(errs, fieldErr("acd.transfer_ring_timeout", "must be positive (default 30s)"))
 	}
 	if c.FederationRingTimeout <= 0 {
 		errs = append(errs, fieldErr("acd.federation_ring_timeout", "must be positive (default 15s)"))

@@ -3,6 +3,7 @@ package acd
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sc115/sc115/cdr"
@@ -13,12 +14,83 @@ import (
 // agent's wrap-up, and the agent's states in the store meanwhile.
 
 // connected bridges caller and agent until either hangs up, then runs the
-// agent's wrap-up; the CDR is written after wrap-up.
-func (c *call) connected(agentID string, agentLeg AgentLeg) CallState {
+// agent's wrap-up; the CDR is written after wrap-up. An agent may transfer
+// the caller meanwhile (transfer.go): to another agent (who talks next, in
+// this loop), out to a number or another center (talked to the end here),
+// or to a queue — then requeue is true and the caller waits again.
+func (c *call) connected(agentID string, agentLeg AgentLeg) (st CallState, requeue bool) {
+	e := c.e
+	c.answeredBy(agentID)
+	for {
+		seg := &segment{agent: agentID, answeredAt: e.now()}
+		if len(c.segments) == 0 {
+			seg.answeredAt = c.rec.AnsweredAt // the call's answer: the first part's talk is all of it without a transfer
+		}
+		c.segments = append(c.segments, seg)
+		// REFERs are taken from the moment the agent is on the call.
+		transfers := c.takeTransfers(agentID, agentLeg)
+		if err := e.Dialer.Bridge(c.leg, agentLeg); err != nil {
+			c.log.Error().Err(err).Msg("bridge failed")
+			agentLeg.Hangup()
+			c.leg.Hangup()
+			e.release(agentID, c.rec.CallID)
+			c.disengage(agentID)
+			c.rec.EndedAt = e.now()
+			seg.leftAt = c.rec.EndedAt
+			c.endSegments()
+			return c.finish(cdr.Failed, StateFailed, c.muni.Key), false
+		}
+		c.to(StateConnected)
+		var next handOn
+		for {
+			cut, tr := c.talk(agentLeg, "agent", transfers)
+			if tr == nil {
+				seg.leftAt = c.rec.EndedAt
+				c.rec.Disposition = cdr.Answered
+				c.wrapUp(seg, true)
+				c.endSegments()
+				if cut {
+					return StateInterrupted, false
+				}
+				return StateDone, false
+			}
+			if next = c.transfer(seg, agentLeg, *tr); next.kind != handBack {
+				break
+			}
+		}
+		// The agent left: its wrap-up runs alongside the rest of the call.
+		c.otherHold += agentLeg.HoldTime()
+		c.wrapups.Add(1)
+		go func(seg *segment) {
+			defer c.wrapups.Done()
+			c.wrapUp(seg, false)
+		}(seg)
+		switch next.kind {
+		case handToAgent:
+			agentID, agentLeg = next.agent, next.leg
+			c.log = c.log.With().Str("agent", agentID).Logger()
+			e.agentWrite(agentID, "on-call", func(ctx context.Context) error { return c.onCall(ctx, agentID) })
+		case handOut:
+			return c.talkOut(next), false
+		case handToQueue:
+			return "", true
+		default: // the caller hung up while the transfer rang
+			c.rec.Disposition = cdr.Answered
+			c.endSegments()
+			return StateDone, false
+		}
+	}
+}
+
+// answeredBy records the first answer of the call by an agent.
+func (c *call) answeredBy(agentID string) {
 	e := c.e
 	ctx := context.Background()
 	e.agentWrite(agentID, "on-call", func(ctx context.Context) error { return c.onCall(ctx, agentID) })
 	_ = e.Store.ResetNoAnswer(ctx, agentID)
+	if !c.rec.AnsweredAt.IsZero() {
+		return // answered before: a caller transferred to a queue, taken again
+	}
 	c.rec.Agent = agentID
 	c.rec.AnsweredAt = e.now()
 	c.rec.WaitMS = c.rec.AnsweredAt.Sub(c.rec.ArrivedAt).Milliseconds()
@@ -27,31 +99,17 @@ func (c *call) connected(agentID string, agentLeg AgentLeg) CallState {
 	e.storeWrite("call-answered", c.rec.CallID, nil, func(ctx context.Context) error { return e.Store.SetCallFields(ctx, c.rec.CallID, answered) })
 	e.m.answered.WithLabelValues(c.muni.Key).Inc()
 	c.log = c.log.With().Str("agent", agentID).Logger()
-	c.to(StateConnected)
-	if err := e.Dialer.Bridge(c.leg, agentLeg); err != nil {
-		c.log.Error().Err(err).Msg("bridge failed")
-		agentLeg.Hangup()
-		c.leg.Hangup()
-		e.release(agentID, c.rec.CallID)
-		c.disengage()
-		c.rec.EndedAt = e.now()
-		return c.finish(cdr.Failed, StateFailed, c.muni.Key)
-	}
-	final := StateDone
-	if c.talk(agentLeg, "agent") {
-		final = StateInterrupted
-	}
-	c.rec.Disposition = cdr.Answered
-	c.wrapUp(agentID)
-	return final
 }
 
-// talk waits until the caller or the other leg (an agent, or another
-// center: side says which) hangs up, or shutdown cuts the call; it hangs up
-// the rest and records the end, talk and hold time. It reports whether
-// shutdown cut the call.
-func (c *call) talk(other AgentLeg, side string) (cut bool) {
+// talk waits until the caller or the other leg (an agent, another center
+// or a transfer target: side says which) hangs up, shutdown cuts the call,
+// or the agent asks for a transfer (transfers; nil for other legs). At the
+// end it hangs up the rest and records the end and who hung up; a
+// transfer leaves everything as it is and is returned.
+func (c *call) talk(other AgentLeg, side string, transfers <-chan transferDest) (cut bool, tr *transferDest) {
 	select {
+	case d := <-transfers:
+		return false, &d
 	case <-c.leg.Ended():
 		other.Hangup()
 		c.rec.HangupBy = orDefaultString(c.leg.EndReason(), "caller")
@@ -65,19 +123,62 @@ func (c *call) talk(other AgentLeg, side string) (cut bool) {
 		cut = true
 	}
 	c.rec.EndedAt = c.e.now()
-	c.rec.TalkMS = c.rec.EndedAt.Sub(c.rec.AnsweredAt).Milliseconds()
-	c.rec.HoldMS = (c.leg.HoldTime() + other.HoldTime()).Milliseconds()
-	return cut
+	c.otherHold += other.HoldTime()
+	c.rec.HoldMS = (c.leg.HoldTime() + c.otherHold).Milliseconds()
+	return cut, nil
 }
 
-// wrapUp runs the agent's after-call work: until the queue's (or the
-// agent's own) wrap-up time is over, the agent says ready, or shutdown.
-// Then the agent is ready for the next call (or logged out if its device
-// is gone: the store knows, whichever instance registered it).
-func (c *call) wrapUp(agentID string) {
+// segment is one agent's part of a call: from its answer until it left
+// (the call ended, or it transferred the caller), then its wrap-up.
+type segment struct {
+	agent      string
+	answeredAt time.Time
+	leftAt     time.Time
+	wrapupEnd  time.Time
+}
+
+func (s *segment) talk() time.Duration   { return s.leftAt.Sub(s.answeredAt) }
+func (s *segment) wrapup() time.Duration { return s.wrapupEnd.Sub(s.leftAt) }
+
+// endSegments waits for the wrap-ups still running and writes the agents'
+// time into the record: talk and wrap-up are their sums (what the
+// municipality is billed), Segments lists them when more than one agent
+// talked.
+func (c *call) endSegments() {
+	c.wrapups.Wait()
+	var talk, wrap int64 // sums of the parts as written: the row adds up exactly
+	var parts []string
+	for _, s := range c.segments {
+		if s.wrapupEnd.IsZero() {
+			s.wrapupEnd = s.leftAt // no wrap-up (the bridge failed)
+		}
+		t, w := s.talk().Milliseconds(), s.wrapup().Milliseconds()
+		talk += t
+		wrap += w
+		if s.wrapupEnd.After(c.rec.WrapupEndedAt) {
+			c.rec.WrapupEndedAt = s.wrapupEnd
+		}
+		parts = append(parts, s.agent+":"+strconv.FormatInt(t, 10)+":"+strconv.FormatInt(w, 10))
+	}
+	c.rec.TalkMS, c.rec.WrapupMS = talk, wrap
+	if len(parts) > 1 {
+		c.rec.Segments = strings.Join(parts, ";")
+	}
+}
+
+// wrapUp runs an agent's after-call work for its segment: until the
+// queue's (or the agent's own) wrap-up time is over, the agent says ready,
+// or shutdown. Then the agent is ready for the next call (or logged out if
+// its device is gone: the store knows, whichever instance registered it).
+// inCall: the call's state is wrap-up meanwhile (false: the agent left by
+// a transfer and the caller talks on).
+func (c *call) wrapUp(seg *segment, inCall bool) {
 	e := c.e
 	ctx := context.Background()
-	c.to(StateWrapUp)
+	agentID := seg.agent
+	if inCall {
+		c.to(StateWrapUp)
+	}
 	a := e.agents[agentID]
 	d := e.cfg.settings(c.muni.Skill).Wrapup
 	if a.cfg.Wrapup > 0 {
@@ -104,7 +205,7 @@ wait:
 		case more := <-a.extend:
 			ends = ends.Add(more)
 			t.Reset(time.Until(ends))
-			c.log.Info().Dur("by", more).Msg("wrap-up extended")
+			c.log.Info().Str("agent", agentID).Dur("by", more).Msg("wrap-up extended")
 		case <-ready:
 			break wait
 		case <-e.stop:
@@ -121,14 +222,13 @@ wait:
 	default:
 	}
 	a.mu.Unlock()
-	c.rec.WrapupEndedAt = e.now()
-	c.rec.WrapupMS = c.rec.WrapupEndedAt.Sub(c.rec.EndedAt).Milliseconds()
-	talk := time.Duration(c.rec.TalkMS) * time.Millisecond
-	if err := e.Store.RecordHandled(ctx, agentID, c.muni.Skill, talk, talk+time.Duration(c.rec.WrapupMS)*time.Millisecond); err != nil {
+	seg.wrapupEnd = e.now()
+	talk := seg.talk()
+	if err := e.Store.RecordHandled(ctx, agentID, c.muni.Skill, talk, talk+seg.wrapup()); err != nil {
 		c.log.Error().Err(err).Msg("store: record handled")
 	}
 	e.release(agentID, c.rec.CallID) // or logged out, if its device is gone meanwhile
-	c.disengage()
+	c.disengage(agentID)
 }
 
 // onCall marks the agent talking on the call in the store: from reserved

@@ -77,10 +77,11 @@ type Engine struct {
 	stopped       sync.Once
 	prepared      sync.Once
 
-	hours       map[string]*schedule   // municipality → opening hours
-	crisisHours map[string]*schedule   // … in crisis mode (nil: always open)
-	sl          map[string]*slCounters // municipality → service-level counters; read-only map
-	slQueue     map[string]*slCounters // queue (skill) → service-level counters
+	hours       map[string]*schedule            // municipality → opening hours
+	deptHours   map[string]map[string]*schedule // municipality → department → its hours (none: always)
+	crisisHours map[string]*schedule            // … in crisis mode (nil: always open)
+	sl          map[string]*slCounters          // municipality → service-level counters; read-only map
+	slQueue     map[string]*slCounters          // queue (skill) → service-level counters
 	fed         *federation
 	// skillFigures: per skill, the figures waiting calls share (read-only map).
 	skillFigures map[string]*figureCache
@@ -123,6 +124,7 @@ func NewEngine(cfg Config, d Deps) *Engine {
 		e.newCalls = rate.NewLimiter(rate.Limit(r), max(1, int(math.Ceil(r))))
 	}
 	e.skillFigures = newFigureCaches(&cfg)
+	e.compileDirectories()
 	e.slQueue = map[string]*slCounters{}
 	def, _ := compileHours(cfg.Hours, "acd.hours") // validated
 	keys := make([]string, 0, len(cfg.Municipalities))

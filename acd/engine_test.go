@@ -3,6 +3,7 @@ package acd
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -68,6 +69,41 @@ func (l *fakeLeg) end()                    { l.once.Do(func() { close(l.ended) }
 type fakeAgentLeg struct {
 	ended chan struct{}
 	once  sync.Once
+
+	mu       sync.Mutex
+	transfer func(target string) (int, string) // set by the engine (Transferable)
+	notified []int                             // NOTIFY statuses the phone was sent
+}
+
+func (a *fakeAgentLeg) OnTransfer(h func(string) (int, string)) {
+	a.mu.Lock()
+	a.transfer = h
+	a.mu.Unlock()
+}
+
+func (a *fakeAgentLeg) NotifyTransfer(code int, _ string) {
+	a.mu.Lock()
+	a.notified = append(a.notified, code)
+	a.mu.Unlock()
+}
+
+// refer is the agent's phone sending REFER to target: the answer code.
+func (a *fakeAgentLeg) refer(target string) int {
+	a.mu.Lock()
+	h := a.transfer
+	a.mu.Unlock()
+	if h == nil {
+		return 403
+	}
+	code, _ := h(target)
+	return code
+}
+
+// notifies are the NOTIFY statuses so far.
+func (a *fakeAgentLeg) notifies() []int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]int(nil), a.notified...)
 }
 
 func (a *fakeAgentLeg) Hangup()                 { a.once.Do(func() { close(a.ended) }) }
@@ -84,6 +120,40 @@ type fakeDialer struct {
 	forwardOK bool
 	failFirst bool // the first forward attempt is refused
 	legs      chan *fakeAgentLeg
+	// Calls out through the trunk (transfers): the numbers dialed, the
+	// answered legs, and the status to refuse them with (0: answer).
+	callouts []string
+	outLegs  chan *fakeAgentLeg
+	outFail  int
+	outGate  chan struct{} // if set, a call out waits for it (or ctx) before its answer
+}
+
+// codedErr is a refusal with a SIP status, as the SIP layer returns it.
+type codedErr int
+
+func (c codedErr) Error() string { return "refused " + strconv.Itoa(int(c)) }
+func (c codedErr) SIPCode() int  { return int(c) }
+
+func (d *fakeDialer) CallOut(ctx context.Context, o OutboundOffer) (AgentLeg, error) {
+	d.mu.Lock()
+	d.callouts = append(d.callouts, o.Number)
+	fail, gate := d.outFail, d.outGate
+	d.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if fail != 0 {
+		return nil, codedErr(fail)
+	}
+	l := &fakeAgentLeg{ended: make(chan struct{})}
+	if d.outLegs != nil {
+		d.outLegs <- l
+	}
+	return l, nil
 }
 
 func (d *fakeDialer) Offer(ctx context.Context, o Offer) (AgentLeg, error) {
@@ -166,7 +236,7 @@ func testEngineDeps(t *testing.T, deps func(*Deps), edits ...func(*Config)) (*En
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	d := &fakeDialer{decline: map[string]bool{}, legs: make(chan *fakeAgentLeg, 8)}
+	d := &fakeDialer{decline: map[string]bool{}, legs: make(chan *fakeAgentLeg, 8), outLegs: make(chan *fakeAgentLeg, 8)}
 	s := &sink{got: make(chan cdr.Record, 8)}
 	dp := Deps{Instance: "t", Store: st, Dialer: d, CDRs: s, Privacy: cdr.NewPrivacy(cdr.Config{CallerPolicy: "shorten"}), Log: zerolog.Nop()}
 	if deps != nil {

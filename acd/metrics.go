@@ -17,8 +17,11 @@ type metrics struct {
 	active    prometheus.Gauge
 	// answeredInSL and abandonedShort complete the service level:
 	// answered within threshold ÷ (offered − short abandons).
-	answeredInSL   *prometheus.CounterVec
-	overflowed     *prometheus.CounterVec
+	answeredInSL *prometheus.CounterVec
+	overflowed   *prometheus.CounterVec
+	// transfers counts agents' transfers that were accepted, by
+	// municipality and kind (blind, queue, federation).
+	transfers      *prometheus.CounterVec
 	abandonedShort *prometheus.CounterVec
 	waiting        *prometheus.GaugeVec
 	// overloaded counts new calls refused with 503 because the instance
@@ -34,12 +37,14 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	lbl := []string{"municipality"}
 	m := &metrics{
-		offered:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_offered_total", Help: "Calls that reached sc115, per municipality (unknown = not routable)."}, lbl),
-		answered:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_answered_total", Help: "Calls answered by an agent."}, lbl),
-		abandoned:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_abandoned_total", Help: "Calls the caller hung up before an agent answered."}, lbl),
-		rejected:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_rejected_total", Help: "Calls refused (unknown number, closed, draining, overloaded, busy)."}, lbl),
-		answeredInSL:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_answered_within_sl_total", Help: "Calls answered by an agent within the service-level threshold (acd.service_level)."}, lbl),
-		overflowed:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_overflowed_total", Help: "Calls forwarded to another 115 center."}, lbl),
+		offered:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_offered_total", Help: "Calls that reached sc115, per municipality (unknown = not routable)."}, lbl),
+		answered:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_answered_total", Help: "Calls answered by an agent."}, lbl),
+		abandoned:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_abandoned_total", Help: "Calls the caller hung up before an agent answered."}, lbl),
+		rejected:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_rejected_total", Help: "Calls refused (unknown number, closed, draining, overloaded, busy)."}, lbl),
+		answeredInSL: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_answered_within_sl_total", Help: "Calls answered by an agent within the service-level threshold (acd.service_level)."}, lbl),
+		overflowed:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_overflowed_total", Help: "Calls forwarded to another 115 center."}, lbl),
+		transfers: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_transfers_total",
+			Help: "Transfers by agents that were accepted (REFER answered 202), by municipality and kind."}, []string{"municipality", "kind"}),
 		abandonedShort: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_abandoned_short_total", Help: "Calls abandoned within cdr.short_abandon (left out of the service level)."}, lbl),
 		active:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "sc115_calls_active", Help: "Calls in progress on this instance."}),
 		waiting:        prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sc115_calls_waiting", Help: "Calls waiting in queue on this instance."}, lbl),
@@ -51,7 +56,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Agents the reconciliation found stuck on a call nobody has and made ready again, by the state they were stuck in."}, []string{"state"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.offered, m.answered, m.abandoned, m.rejected, m.active, m.waiting, m.answeredInSL, m.abandonedShort, m.overflowed, m.overloaded, m.storeRetries, m.agentRepairs)
+		reg.MustRegister(m.offered, m.answered, m.abandoned, m.rejected, m.active, m.waiting, m.answeredInSL, m.abandonedShort, m.overflowed, m.overloaded, m.storeRetries, m.agentRepairs, m.transfers)
 	}
 	return m
 }

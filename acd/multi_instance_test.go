@@ -68,7 +68,10 @@ type chaosLeg struct {
 	done  func()
 }
 
-func (l *chaosLeg) Hangup()                 { l.once.Do(func() { close(l.ended); l.done() }) }
+// Hangup frees the agent in the tracker before the leg ends: once it has
+// ended the engine may release the agent at once, and another instance
+// offer it a call before a later free() ran (a false violation).
+func (l *chaosLeg) Hangup()                 { l.once.Do(func() { l.done(); close(l.ended) }) }
 func (l *chaosLeg) Ended() <-chan struct{}  { return l.ended }
 func (l *chaosLeg) EndReason() string       { return "" }
 func (l *chaosLeg) HoldTime() time.Duration { return 0 }
@@ -102,6 +105,10 @@ func (d *chaosDialer) Offer(ctx context.Context, o Offer) (AgentLeg, error) {
 
 func (d *chaosDialer) Forward(context.Context, ForwardOffer) (AgentLeg, error) {
 	return nil, errors.New("no federation in this test")
+}
+
+func (d *chaosDialer) CallOut(context.Context, OutboundOffer) (AgentLeg, error) {
+	return nil, errors.New("no trunk out in this test")
 }
 
 func (d *chaosDialer) Bridge(c CallerLeg, _ AgentLeg) error {

@@ -79,8 +79,12 @@ var errAllTargetsFailed = errors.New("every federation target failed")
 // forward tries the municipality's federation targets in order (skipping
 // full ones) and bridges the caller to the first that answers.
 func (c *call) forward(ctx context.Context, reason string) (AgentLeg, string, error) {
+	return c.forwardTo(ctx, reason, c.muni.Overflow.Targets)
+}
+
+// forwardTo is forward to the targets named (all: none named).
+func (c *call) forwardTo(ctx context.Context, reason string, names []string) (AgentLeg, string, error) {
 	e := c.e
-	names := c.muni.Overflow.Targets
 	number, withheld := c.leg.Caller()
 	for _, i := range e.fed.order() {
 		t := e.fed.targets[i]
@@ -203,7 +207,8 @@ func (c *call) overflowed(ctx context.Context, reason string, queued bool) (st C
 		return c.finish(cdr.Failed, StateFailed, c.muni.Key), true
 	}
 	c.to(StateConnected)
-	c.talk(leg, "federation")
+	c.talk(leg, "federation", nil)
+	c.rec.TalkMS = c.rec.EndedAt.Sub(c.rec.AnsweredAt).Milliseconds()
 	c.rec.Disposition = cdr.Overflowed
 	return StateOverflowed, true
 }

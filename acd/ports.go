@@ -76,6 +76,21 @@ type AgentDialer interface {
 	// Forward sends the call to another 115 center until it answers,
 	// refuses or ctx ends.
 	Forward(ctx context.Context, f ForwardOffer) (AgentLeg, error)
+	// CallOut calls a number through the trunk (a transfer to a municipal
+	// office) until it answers, refuses or ctx ends. A refusal's error has
+	// a method SIPCode() int.
+	CallOut(ctx context.Context, o OutboundOffer) (AgentLeg, error)
+}
+
+// OutboundOffer is a call out through the trunk for a transfer.
+type OutboundOffer struct {
+	Number        string // digits to dial
+	CallID        string
+	CallerNumber  string
+	Withheld      bool
+	Dialed        string // the 115 number the caller dialed
+	Municipality  string
+	TransferredBy string // agent id
 }
 
 // Store is the shared queue state (package queue implements it). Every

@@ -44,7 +44,8 @@ func ScanFile(path string, bad *[]string, each func([]string) error) error {
 	if errors.Is(err, io.EOF) {
 		return nil
 	}
-	if err != nil || strings.Join(head, ",") != strings.Join(Header, ",") {
+	v1 := err == nil && strings.Join(head, ",") == strings.Join(headerV1, ",")
+	if err != nil || !v1 && strings.Join(head, ",") != strings.Join(Header, ",") {
 		*bad = append(*bad, fmt.Sprintf("%s:1: not a CDR file of this version", path))
 		return nil
 	}
@@ -52,6 +53,9 @@ func ScanFile(path string, bad *[]string, each func([]string) error) error {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			return nil
+		}
+		if err == nil && v1 && len(rec) == len(headerV1) {
+			rec = padV1(rec) // a file from before transfers
 		}
 		if err == nil && len(rec) != len(Header) {
 			err = fmt.Errorf("%d fields, want %d", len(rec), len(Header))
@@ -66,4 +70,19 @@ func ScanFile(path string, bad *[]string, each func([]string) error) error {
 			*bad = append(*bad, fmt.Sprintf("%s:%d: %v", path, line, err))
 		}
 	}
+}
+
+// headerOf is the first line of a CDR file as fields (nil if it is empty,
+// missing or unreadable).
+func headerOf(path string) []string {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	head, err := csv.NewReader(f).Read()
+	if err != nil {
+		return nil
+	}
+	return head
 }

@@ -48,13 +48,34 @@ type Record struct {
 	HangupBy       string // caller, agent, system
 	SIPCode        int    // final response to the caller's INVITE (200 if answered)
 	Attempts       int    // agent offers
+	// A transfer by an agent (issue 14): its kind (blind, attended, queue,
+	// federation), its target as sc115 dialed it (a number, agent:<id>,
+	// queue:<skill>, federation:<name>), the agent who transferred, and how
+	// long the transferred leg to a number or another center lasted (not
+	// agents' time: not in TalkMS, not billed as the municipality's
+	// minutes). The last transfer of the call, if several.
+	TransferKind   string
+	TransferTarget string
+	TransferredBy  string
+	TransferMS     int64
+	// Segments lists every agent who talked on the call, when more than
+	// one did (a transfer to another agent or a queue): "agent:talk_ms:wrapup_ms"
+	// joined by ";", in order. TalkMS and WrapupMS are their sums, and
+	// Agent is the first.
+	Segments string
 }
 
 // Header is the CSV header, a stable interface documented in the README.
 var Header = []string{"call_id", "instance", "municipality", "dialed_number", "caller", "caller_privacy",
 	"arrived_at", "queued_at", "answered_at", "ended_at", "wrapup_ended_at",
 	"wait_ms", "ring_ms", "talk_ms", "hold_ms", "wrapup_ms", "agent", "queue", "disposition",
-	"overflow_target", "hangup_by", "sip_code", "attempts"}
+	"overflow_target", "hangup_by", "sip_code", "attempts",
+	"transfer_kind", "transfer_target", "transferred_by", "transfer_ms", "agent_segments"}
+
+// headerV1 is the header before transfers (issue 14): files written by
+// earlier versions have these columns only; their rows read as rows
+// without a transfer.
+var headerV1 = Header[:23]
 
 // TimeFormat is RFC 3339 in UTC with milliseconds.
 const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
@@ -73,11 +94,15 @@ func (r Record) Fields() []string {
 	return []string{r.CallID, r.Instance, r.Municipality, r.DialedNumber, r.Caller, r.CallerPrivacy,
 		fmtTime(r.ArrivedAt), fmtTime(r.QueuedAt), fmtTime(r.AnsweredAt), fmtTime(r.EndedAt), fmtTime(r.WrapupEndedAt),
 		itoa(r.WaitMS), itoa(r.RingMS), itoa(r.TalkMS), itoa(r.HoldMS), itoa(r.WrapupMS), r.Agent, r.Queue, string(r.Disposition),
-		r.OverflowTarget, r.HangupBy, itoa(int64(r.SIPCode)), itoa(int64(r.Attempts))}
+		r.OverflowTarget, r.HangupBy, itoa(int64(r.SIPCode)), itoa(int64(r.Attempts)),
+		r.TransferKind, r.TransferTarget, r.TransferredBy, itoa(r.TransferMS), r.Segments}
 }
 
 // ParseRecord reads a row in Header order (as written by Fields).
 func ParseRecord(f []string) (Record, error) {
+	if len(f) == len(headerV1) {
+		f = padV1(f)
+	}
 	if len(f) != len(Header) {
 		return Record{}, fmt.Errorf("row has %d fields, want %d", len(f), len(Header))
 	}
@@ -103,7 +128,8 @@ func ParseRecord(f []string) (Record, error) {
 		ArrivedAt: tm(f[6]), QueuedAt: tm(f[7]), AnsweredAt: tm(f[8]), EndedAt: tm(f[9]), WrapupEndedAt: tm(f[10]),
 		WaitMS: num(f[11]), RingMS: num(f[12]), TalkMS: num(f[13]), HoldMS: num(f[14]), WrapupMS: num(f[15]),
 		Agent: f[16], Queue: f[17], Disposition: Disposition(f[18]), OverflowTarget: f[19], HangupBy: f[20],
-		SIPCode: int(num(f[21])), Attempts: int(num(f[22]))}
+		SIPCode: int(num(f[21])), Attempts: int(num(f[22])),
+		TransferKind: f[23], TransferTarget: f[24], TransferredBy: f[25], TransferMS: num(f[26]), Segments: f[27]}
 	if r.CallID == "" {
 		return r, fmt.Errorf("row without call_id")
 	}
@@ -111,4 +137,13 @@ func ParseRecord(f []string) (Record, error) {
 		return r, fmt.Errorf("call %s: %v", r.CallID, errs[0])
 	}
 	return r, nil
+}
+
+// padV1 extends a row of a version-1 file to the current columns (no
+// transfer).
+func padV1(f []string) []string {
+	out := make([]string, len(Header))
+	copy(out, f)
+	out[26] = "0" // transfer_ms
+	return out
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -82,6 +84,30 @@ func NewWriter(dir, instance string, reg prometheus.Registerer, log zerolog.Logg
 // Path returns the file a record written at t goes to.
 func (w *Writer) Path(t time.Time) string {
 	return filepath.Join(w.dir, fmt.Sprintf("cdr-%s-%s.csv", w.instance, t.UTC().Format("2006-01-02")))
+}
+
+// pathFor is the file rows of day t go to: Path(t), unless an earlier
+// version of sc115 wrote it with other columns — then the first of
+// cdr-<instance>-<day>.2.csv, .3.csv … that is new or has this version's
+// header, so one file never mixes two layouts.
+func (w *Writer) pathFor(t time.Time) string {
+	p := w.Path(t)
+	for n := 2; n < 100; n++ {
+		head := headerOf(p)
+		if head == nil || strings.Join(head, ",") == strings.Join(Header, ",") {
+			return p
+		}
+		p = strings.TrimSuffix(w.Path(t), ".csv") + "." + strconv.Itoa(n) + ".csv"
+	}
+	return p
+}
+
+// dayPaths are the files rows of day t may be in (Path and its .N.csv
+// successors).
+func (w *Writer) dayPaths(t time.Time) []string {
+	base := w.Path(t)
+	more, _ := filepath.Glob(strings.TrimSuffix(base, ".csv") + ".*.csv")
+	return append([]string{base}, more...)
 }
 
 // CSVLine is one CSV row (RFC 4180, as encoding/csv writes it).
@@ -195,7 +221,7 @@ func (w *Writer) openLocked() error {
 		return nil
 	}
 	w.closeFileLocked()
-	path := w.Path(w.Now())
+	path := w.pathFor(w.Now())
 	f, err := w.open(path)
 	if err != nil {
 		return fmt.Errorf("cdr open %s: %w", path, err)

@@ -47,7 +47,7 @@ func TestWriterHeaderRowsAndDailyFiles(t *testing.T) {
 	if len(rows) != 3 {
 		t.Fatalf("%d rows in %s, want header + 2", len(rows), f1)
 	}
-	want := "abc,hannover-1,burgdorf,+495136115,+495136123xxx,,2026-10-31T23:58:29.000Z,,2026-10-31T23:58:39.000Z,2026-10-31T23:59:59.000Z,,10000,0,80000,0,30000,1003,,answered,,,0,0"
+	want := "abc,hannover-1,burgdorf,+495136115,+495136123xxx,,2026-10-31T23:58:29.000Z,,2026-10-31T23:58:39.000Z,2026-10-31T23:59:59.000Z,,10000,0,80000,0,30000,1003,,answered,,,0,0,,,,0,"
 	if got := strings.Join(rows[1], ","); got != want {
 		t.Errorf("row\n got %s\nwant %s", got, want)
 	}
@@ -240,5 +240,51 @@ func TestSpoolLeftAtCloseGoesBesideTheCDRs(t *testing.T) {
 		if rerr != nil || len(recs) != 2 || recs[0].CallID != "a" || recs[1].CallID != "b" {
 			t.Errorf("spool_dir set %v: billing reads %v (%v), want a and b", own, recs, rerr)
 		}
+	}
+}
+
+// TestVersion1FilesStayReadable: a day's file written before transfers
+// (23 columns) is read as rows without a transfer, and this version does
+// not append its wider rows to it but starts the day's next file.
+func TestVersion1FilesStayReadable(t *testing.T) {
+	dir := t.TempDir()
+	day := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	old := strings.Join(headerV1, ",") + "\n" +
+		"old-1,hannover-1,burgdorf,+495136115,+495136123xxx,shortened,2026-12-01T08:00:00.000Z,,2026-12-01T08:00:10.000Z,2026-12-01T08:02:10.000Z,2026-12-01T08:02:40.000Z,10000,0,120000,0,30000,1003,burgdorf,answered,,caller,200,1\n"
+	if err := os.WriteFile(filepath.Join(dir, "cdr-hannover-1-2026-12-01.csv"), []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w, err := NewWriter(dir, "hannover-1", nil, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Now = func() time.Time { return day }
+	rec := Record{CallID: "new-1", Instance: "hannover-1", Municipality: "burgdorf", ArrivedAt: day, AnsweredAt: day, EndedAt: day.Add(time.Minute),
+		TalkMS: 60000, Agent: "1003", Disposition: Answered, TransferKind: "blind", TransferTarget: "+4951361890", TransferredBy: "1003", TransferMS: 42000}
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := w.Written([]string{"old-1", "new-1"}, day); !got["old-1"] || !got["new-1"] {
+		t.Errorf("written %v, want both", got)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if rows := readCSV(t, filepath.Join(dir, "cdr-hannover-1-2026-12-01.2.csv")); len(rows) != 2 || strings.Join(rows[0], ",") != strings.Join(Header, ",") {
+		t.Fatalf("the day's next file: %v", rows)
+	}
+	recs, stats, err := Read(dir)
+	if err != nil || len(stats.Bad) != 0 || len(recs) != 2 {
+		t.Fatalf("read %d records, bad %v, %v", len(recs), stats.Bad, err)
+	}
+	byID := map[string]Record{}
+	for _, r := range recs {
+		byID[r.CallID] = r
+	}
+	if r := byID["old-1"]; r.TalkMS != 120000 || r.TransferKind != "" || r.TransferMS != 0 {
+		t.Errorf("old row %+v", r)
+	}
+	if r := byID["new-1"]; r.TransferKind != "blind" || r.TransferTarget != "+4951361890" || r.TransferMS != 42000 {
+		t.Errorf("new row %+v", r)
 	}
 }

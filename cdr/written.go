@@ -30,7 +30,7 @@ func (w *Writer) Written(ids []string, since time.Time) (map[string]bool, error)
 	}
 	var paths []string
 	for day := since.UTC().Truncate(24 * time.Hour); !day.After(w.Now().UTC()); day = day.Add(24 * time.Hour) {
-		paths = append(paths, w.Path(day))
+		paths = append(paths, w.dayPaths(day)...)
 	}
 	spoolDir := w.SpoolDir
 	if spoolDir == "" {

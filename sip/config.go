@@ -3,7 +3,10 @@ package sip
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
 
 	"github.com/sc115/sc115/internal/cfgerr"
 )
@@ -60,6 +63,14 @@ type Trunk struct {
 	// SIP over TLS (sip.tls), and (488) those whose offer has no usable
 	// SDES a=crypto: its calls are SRTP end to end of the leg.
 	RequireTLS bool `yaml:"require_tls"`
+	// Outbound is where calls out through this trunk go (an agent's
+	// transfer to a municipal office): a SIP URI with {number} for the
+	// digits dialed, e.g. "sip:{number}@10.0.0.1:5060"; empty: none.
+	Outbound string `yaml:"outbound"`
+	// PresentNumber is the calling number such a call shows: "service"
+	// (the 115 number the caller dialed; the default) or "caller" (the
+	// caller's own — anonymous with Privacy: id when withheld, CLIR).
+	PresentNumber string `yaml:"present_number"`
 }
 
 // Defaults returns the sip defaults.
@@ -92,6 +103,17 @@ func (c *Config) Validate() error {
 		}
 	}
 	for i, t := range c.Trunks {
+		if t.Outbound != "" {
+			var u sip.Uri
+			if !strings.Contains(t.Outbound, "{number}") || sip.ParseUri(strings.ReplaceAll(t.Outbound, "{number}", "0"), &u) != nil || u.Host == "" {
+				return cfgerr.New(fmt.Sprintf("sip.trunks[%d].outbound", i), "%q: want a SIP URI with {number}, e.g. sip:{number}@10.0.0.1:5060", t.Outbound)
+			}
+		}
+		switch t.PresentNumber {
+		case "", "service", "caller":
+		default:
+			return cfgerr.New(fmt.Sprintf("sip.trunks[%d].present_number", i), "%q: service or caller", t.PresentNumber)
+		}
 		if t.RequireTLS && c.TLS.Listen == "" {
 			return cfgerr.New(fmt.Sprintf("sip.trunks[%d].require_tls", i), "needs sip.tls.listen")
 		}

@@ -282,7 +282,7 @@ func (c *InboundCall) markAnswered() {
 }
 
 // Play sends the named prompts once, then loops the prompt named hold (the
-// caller's hold track; "" = silence).
+// caller's hold track; "" = silence), ending any bridge the leg is in.
 func (c *InboundCall) Play(names []string, hold string) {
 	var intro []*media.Prompt
 	for _, n := range names {
@@ -295,6 +295,7 @@ func (c *InboundCall) Play(names []string, hold string) {
 		loop = c.s.media.Prompt(hold)
 	}
 	if sess := c.session(); sess != nil {
+		media.Unbridge(sess) // a caller being played to hears only that (a transfer puts it on hold)
 		sess.Play(intro, loop)
 	}
 }

@@ -43,6 +43,7 @@ type AgentCall struct {
 	dialog dialogGuard
 	ours   *sdesCrypto // sc115's SDES line on an SRTP leg
 	keys   *media.SRTP // the leg's SRTP keying (nil: plain RTP)
+	refer  referState  // the agent's transfers (REFER)
 }
 
 func (a *AgentCall) guard() *dialogGuard { return &a.dialog }
@@ -231,6 +232,9 @@ type RefusedError struct {
 	Reason string
 	Who    string
 }
+
+// SIPCode is the final response's status code.
+func (e *RefusedError) SIPCode() int { return e.Code }
 
 func (e *RefusedError) Error() string {
 	return fmt.Sprintf("%s answered %d %s", e.Who, e.Code, e.Reason)

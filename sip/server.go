@@ -151,6 +151,7 @@ func NewServer(cfg Config, o Options) (*Server, error) {
 	s.srv.OnRegister(s.checked(s.reg.handle))
 	s.srv.OnOptions(s.checked(s.onOptions))
 	s.srv.OnUpdate(s.checked(s.onUpdate))
+	s.srv.OnRefer(s.checked(s.onRefer))
 	return s, nil
 }
 
@@ -275,7 +276,7 @@ func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 		}
 	}
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
-	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, UPDATE"))
+	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, UPDATE, REFER"))
 	res.AppendHeader(sip.NewHeader("Supported", "timer"))
 	_ = tx.Respond(res)
 }

@@ -8,6 +8,9 @@ import (
 	"github.com/sc115/sc115/sip"
 )
 
+// An agent's phone transfers through its leg.
+var _ acd.Transferable = (*sip.AgentCall)(nil)
+
 // agentDialer adapts sip.Server to acd.AgentDialer: acd and sip do not
 // import each other, main translates between their types.
 type agentDialer struct{ srv *sip.Server }
@@ -42,6 +45,15 @@ func offerHeaders(o acd.Offer) []sip.Header {
 func (d agentDialer) Forward(ctx context.Context, f acd.ForwardOffer) (acd.AgentLeg, error) {
 	ac, err := d.srv.Forward(ctx, sip.ForwardRequest{Target: f.Target, CallID: f.CallID, CallerNumber: f.CallerNumber,
 		Withheld: f.Withheld, Dialed: f.Dialed, Municipality: f.Municipality, Waited: f.Waited})
+	if err != nil {
+		return nil, err
+	}
+	return ac, nil
+}
+
+func (d agentDialer) CallOut(ctx context.Context, o acd.OutboundOffer) (acd.AgentLeg, error) {
+	ac, err := d.srv.CallOut(ctx, sip.OutboundRequest{Number: o.Number, CallID: o.CallID, CallerNumber: o.CallerNumber,
+		Withheld: o.Withheld, Dialed: o.Dialed, Municipality: o.Municipality, TransferredBy: o.TransferredBy})
 	if err != nil {
 		return nil, err
 	}

@@ -57,6 +57,9 @@ type Incoming struct {
 	Req *sip.Request
 	RTP *RTP
 	dss *sipgo.DialogServerSession
+	// Notifies are the bodies of the NOTIFYs sc115 sends within the call
+	// (after a REFER: "SIP/2.0 100 Trying", then the final status).
+	Notifies chan string
 }
 
 // Ended is closed when the incoming dialog ends.
@@ -133,6 +136,7 @@ func (p *Phone) transport(req *sip.Request) {
 // handle routes the requests the phone gets.
 func (p *Phone) handle() {
 	p.srv.OnInvite(p.onInvite)
+	p.srv.OnNotify(p.onNotify)
 	p.srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) {
 		if in := p.leg(req); in != nil {
 			_ = in.dss.ReadAck(req, tx)
@@ -266,7 +270,7 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		body = WithCrypto(body, ours)
 	}
-	in := &Incoming{Req: req, RTP: r, dss: dss}
+	in := &Incoming{Req: req, RTP: r, dss: dss, Notifies: make(chan string, 8)}
 	p.mu.Lock()
 	p.legs[req.CallID().Value()] = in
 	p.mu.Unlock()

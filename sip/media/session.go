@@ -189,6 +189,15 @@ func Bridge(a, b *Session) {
 	b.peer.Store(a)
 }
 
+// Unbridge ends the relay between s and its peer (if any): neither gets
+// the other's media any more (a transfer: the caller hears hold audio
+// while the agent leaves).
+func Unbridge(s *Session) {
+	if p := s.peer.Swap(nil); p != nil {
+		p.peer.CompareAndSwap(s, nil)
+	}
+}
+
 // Close releases the socket and stops everything on the leg.
 func (s *Session) Close() {
 	s.closeOnce.Do(func() {

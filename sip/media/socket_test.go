@@ -78,7 +78,10 @@ func TestSessionsClosedUnderTrafficReuseNothing(t *testing.T) {
 	// The blaster stops before the peers close (cleanups run last first),
 	// however the test ends: a send on a closed socket would fail it late.
 	t.Cleanup(func() { close(stop); <-done })
-	targets := make(chan netip.AddrPort, 1)
+	// Unbuffered: once the blaster took a target it sends nowhere else, so
+	// a port freed at the end of a round (and maybe handed to the next
+	// round's other leg) gets nothing more from it.
+	targets := make(chan netip.AddrPort)
 	go func() { // a caller blasting at whichever leg is current
 		defer close(done)
 		var to netip.AddrPort
@@ -91,6 +94,12 @@ func TestSessionsClosedUnderTrafficReuseNothing(t *testing.T) {
 			}
 			if to.IsValid() {
 				src.send(t, to, 8, 42, make([]byte, 160))
+			} else {
+				select { // idle until the next target
+				case <-stop:
+					return
+				case to = <-targets:
+				}
 			}
 		}
 	}()
@@ -112,6 +121,7 @@ func TestSessionsClosedUnderTrafficReuseNothing(t *testing.T) {
 				t.Fatalf("round %d: the new leg (port %d) got %d packets and relayed %d", round, a.Local().Port(), a.Received(), b.Sent())
 			}
 		}
+		targets <- netip.AddrPort{} // the blaster stops sending to a's port before it is freed
 		a.Close()
 		b.Close()
 		if b.Received() != 0 {

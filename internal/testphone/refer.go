@@ -1,0 +1,42 @@
+package testphone
+
+import (
+	"context"
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// Refer sends REFER within the answered call (the agent's phone asking to
+// transfer the caller) with Refer-To referTo (e.g. "<sip:#1@sc115>") and
+// returns the final response; the NOTIFYs that follow arrive on Notifies.
+func (in *Incoming) Refer(ctx context.Context, referTo string) (*sip.Response, error) {
+	target := in.Req.Recipient
+	if c := in.Req.Contact(); c != nil {
+		target = c.Address
+	}
+	req := sip.NewRequest(sip.REFER, target)
+	req.AppendHeader(sip.NewHeader("Refer-To", referTo))
+	return in.dss.Do(ctx, req)
+}
+
+// onNotify answers a NOTIFY within one of the phone's incoming calls and
+// passes its body (a sipfrag status line for a transfer) to Notifies.
+func (p *Phone) onNotify(req *sip.Request, tx sip.ServerTransaction) {
+	in := p.leg(req)
+	if in == nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "No Dialog", nil))
+		return
+	}
+	_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	select {
+	case in.Notifies <- strings.TrimSpace(string(req.Body())):
+	default:
+	}
+}
+
+// Do sends an in-dialog request within the call (e.g. a REFER from the
+// caller's side) and returns the final response.
+func (c *Call) Do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+	return c.dcs.Do(ctx, req)
+}

@@ -1,0 +1,277 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// Transfers (REFER, RFC 3515) from an agent's phone. sc115 is a B2BUA: it
+// never passes a REFER on. The agent's REFER names a target in its
+// Refer-To; sc115 answers 202 if the call's owner (acd) takes the target,
+// tells the phone how the transfer goes with NOTIFYs carrying a sipfrag
+// status line ("SIP/2.0 100 Trying", then the final one), and sets the
+// caller's new leg up itself.
+
+// TransferHandler decides on a transfer the agent asked for: target is
+// what the agent dialed (the Refer-To user part, %-decoded: a number, an
+// agent, a queue, a department key or short code like "#1"). It returns
+// the answer to the REFER: 202 to go ahead (it then runs the transfer and
+// reports with NotifyTransfer), or an error status and reason.
+type TransferHandler func(target string) (code int, reason string)
+
+// maxReferTarget bounds the target's length: anything longer is no number,
+// agent or department.
+const maxReferTarget = 64
+
+var (
+	errNoReferTo   = errors.New("no Refer-To")
+	errTwoReferTo  = errors.New("more than one Refer-To")
+	errBadReferTo  = errors.New("Refer-To is no sip:, sips: or tel: URI")
+	errReferTarget = errors.New("Refer-To names no target sc115 can dial")
+)
+
+// parseReferTo reads the target out of a REFER's Refer-To values: the
+// user part of a sip/sips URI (or a tel: number), %-decoded, which must be
+// 1–64 characters of digits, letters and + # * . _ - (a number, an agent's
+// SIP user, a queue or department key, a short code). Parameters and
+// headers (?Replaces=…) are not supported yet and refused.
+func parseReferTo(values []string) (string, error) {
+	switch len(values) {
+	case 0:
+		return "", errNoReferTo
+	case 1:
+	default:
+		return "", errTwoReferTo
+	}
+	v := strings.TrimSpace(values[0])
+	if i := strings.IndexByte(v, '<'); i >= 0 {
+		j := strings.IndexByte(v[i:], '>')
+		if j < 0 {
+			return "", errBadReferTo
+		}
+		v = v[i+1 : i+j]
+	} else if i := strings.IndexByte(v, ';'); i >= 0 {
+		v = v[:i] // header parameters of a bare URI
+	}
+	scheme, rest, ok := strings.Cut(v, ":")
+	if !ok {
+		return "", errBadReferTo
+	}
+	var user string
+	switch strings.ToLower(scheme) {
+	case "sip", "sips":
+		if strings.ContainsAny(rest, "?") {
+			return "", errReferTarget // embedded headers (Replaces): attended transfer, not yet
+		}
+		at := strings.LastIndexByte(rest, '@')
+		if at <= 0 {
+			return "", errReferTarget
+		}
+		user = rest[:at]
+		if i := strings.IndexByte(user, ';'); i >= 0 {
+			user = user[:i] // user parameters
+		}
+	case "tel":
+		user = rest
+		if i := strings.IndexByte(user, ';'); i >= 0 {
+			user = user[:i]
+		}
+	default:
+		return "", errBadReferTo
+	}
+	t, err := url.PathUnescape(user)
+	if err != nil || t == "" || len(t) > maxReferTarget {
+		return "", errReferTarget
+	}
+	// "agent:1003" (agent id) arrives as user "agent" and password "1003".
+	for _, r := range t {
+		ok := r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || strings.ContainsRune("+#*._-:", r)
+		if !ok {
+			return "", errReferTarget
+		}
+	}
+	if strings.Count(t, ":") > 1 || strings.HasPrefix(t, ":") || strings.HasSuffix(t, ":") {
+		return "", errReferTarget
+	}
+	return t, nil
+}
+
+// referState is a leg's transfer: the handler that decides, whether a
+// transfer is under way (a second REFER meanwhile gets 491), and the
+// NOTIFYs to send, in order, one at a time.
+type referState struct {
+	mu       sync.Mutex
+	handler  TransferHandler
+	pending  bool
+	notifies chan notify
+}
+
+// notify is a NOTIFY to send, and (for a final status) the channel closed
+// once it was answered or given up.
+type notify struct {
+	req  *sip.Request
+	done chan struct{}
+}
+
+// OnTransfer sets what decides on the agent's REFERs (nil: refused 403);
+// h is a TransferHandler (the parameter is an unnamed func type, so that
+// the call's owner can use this method through an interface of its own).
+func (a *AgentCall) OnTransfer(h func(target string) (code int, reason string)) {
+	a.refer.mu.Lock()
+	a.refer.handler = h
+	if a.refer.notifies == nil {
+		a.refer.notifies = make(chan notify, 8)
+		go a.sendNotifies(a.refer.notifies)
+	}
+	a.refer.mu.Unlock()
+}
+
+// sendNotifies sends the leg's NOTIFYs in order until the leg is over.
+func (a *AgentCall) sendNotifies(q <-chan notify) {
+	for {
+		select {
+		case <-a.Ended():
+			return
+		case n := <-q:
+			ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
+			if res, err := a.dcs.Do(ctx, n.req); err != nil || !res.IsSuccess() {
+				a.s.log.Info().Err(err).Str("call_id", a.id).Msg("transfer NOTIFY not answered with 2xx")
+			}
+			cancel()
+			if n.done != nil {
+				close(n.done)
+			}
+		}
+	}
+}
+
+// notifyTimeout bounds how long a NOTIFY waits for the phone's answer (and
+// a final one delays the agent's hang-up).
+const notifyTimeout = 2 * time.Second
+
+// onRefer answers an in-dialog REFER from the agent's phone.
+func (a *AgentCall) onRefer(req *sip.Request, tx sip.ServerTransaction) {
+	log := a.s.log.With().Str("call_id", a.id).Logger()
+	var values []string
+	for _, h := range req.GetHeaders("Refer-To") {
+		values = append(values, h.Value())
+	}
+	for _, h := range req.GetHeaders("r") { // compact form
+		values = append(values, h.Value())
+	}
+	target, err := parseReferTo(values)
+	if err != nil {
+		log.Warn().Err(err).Strs("refer_to", values).Msg("REFER refused: 400")
+		respond(tx, req, sip.StatusBadRequest, "Bad Refer-To")
+		return
+	}
+	a.refer.mu.Lock()
+	h, pending := a.refer.handler, a.refer.pending
+	if h != nil && !pending {
+		a.refer.pending = true
+	}
+	a.refer.mu.Unlock()
+	switch {
+	case h == nil:
+		respond(tx, req, sip.StatusForbidden, "Transfer Not Allowed")
+		return
+	case pending:
+		respond(tx, req, 491, "Request Pending")
+		return
+	}
+	code, reason := h(target)
+	if code != sip.StatusAccepted {
+		a.refer.mu.Lock()
+		a.refer.pending = false
+		a.refer.mu.Unlock()
+		log.Info().Str("target", target).Int("code", code).Msg("REFER refused")
+		respond(tx, req, code, reason)
+		return
+	}
+	log.Info().Str("target", target).Msg("REFER accepted: 202")
+	respond(tx, req, sip.StatusAccepted, "Accepted")
+	a.NotifyTransfer(100, "Trying")
+}
+
+// NotifyTransfer tells the agent's phone how its transfer goes (a NOTIFY
+// with a sipfrag status line, RFC 3515 §2.4.5): 1xx while it runs; a final
+// status ends the implicit subscription, and a new REFER may come (after a
+// failure the agent is back with the caller). A final status returns once
+// the phone answered it (at most notifyTimeout). A phone that already hung
+// up is not told.
+func (a *AgentCall) NotifyTransfer(code int, reason string) {
+	final := code >= 200
+	if final {
+		a.refer.mu.Lock()
+		a.refer.pending = false
+		a.refer.mu.Unlock()
+	}
+	a.refer.mu.Lock()
+	q := a.refer.notifies
+	a.refer.mu.Unlock()
+	if q == nil || a.dcs.InviteResponse == nil || a.dcs.InviteResponse.Contact() == nil {
+		return
+	}
+	select {
+	case <-a.Ended():
+		return
+	default:
+	}
+	req := sip.NewRequest(sip.NOTIFY, a.dcs.InviteResponse.Contact().Address)
+	req.AppendHeader(sip.NewHeader("Event", "refer"))
+	state := "active;expires=60"
+	if final {
+		state = "terminated;reason=noresource"
+	}
+	req.AppendHeader(sip.NewHeader("Subscription-State", state))
+	req.AppendHeader(sip.NewHeader("Content-Type", "message/sipfrag;version=2.0"))
+	req.SetBody([]byte("SIP/2.0 " + strconv.Itoa(code) + " " + cleanHeaderValue(reason) + "\r\n"))
+	n := notify{req: req}
+	if final {
+		n.done = make(chan struct{})
+	}
+	select {
+	case q <- n:
+	default: // a phone that answers no NOTIFY: the rest are dropped
+		return
+	}
+	if final {
+		// Sent before anything else happens to the leg (sc115 hangs it up
+		// after a transfer): a NOTIFY after the BYE would find no dialog.
+		select {
+		case <-n.done:
+		case <-a.Ended():
+		case <-time.After(notifyTimeout + time.Second):
+		}
+	}
+}
+
+// onRefer from the trunk's side of a call: sc115 does not let the PBX or
+// a caller move its calls.
+func (c *InboundCall) onRefer(req *sip.Request, tx sip.ServerTransaction) {
+	respond(tx, req, sip.StatusForbidden, "Transfer Not Allowed")
+}
+
+// referee is a leg that takes REFERs.
+type referee interface {
+	onRefer(req *sip.Request, tx sip.ServerTransaction)
+}
+
+func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
+	l := s.inDialog(req, tx)
+	if l == nil {
+		return
+	}
+	if r, ok := l.(referee); ok {
+		r.onRefer(req, tx)
+		return
+	}
+	respond(tx, req, sip.StatusForbidden, "Transfer Not Allowed")
+}
