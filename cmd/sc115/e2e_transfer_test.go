@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,6 +14,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/sc115/sc115/acd"
+	"github.com/sc115/sc115/internal/interop"
 	"github.com/sc115/sc115/internal/testphone"
 	"github.com/sc115/sc115/sip/media"
 )
@@ -247,6 +251,56 @@ func TestTransferToAnotherAgentOverSIP(t *testing.T) {
 	segs := strings.Split(row["agent_segments"], ";")
 	if row["agent"] != "1003" || len(segs) != 2 || !strings.HasPrefix(segs[0], "1003:") || !strings.HasPrefix(segs[1], "1001:") ||
 		row["transfer_target"] != "agent:1001" {
+		t.Errorf("row %v", row)
+	}
+}
+
+// TestBaresipBlindTransfer: baresip, a real softphone, as agent 1003 takes
+// a caller and blind-transfers it with its own /transfer command (through
+// its ctrl_tcp remote control) to the department key "buergerbuero": the
+// office behind the trunk rings, caller and office hear each other, and
+// the row says blind to +4951361890 by 1003.
+func TestBaresipBlindTransfer(t *testing.T) {
+	office, err := testphone.New("buergerbuero", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer office.Close()
+	office.OnOffer(func(*sip.Request) (int, time.Duration, []string) { return 200, 0, []string{"0 PCMU/8000"} })
+	cfg := transferConfig(t, office.Addr)
+	s := startTest(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ctrlPort := interop.FreePort(t, "tcp")
+	dir := startBaresipAgent(t, fmt.Sprintf("module ctrl_tcp.so\nctrl_tcp_listen 127.0.0.1:%d\n", ctrlPort),
+		fmt.Sprintf("<sip:1003@%s>;auth_pass=demo1003;answermode=auto\n", s.sip.Addr()))
+	waitRegistered(t, s, dir, "1003")
+	caller, call := burgdorfCaller(ctx, t, s.sip.Addr().String())
+	defer caller.Close()
+	waitAgent(t, s, "1003", acd.AgentOnCall)
+	time.Sleep(time.Second) // a moment of talk
+	ctrl, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", ctrlPort))
+	if err != nil {
+		t.Fatalf("baresip ctrl_tcp: %v", err)
+	}
+	defer ctrl.Close()
+	cmd := `{"command":"transfer","params":"sip:buergerbuero@` + s.sip.Addr().String() + `","token":"t2"}`
+	if _, err := fmt.Fprintf(ctrl, "%d:%s,", len(cmd), cmd); err != nil {
+		t.Fatal(err)
+	}
+	officeIn, err := office.NextIncoming(ctx)
+	if err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "baresip.log"))
+		t.Fatalf("the office got no call after baresip's /transfer: %v\n%s", err, log)
+	}
+	if u := officeIn.Req.Recipient.User; u != "+4951361890" {
+		t.Errorf("office called as %q", u)
+	}
+	talkBothWays(t, call, officeIn, nil)
+	waitAgent(t, s, "1003", acd.AgentAvailable) // the agent is free while the caller talks on
+	_ = officeIn.Bye(ctx)
+	row := waitCDR(t, cfg.CDR.Dir, call.CallID, time.Minute)
+	if row["agent"] != "1003" || row["transfer_kind"] != "blind" || row["transfer_target"] != "+4951361890" || row["transferred_by"] != "1003" {
 		t.Errorf("row %v", row)
 	}
 }

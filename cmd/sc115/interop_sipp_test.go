@@ -281,3 +281,73 @@ func TestSippFederationOverflow(t *testing.T) {
 		}
 	}
 }
+
+// TestSippBlindTransfer (issue 14) with sipp on every side: sipp agent
+// 1003 answers, talks 1 s and REFERs the caller; the municipal office
+// behind the trunk is a sipp UAS. To the department key: 202, NOTIFY 100
+// then 200, sc115's BYE of the agent's leg, the office answered and ended
+// by the caller's BYE; the row names the transfer. With a Refer-To that is
+// no URI: 400 and the call goes on with the agent until the caller hangs
+// up. Every sipp must finish its scenario without error.
+func TestSippBlindTransfer(t *testing.T) {
+	sipp := interop.Require(t, "sipp", "sip-tester")
+	for _, c := range []struct {
+		name, referTo string
+		expect        int
+	}{
+		{"department", "<sip:buergerbuero@[remote_ip]:[remote_port]>", 202},
+		{"bad-refer-to", "this is no uri", 400},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			officePort := interop.FreePort(t, "udp")
+			cfg := transferConfig(t, "127.0.0.1:"+strconv.Itoa(officePort))
+			s := startTest(t, cfg)
+			target := s.sip.Addr().String()
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			uasPort := interop.FreePort(t, "udp")
+			runSipp(ctx, t, sipp, dir, "register", "-sf", "testdata/sipp/agent-register.xml", "-m", "1",
+				"-au", "1003", "-ap", "demo1003", "-key", "agent", "1003", "-key", "uasport", strconv.Itoa(uasPort), target)
+			scen := filepath.Join(dir, "agent.xml")
+			renderTemplate(t, "testdata/sipp/agent-refer.xml.tmpl", scen, map[string]any{"TalkMS": 1000, "ReferTo": c.referTo, "Expect": c.expect})
+			agent := startSipp(ctx, t, sipp, dir, "agent", "-sf", scen, "-m", "1", "-p", strconv.Itoa(uasPort),
+				"-mp", strconv.Itoa(interop.FreePort(t, "udp")&^1), "-rtp_echo", target)
+			var office *exec.Cmd
+			if c.expect == 202 {
+				office = startSipp(ctx, t, sipp, dir, "office", "-sf", "testdata/sipp/agent-answer.xml", "-m", "1", "-p", strconv.Itoa(officePort),
+					"-mp", strconv.Itoa(interop.FreePort(t, "udp")&^1), "-rtp_echo", target)
+			}
+			audio := filepath.Join(dir, "tone.ulaw")
+			writeTone(t, audio, 1000, 6*time.Second)
+			callerScen := filepath.Join(dir, "caller.xml")
+			renderTemplate(t, "testdata/sipp/caller.xml.tmpl", callerScen, map[string]any{"Number": "05136115", "Audio": audio, "TalkMS": 4000})
+			runSipp(ctx, t, sipp, dir, "caller", "-sf", callerScen, "-m", "1", "-mp", strconv.Itoa(interop.FreePort(t, "udp")&^1), target)
+			if err := agent.Wait(); err != nil {
+				t.Fatalf("sipp agent: %v\n%s", err, readLogs(dir, "agent"))
+			}
+			if office != nil {
+				if err := office.Wait(); err != nil {
+					t.Fatalf("sipp office: %v\n%s", err, readLogs(dir, "office"))
+				}
+			}
+			var rows []map[string]string
+			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && len(rows) == 0; time.Sleep(50 * time.Millisecond) {
+				rows = readCDRs(t, cfg.CDR.Dir)
+			}
+			if len(rows) != 1 {
+				t.Fatalf("rows %v", rows)
+			}
+			r := rows[0]
+			want := map[string]string{"disposition": "answered", "agent": "1003", "transfer_kind": "", "transfer_target": ""}
+			if c.expect == 202 {
+				want["transfer_kind"], want["transfer_target"], want["transferred_by"], want["hangup_by"] = "blind", "+4951361890", "1003", "caller"
+			}
+			for k, v := range want {
+				if r[k] != v {
+					t.Errorf("%s = %q, want %q (row %v)", k, r[k], v, r)
+				}
+			}
+		})
+	}
+}
