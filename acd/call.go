@@ -288,15 +288,8 @@ func (c *call) run() CallState {
 	}
 	closed := sched != nil && !sched.isOpen(e.now())
 
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := c.whileOnLine(context.Background())
 	defer cancel()
-	go func() {
-		select {
-		case <-leg.Ended():
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	if err := leg.Answer(ctx); err != nil {
 		if ctx.Err() != nil {
 			c.rec.SIPCode, c.rec.HangupBy = 487, "caller"
@@ -427,8 +420,17 @@ func (c *call) enqueue() error {
 	c.log.Warn().Err(err).Msg("store: enqueue failed; retrying")
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval, b.MaxInterval = 50*time.Millisecond, time.Second
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := c.whileOnLine(context.Background())
 	defer cancel()
+	_, err = backoff.Retry(ctx, func() (struct{}, error) { return struct{}{}, try() },
+		backoff.WithBackOff(b), backoff.WithMaxElapsedTime(enqueueRetryFor))
+	return err
+}
+
+// whileOnLine is a context of parent that also ends when the caller hangs
+// up (cancel it when done: it holds a goroutine until then).
+func (c *call) whileOnLine(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(parent)
 	go func() {
 		select {
 		case <-c.leg.Ended():
@@ -436,9 +438,7 @@ func (c *call) enqueue() error {
 		case <-ctx.Done():
 		}
 	}()
-	_, err = backoff.Retry(ctx, func() (struct{}, error) { return struct{}{}, try() },
-		backoff.WithBackOff(b), backoff.WithMaxElapsedTime(enqueueRetryFor))
-	return err
+	return ctx, cancel
 }
 
 // enqueueRetryFor is how long a caller waits (hearing nothing yet) for a

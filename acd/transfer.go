@@ -206,15 +206,10 @@ func (c *call) transfer(seg *segment, agentLeg AgentLeg, d transferDest) handOn 
 		c.queueSkill = d.skill
 		return handOn{kind: handToQueue, dest: d}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.TransferRingTimeout)
+	ring, stop := context.WithTimeout(context.Background(), e.cfg.TransferRingTimeout)
+	defer stop()
+	ctx, cancel := c.whileOnLine(ring)
 	defer cancel()
-	go func() {
-		select {
-		case <-c.leg.Ended():
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	var leg AgentLeg
 	var err error
 	switch {

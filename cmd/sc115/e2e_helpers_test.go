@@ -177,6 +177,23 @@ func agentPhone(ctx context.Context, t *testing.T, target, id string) *testphone
 	return ph
 }
 
+// callAnsweredBy registers agent id's phone at target, calls Burgdorf
+// (whose queue the agent serves) and returns the call and the agent's
+// answered leg, bridged: they have heard each other. The phones close
+// when the test ends.
+func callAnsweredBy(ctx context.Context, t *testing.T, target, id string) (*testphone.Phone, *testphone.Call, *testphone.Incoming) {
+	t.Helper()
+	agent := agentPhone(ctx, t, target, id)
+	caller, call := burgdorfCaller(ctx, t, target)
+	t.Cleanup(caller.Close)
+	in, err := agent.NextIncoming(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	talkBothWays(t, call, in, nil)
+	return agent, call, in
+}
+
 // talkBothWays has the caller (A-law) and the agent (µ-law) speak
 // talkFrames for a second at once, and waits until each heard the other
 // (transcoded). during, if set, runs alongside (an attacker).

@@ -72,15 +72,7 @@ func TestBlindTransferToTheBuergerbuero(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	target := s.sip.Addr().String()
-	agent := agentPhone(ctx, t, target, "1003")
-	caller, call := burgdorfCaller(ctx, t, target)
-	defer caller.Close()
-	in, err := agent.NextIncoming(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	talkBothWays(t, call, in, nil)
-
+	_, call, in := callAnsweredBy(ctx, t, target, "1003")
 	heardBefore := len(call.RTP.Received())
 	res, err := in.Refer(ctx, "<sip:%231@"+target+">")
 	if err != nil || res.StatusCode != 202 {
@@ -168,14 +160,7 @@ func TestReferRefused(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	target := s.sip.Addr().String()
-	agent := agentPhone(ctx, t, target, "1003")
-	caller, call := burgdorfCaller(ctx, t, target)
-	defer caller.Close()
-	in, err := agent.NextIncoming(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	talkBothWays(t, call, in, nil) // bridged: REFERs are taken
+	_, call, in := callAnsweredBy(ctx, t, target, "1003") // bridged: REFERs are taken
 	host, _, _ := net.SplitHostPort(target)
 	for referTo, want := range map[string]int{
 		"no uri at all":                  400,
