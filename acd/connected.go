@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sc115/sc115/cdr"
@@ -29,6 +30,7 @@ func (c *call) connected(agentID string, agentLeg AgentLeg) (st CallState, reque
 		c.segments = append(c.segments, seg)
 		// REFERs are taken from the moment the agent is on the call.
 		transfers := c.takeTransfers(agentID, agentLeg)
+		release := c.holdMusic(agentLeg)
 		if err := e.Dialer.Bridge(c.leg, agentLeg); err != nil {
 			c.log.Error().Err(err).Msg("bridge failed")
 			agentLeg.Hangup()
@@ -45,6 +47,7 @@ func (c *call) connected(agentID string, agentLeg AgentLeg) (st CallState, reque
 		for {
 			cut, tr := c.talk(agentLeg, "agent", transfers)
 			if tr == nil {
+				release()
 				seg.leftAt = c.rec.EndedAt
 				c.rec.Disposition = cdr.Answered
 				c.wrapUp(seg, true)
@@ -58,6 +61,7 @@ func (c *call) connected(agentID string, agentLeg AgentLeg) (st CallState, reque
 				break
 			}
 		}
+		release()
 		// The agent left: its wrap-up runs alongside the rest of the call.
 		c.otherHold += agentLeg.HoldTime()
 		c.wrapups.Add(1)
@@ -79,6 +83,47 @@ func (c *call) connected(agentID string, agentLeg AgentLeg) (st CallState, reque
 			c.endSegments()
 			return StateDone, false
 		}
+	}
+}
+
+// Holdable is an agent leg whose phone may hold the call (re-INVITE
+// sendonly or inactive) and resume it.
+type Holdable interface {
+	OnHold(f func(held bool))
+}
+
+// holdMusic plays the caller its hold track while the agent's phone holds
+// the call (a caller must never hear silence, e.g. while the agent asks a
+// colleague), and bridges them again when it resumes. The returned func
+// ends that (the agent's part is over: a late resume must not bridge the
+// caller back to a leg that left).
+func (c *call) holdMusic(agentLeg AgentLeg) (release func()) {
+	h, ok := agentLeg.(Holdable)
+	if !ok {
+		return func() {}
+	}
+	var mu sync.Mutex
+	active := true
+	h.OnHold(func(held bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !active {
+			return
+		}
+		if held {
+			c.log.Info().Msg("the agent holds the call: the caller hears the hold track")
+			c.leg.Play(nil, c.hold)
+			return
+		}
+		if err := c.e.Dialer.Bridge(c.leg, agentLeg); err != nil {
+			c.log.Error().Err(err).Msg("bridge after the agent's hold failed")
+		}
+	})
+	return func() {
+		mu.Lock()
+		active = false
+		mu.Unlock()
+		h.OnHold(nil)
 	}
 }
 

@@ -44,6 +44,7 @@ type AgentCall struct {
 	ours   *sdesCrypto // sc115's SDES line on an SRTP leg
 	keys   *media.SRTP // the leg's SRTP keying (nil: plain RTP)
 	refer  referState  // the agent's transfers (REFER)
+	onHold func(held bool)
 }
 
 func (a *AgentCall) guard() *dialogGuard { return &a.dialog }
@@ -53,11 +54,25 @@ func (a *AgentCall) uas() bool           { return false }
 func (a *AgentCall) HoldTime() time.Duration { return a.hold.duration(time.Now()) }
 
 func (a *AgentCall) reinvite(o *audioOffer) []byte {
+	was := a.hold.isHeld()
 	body := reanswer(a.sess, a.sess.Local(), o, &a.hold, a.ours)
 	a.mu.Lock()
 	a.sdp = body
+	onHold := a.onHold
 	a.mu.Unlock()
+	if held := a.hold.isHeld(); held != was && onHold != nil {
+		onHold(held)
+	}
 	return body
+}
+
+// OnHold sets what happens when the agent's phone holds (true) or resumes
+// (false) the call by re-INVITE: the call's owner plays the caller its
+// hold track meanwhile (nil: nothing).
+func (a *AgentCall) OnHold(f func(held bool)) {
+	a.mu.Lock()
+	a.onHold = f
+	a.mu.Unlock()
 }
 
 // EndReason says why sc115 ended the leg itself: "media-timeout", or ""

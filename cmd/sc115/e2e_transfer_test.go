@@ -289,3 +289,49 @@ func TestBaresipBlindTransfer(t *testing.T) {
 		t.Errorf("row %v", row)
 	}
 }
+
+// TestAgentHoldPlaysHoldTrack: the agent's phone holds the call
+// (re-INVITE sendonly, as before a consultation): the caller hears the
+// municipality's hold track, not silence; it resumes and they hear each
+// other again, on the caller's one stream.
+func TestAgentHoldPlaysHoldTrack(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Media.IdleTimeout = time.Second // a held leg is exempt: the hold below must not end the call
+	s := startTest(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, call, in := callAnsweredBy(ctx, t, s.sip.Addr().String(), "1003")
+	if res, err := in.ReInvite(ctx, "sendonly"); err != nil || res.StatusCode != 200 || !strings.Contains(string(res.Body()), "a=recvonly") {
+		t.Fatalf("the agent's hold: %v %v", res, err)
+	}
+	hold, err := media.LoadWAV("../../prompts/de/hold.wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames := map[string]bool{}
+	for i := 0; i < hold.Frames(); i++ {
+		frames[string(hold.Frame(media.PCMA, i))] = true
+	}
+	heard := func() int {
+		n := 0
+		for _, p := range call.RTP.Received() {
+			if frames[string(p.Payload)] {
+				n++
+			}
+		}
+		return n
+	}
+	for deadline := time.Now().Add(30 * time.Second); heard() < 25 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	}
+	if n := heard(); n < 25 {
+		t.Fatalf("while the agent held, the caller heard %d hold frames, want ≥ 25", n)
+	}
+	if res, err := in.ReInvite(ctx, "sendrecv"); err != nil || res.StatusCode != 200 {
+		t.Fatalf("the agent's resume: %v %v", res, err)
+	}
+	talkBothWays(t, call, in, nil)
+	_ = call.Bye(ctx)
+	if row := waitCDR(t, cfg.CDR.Dir, call.CallID, time.Minute); row["disposition"] != "answered" {
+		t.Errorf("row %v", row)
+	}
+}

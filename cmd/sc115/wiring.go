@@ -8,8 +8,11 @@ import (
 	"github.com/sc115/sc115/sip"
 )
 
-// An agent's phone transfers through its leg.
+// An agent's phone transfers through its leg …
 var _ acd.Transferable = (*sip.AgentCall)(nil)
+
+// … and holds the call (the caller hears the hold track meanwhile).
+var _ acd.Holdable = (*sip.AgentCall)(nil)
 
 // agentDialer adapts sip.Server to acd.AgentDialer: acd and sip do not
 // import each other, main translates between their types.

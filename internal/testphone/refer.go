@@ -40,3 +40,23 @@ func (p *Phone) onNotify(req *sip.Request, tx sip.ServerTransaction) {
 func (c *Call) Do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
 	return c.dcs.Do(ctx, req)
 }
+
+// ReInvite holds (dir sendonly) or resumes (sendrecv) the answered call
+// from the agent's side: an in-dialog INVITE with the leg's SDP in that
+// direction, ACKed; it returns the answer.
+func (in *Incoming) ReInvite(ctx context.Context, dir string) (*sip.Response, error) {
+	target := in.Req.Recipient
+	if c := in.Req.Contact(); c != nil {
+		target = c.Address
+	}
+	req := sip.NewRequest(sip.INVITE, target)
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	body := strings.Replace(string(SDP(in.RTP.Addr(), "0 PCMU/8000")), "a=sendrecv", "a="+dir, 1)
+	req.SetBody([]byte(body))
+	res, err := in.dss.Do(ctx, req)
+	if err != nil || !res.IsSuccess() {
+		return res, err
+	}
+	ack := sip.NewRequest(sip.ACK, target)
+	return res, in.dss.WriteRequest(ack)
+}
