@@ -289,6 +289,7 @@ func TestThreeInstancesShareOneRedis(t *testing.T) {
 		t.Errorf("%d calls have CDRs, want %d", n, calls)
 	}
 	answered, abandoned := 0, 0
+	var longest int64 // the longest wait of an answered call: how far dispatching fell behind
 	hist := map[cdr.Disposition]int{}
 	sink.mu.Lock()
 	for id, rows := range sink.rows {
@@ -299,12 +300,13 @@ func TestThreeInstancesShareOneRedis(t *testing.T) {
 		switch rows[0].Disposition {
 		case cdr.Answered:
 			answered++
+			longest = max(longest, rows[0].WaitMS)
 		case cdr.Abandoned:
 			abandoned++
 		}
 	}
 	sink.mu.Unlock()
-	t.Logf("%d calls: %v; %d pauses", calls, hist, pauses.Load())
+	t.Logf("%d calls: %v; %d pauses; longest wait of an answered call %d ms", calls, hist, pauses.Load(), longest)
 	if answered < calls/2 {
 		t.Errorf("only %d of %d answered", answered, calls)
 	}
