@@ -62,13 +62,19 @@ func (c *call) connected(agentID string, agentLeg AgentLeg) (st CallState, reque
 			}
 		}
 		release()
-		// The agent left: its wrap-up runs alongside the rest of the call.
+		// The agent left: its wrap-up runs alongside the rest of the call —
+		// unless the caller is back with the same agent (a transfer that
+		// failed after its phone hung up): then there is none in between.
 		c.otherHold += agentLeg.HoldTime()
-		c.wrapups.Add(1)
-		go func(seg *segment) {
-			defer c.wrapups.Done()
-			c.wrapUp(seg, false)
-		}(seg)
+		if next.kind == handToAgent && next.agent == agentID {
+			seg.wrapupEnd = seg.leftAt
+		} else {
+			c.wrapups.Add(1)
+			go func(seg *segment) {
+				defer c.wrapups.Done()
+				c.wrapUp(seg, false)
+			}(seg)
+		}
 		switch next.kind {
 		case handToAgent:
 			agentID, agentLeg = next.agent, next.leg

@@ -249,9 +249,20 @@ func (c *call) transfer(seg *segment, agentLeg AgentLeg, d transferDest) handOn 
 		c.rec.TransferKind, c.rec.TransferTarget, c.rec.TransferredBy = "", "", ""
 		select {
 		case <-agentLeg.Ended():
-			// The agent is gone: the caller waits at the front of its queue.
-			c.log.Info().Msg("transfer failed after the agent left: back to the front of the queue")
+			// The agent's phone hung up already: it rings again (the agent
+			// is still engaged with this call, nobody else has it); if it
+			// does not answer, the caller waits at the front of its queue.
 			c.leaveAgent(seg, agentLeg)
+			back, err := func() (AgentLeg, error) {
+				ctx, cancel := c.whileOnLine(context.Background())
+				defer cancel()
+				return c.offer(ctx, seg.agent)
+			}()
+			if err == nil {
+				c.log.Info().Msg("transfer failed after the agent left: back to the agent")
+				return handOn{kind: handToAgent, agent: seg.agent, leg: back, dest: d}
+			}
+			c.log.Info().Msg("transfer failed after the agent left, who does not answer again: to the front of the queue")
 			return handOn{kind: handToQueue, dest: d}
 		default:
 		}

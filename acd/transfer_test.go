@@ -132,10 +132,36 @@ func TestTransferTargetBusyBackToAgent(t *testing.T) {
 	}
 }
 
+// TestTransferFailedAfterAgentLeftRingsTheAgentAgain: the agent hangs up
+// right after the 202 (as phones do on a blind transfer) and the office
+// does not answer: the agent's phone rings again with the caller, who is
+// back with a1 — one agent, two parts, no wrap-up in between.
+func TestTransferFailedAfterAgentLeftRingsTheAgentAgain(t *testing.T) {
+	e, d, s := testEngine(t, withDirectory)
+	d.outFail, d.outGate = 480, make(chan struct{})
+	_, al := answeredByA1(t, e, d, "c-back")
+	if code := al.refer("buergerbuero"); code != 202 {
+		t.Fatalf("REFER: %d", code)
+	}
+	al.Hangup()
+	close(d.outGate)
+	again := connect(t, d)
+	waitCallState(t, e, "c-back", StateConnected)
+	again.Hangup()
+	r := waitRec(t, s)
+	parts := strings.Split(r.Segments, ";")
+	if len(parts) != 2 || !strings.HasPrefix(parts[0], "a1:") || !strings.HasSuffix(parts[0], ":0") || !strings.HasPrefix(parts[1], "a1:") {
+		t.Errorf("segments %q, want a1 without wrap-up, then a1", r.Segments)
+	}
+	if d.offers[len(d.offers)-1] != "a1:c-back" {
+		t.Errorf("offers %v, want a1 rung again", d.offers)
+	}
+}
+
 // TestTransferFailedAfterAgentLeft: the agent hangs up right after the
-// 202 (as phones do on a blind transfer); the office does not answer: the
-// caller goes to the front of the queue and a2 takes it. The row lists
-// both agents' parts; talk and wrap-up are their sums.
+// 202 and does not answer again when the office fails: the caller goes to
+// the front of the queue and a2 takes it. The row lists both agents'
+// parts; talk and wrap-up are their sums.
 func TestTransferFailedAfterAgentLeft(t *testing.T) {
 	e, d, s := testEngine(t, withDirectory)
 	d.outFail, d.outGate = 480, make(chan struct{})
@@ -143,7 +169,10 @@ func TestTransferFailedAfterAgentLeft(t *testing.T) {
 	if code := al.refer("buergerbuero"); code != 202 {
 		t.Fatalf("REFER: %d", code)
 	}
-	al.Hangup() // the phone leaves at once
+	al.Hangup() // the phone leaves at once, and declines when rung again
+	d.mu.Lock()
+	d.decline["a1"] = true
+	d.mu.Unlock()
 	e.AgentRegistered("a2")
 	waitAgentState(t, e, "a2", AgentAvailable)
 	close(d.outGate)
@@ -202,6 +231,10 @@ func TestTransferToAnotherAgent(t *testing.T) {
 	if r.TransferKind != "queue" || r.TransferTarget != "queue:burgdorf" || r.TransferredBy != "a2" || r.Agent != "a1" {
 		t.Errorf("cdr %+v", r)
 	}
+	// The service level counts the call right after its row: once.
+	for deadline := time.Now().Add(20 * time.Second); e.sl["burgdorf"].answered.Load() == 0 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+	}
+	time.Sleep(20 * time.Millisecond)
 	if got := e.sl["burgdorf"].answered.Load(); got != 1 {
 		t.Errorf("service level counted %d answers, want 1", got)
 	}
