@@ -57,6 +57,20 @@ func TestScreenDatagram(t *testing.T) {
 	if pass, _, _ := screenDatagram([]byte("SIP/2.0 200 OK\r\nContent-Length: abc\r\n\r\n")); pass == nil {
 		t.Error("a response was screened")
 	}
+	// A REFER whose Refer-To sipgo could not parse gets 400 here (sipgo
+	// would drop it unanswered); a usable or unknown one passes to the
+	// handler, which answers it.
+	refer := func(v string) []byte {
+		return []byte(strings.Replace(strings.Replace(rawOptions("0", "", "Refer-To: "+v+"\r\n"), "OPTIONS sip", "REFER sip", 1), "7 OPTIONS", "7 REFER", 1))
+	}
+	if pass, reply, _ := screenDatagram(refer("this is no uri")); pass != nil || !strings.HasPrefix(string(reply), "SIP/2.0 400 Bad Refer-To\r\n") {
+		t.Errorf("REFER with a broken Refer-To: pass %v, reply %q", pass != nil, reply)
+	}
+	for _, v := range []string{"<sip:%231@127.0.0.1>", "<sip:nobody@127.0.0.1>", "<sip:1@h?Replaces=x>"} {
+		if pass, reply, _ := screenDatagram(refer(v)); pass == nil || reply != nil {
+			t.Errorf("REFER to %s was screened out: %q", v, reply)
+		}
+	}
 }
 
 // FuzzScreenDatagram: no input panics; a refusal passes nothing; what
@@ -66,6 +80,7 @@ func FuzzScreenDatagram(f *testing.F) {
 	f.Add([]byte(rawOptions("5", "hello world", "")))
 	f.Add([]byte(strings.ReplaceAll(rawOptions("abc", "", ""), "\r\n", "\n")))
 	f.Add([]byte("INVITE x SIP/2.0\n\n"))
+	f.Add([]byte(strings.Replace(rawOptions("0", "", "Refer-To: <sip:%231@127.0.0.1>\r\n"), "OPTIONS sip", "REFER sip", 1)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		pass, reply, why := screenDatagram(b)
 		if reply != nil && pass != nil {

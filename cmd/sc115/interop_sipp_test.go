@@ -294,9 +294,13 @@ func TestSippBlindTransfer(t *testing.T) {
 	for _, c := range []struct {
 		name, referTo string
 		expect        int
+		toAgent       bool   // agent 1001, a second sipp phone, takes the caller
+		target        string // the row's transfer_target
 	}{
-		{"department", "<sip:buergerbuero@[remote_ip]:[remote_port]>", 202},
-		{"bad-refer-to", "this is no uri", 400},
+		{"department", "<sip:buergerbuero@[remote_ip]:[remote_port]>", 202, false, "+4951361890"},
+		{"agent", "<sip:1001@[remote_ip]:[remote_port]>", 202, true, "agent:1001"},
+		{"queue", "<sip:queue-burgdorf@[remote_ip]:[remote_port]>", 202, true, "queue:burgdorf"},
+		{"bad-refer-to", "this is no uri", 400, false, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -313,10 +317,27 @@ func TestSippBlindTransfer(t *testing.T) {
 			renderTemplate(t, "testdata/sipp/agent-refer.xml.tmpl", scen, map[string]any{"TalkMS": 1000, "ReferTo": c.referTo, "Expect": c.expect})
 			agent := startSipp(ctx, t, sipp, dir, "agent", "-sf", scen, "-m", "1", "-p", strconv.Itoa(uasPort),
 				"-mp", strconv.Itoa(interop.FreePort(t, "udp")&^1), "-rtp_echo", target)
-			var office *exec.Cmd
-			if c.expect == 202 {
+			var office *exec.Cmd // the office behind the trunk, or agent 1001's phone
+			switch {
+			case c.toAgent:
+				second := interop.FreePort(t, "udp")
+				runSipp(ctx, t, sipp, dir, "register2", "-sf", "testdata/sipp/agent-register.xml", "-m", "1",
+					"-au", "1001", "-ap", "demo1001", "-key", "agent", "1001", "-key", "uasport", strconv.Itoa(second), target)
+				waitAgent(t, s, "1001", acd.AgentAvailable)
+				_ = s.engine.Pause("1001", "break") // the caller goes to 1003 first
+				office = startSipp(ctx, t, sipp, dir, "office", "-sf", "testdata/sipp/agent-answer.xml", "-m", "1", "-p", strconv.Itoa(second),
+					"-mp", strconv.Itoa(interop.FreePort(t, "udp")&^1), "-rtp_echo", target)
+			case c.expect == 202:
 				office = startSipp(ctx, t, sipp, dir, "office", "-sf", "testdata/sipp/agent-answer.xml", "-m", "1", "-p", strconv.Itoa(officePort),
 					"-mp", strconv.Itoa(interop.FreePort(t, "udp")&^1), "-rtp_echo", target)
+			}
+			if c.toAgent {
+				go func() { // 1001 is ready once the caller talks with 1003
+					for ctx.Err() == nil && s.engine.AgentStates()["1003"] != acd.AgentOnCall {
+						time.Sleep(10 * time.Millisecond)
+					}
+					_ = s.engine.Ready("1001")
+				}()
 			}
 			audio := filepath.Join(dir, "tone.ulaw")
 			writeTone(t, audio, 1000, 6*time.Second)
@@ -341,7 +362,13 @@ func TestSippBlindTransfer(t *testing.T) {
 			r := rows[0]
 			want := map[string]string{"disposition": "answered", "agent": "1003", "transfer_kind": "", "transfer_target": ""}
 			if c.expect == 202 {
-				want["transfer_kind"], want["transfer_target"], want["transferred_by"], want["hangup_by"] = "blind", "+4951361890", "1003", "caller"
+				want["transfer_kind"], want["transfer_target"], want["transferred_by"], want["hangup_by"] = "blind", c.target, "1003", "caller"
+			}
+			if c.name == "queue" {
+				want["transfer_kind"] = "queue"
+			}
+			if c.toAgent && !strings.HasPrefix(r["agent_segments"], "1003:") || c.toAgent && !strings.Contains(r["agent_segments"], ";1001:") {
+				t.Errorf("agent_segments %q, want 1003 then 1001", r["agent_segments"])
 			}
 			for k, v := range want {
 				if r[k] != v {
