@@ -55,6 +55,8 @@ func TestKamailioInFront(t *testing.T) {
 	a := startTest(t, cfg)
 	b := startBinaryInstance(t, bin, "kam-b", pb, redisSrv.URL)
 
+	waitAnswersOptions(t, pa)
+	waitAnswersOptions(t, pb)
 	kport := interop.FreePort(t, "udp")
 	k := startFrontKamailio(t, kport, pa, pb)
 	front := "127.0.0.1:" + strconv.Itoa(kport)
@@ -190,6 +192,18 @@ func TestKamailioInFront(t *testing.T) {
 	if err := b2.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	// At once, before any probe saw the drain: round-robin sends some of
+	// these to kam-b2, which answers 503, and Kamailio fails over to kam-a.
+	for i := 0; i < 4; i++ {
+		call, err := caller.Dial(ctx, front, "05136115", []string{"8 PCMA/8000"})
+		if err != nil {
+			t.Fatalf("call %d right after SIGTERM: %v (no failover from the draining instance?)", i, err)
+		}
+		_ = call.Bye(ctx)
+		if row := waitCDRIn(t, dirs, call.CallID, 30*time.Second); row["instance"] != "kam-a" && row["disposition"] != "rejected_busy" {
+			t.Errorf("call right after SIGTERM: %v", row)
+		}
+	}
 	time.Sleep(2 * probeSeconds * time.Second) // a probing interval and the answer to it
 	var newCalls []string
 	for i := 0; i < 4; i++ {
@@ -217,8 +231,29 @@ func TestKamailioInFront(t *testing.T) {
 		}
 	}
 	assertOneRowPerCall(t, dirs)
-	if log := k.Log(); strings.Contains(log, "CRITICAL") || strings.Contains(log, "ERROR") {
+	log := k.Log()
+	if strings.Contains(log, "CRITICAL") || strings.Contains(log, "ERROR") || strings.Contains(log, "failover support disabled") {
 		t.Errorf("kamailio logged errors:\n%s", log)
+	}
+	t.Logf("Kamailio failed over to the next instance %d times", strings.Count(log, "next sc115 instance"))
+}
+
+// waitAnswersOptions waits (however long this machine takes) until the
+// instance on port answers OPTIONS from the trunk relay address: it serves
+// SIP, so Kamailio's first probe finds it up.
+func waitAnswersOptions(t *testing.T, port int) {
+	t.Helper()
+	p := newRawPeer(t, trunkRelayIP, "127.0.0.1:"+strconv.Itoa(port))
+	for deadline := time.Now().Add(time.Minute); ; {
+		got := p.send("OPTIONS", "sip:sc115@127.0.0.1:"+strconv.Itoa(port), "<sip:probe@"+trunkRelayIP+">;tag=p", "<sip:sc115@127.0.0.1>",
+			"probe-"+strconv.Itoa(port)+"-"+strconv.FormatInt(time.Now().UnixNano(), 10), 1, nil, "")
+		if strings.HasPrefix(got, "SIP/2.0 200") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("instance on port %d does not answer OPTIONS: %s", port, got)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -245,19 +246,24 @@ func StartKamailio(t testing.TB, dir, cfg string, port int) *Kamailio {
 	k.cmd = exec.Command(bin, "-f", cfg, "-P", filepath.Join(dir, "kamailio.pid"), "-Y", dir, "-w", dir,
 		"-DD", "-E", "-m", "64", "-M", "8")
 	k.cmd.Stdout, k.cmd.Stderr = logf, logf
+	// Its own process group: kamailio forks workers, and every one of them
+	// must end with the test (a worker left behind outlived a CI run).
+	k.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := k.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = k.cmd.Process.Signal(os.Interrupt)
+		pgid := -k.cmd.Process.Pid
+		_ = syscall.Kill(pgid, syscall.SIGTERM)
 		done := make(chan struct{})
 		go func() { _ = k.cmd.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
-			_ = k.cmd.Process.Kill()
+			_ = syscall.Kill(pgid, syscall.SIGKILL)
 			<-done
 		}
+		_ = syscall.Kill(pgid, syscall.SIGKILL) // workers that outlived the main process
 		logf.Close()
 		if t.Failed() {
 			if b, err := os.ReadFile(logf.Name()); err == nil {
