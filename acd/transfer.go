@@ -63,7 +63,6 @@ type handOn struct {
 	kind  handKind
 	agent string   // handToAgent: who talks next
 	leg   AgentLeg // handToAgent, handOut: the caller's new leg
-	dest  transferDest
 }
 
 type handKind int
@@ -204,7 +203,7 @@ func (c *call) transfer(seg *segment, agentLeg AgentLeg, d transferDest) handOn 
 		tl.NotifyTransfer(200, "OK")
 		c.leaveAgent(seg, agentLeg)
 		c.queueSkill = d.skill
-		return handOn{kind: handToQueue, dest: d}
+		return handOn{kind: handToQueue}
 	}
 	ring, stop := context.WithTimeout(context.Background(), e.cfg.TransferRingTimeout)
 	defer stop()
@@ -239,7 +238,7 @@ func (c *call) transfer(seg *segment, agentLeg AgentLeg, d transferDest) handOn 
 		c.leaveAgent(seg, agentLeg)
 		c.rec.EndedAt, c.rec.HangupBy = e.now(), "caller"
 		c.rec.HoldMS = (c.leg.HoldTime() + c.otherHold).Milliseconds()
-		return handOn{kind: handEnded, dest: d}
+		return handOn{kind: handEnded}
 	default:
 	}
 	if err != nil {
@@ -260,24 +259,24 @@ func (c *call) transfer(seg *segment, agentLeg AgentLeg, d transferDest) handOn 
 			}()
 			if err == nil {
 				c.log.Info().Msg("transfer failed after the agent left: back to the agent")
-				return handOn{kind: handToAgent, agent: seg.agent, leg: back, dest: d}
+				return handOn{kind: handToAgent, agent: seg.agent, leg: back}
 			}
 			c.log.Info().Msg("transfer failed after the agent left, who does not answer again: to the front of the queue")
-			return handOn{kind: handToQueue, dest: d}
+			return handOn{kind: handToQueue}
 		default:
 		}
 		if err := e.Dialer.Bridge(c.leg, agentLeg); err != nil {
 			c.log.Error().Err(err).Msg("bridge back to the agent failed")
 		}
 		c.to(StateConnected)
-		return handOn{kind: handBack, dest: d}
+		return handOn{kind: handBack}
 	}
 	tl.NotifyTransfer(200, "OK")
 	c.leaveAgent(seg, agentLeg)
 	if d.agentID != "" {
-		return handOn{kind: handToAgent, agent: d.agentID, leg: leg, dest: d}
+		return handOn{kind: handToAgent, agent: d.agentID, leg: leg}
 	}
-	return handOn{kind: handOut, leg: leg, dest: d}
+	return handOn{kind: handOut, leg: leg}
 }
 
 // leaveAgent ends the transferring agent's part: its leg (if its phone did
