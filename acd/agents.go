@@ -38,6 +38,9 @@ type agent struct {
 	wrapupCall string        // the call wrapped up
 	extend     chan time.Duration
 	rest       *time.Timer
+	// talking is the call the agent is on the line with on this instance
+	// (its consultation calls are for that call); nil when none.
+	talking *call
 	// writes numbers the agent's store transitions: a retry of an older
 	// one gives up when it sees a newer (heal.go).
 	writes atomic.Uint64

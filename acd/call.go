@@ -92,6 +92,14 @@ type call struct {
 	wrapups    sync.WaitGroup
 	otherHold  time.Duration
 	queueSkill string
+
+	// The agent on the line with the caller now (guarded by mu): its leg,
+	// whether its phone holds the call, and its consultation call if it
+	// placed one (consult.go).
+	line       AgentLeg
+	lineAgent  string
+	lineHeld   bool
+	consulting *consultation
 }
 
 // engagedWith says whether the agent is one of this call's agents now.

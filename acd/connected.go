@@ -30,9 +30,11 @@ func (c *call) connected(agentID string, agentLeg AgentLeg) (st CallState, reque
 		c.segments = append(c.segments, seg)
 		// REFERs are taken from the moment the agent is on the call.
 		transfers := c.takeTransfers(agentID, agentLeg)
+		offLine := c.onLine(agentID, agentLeg)
 		release := c.holdMusic(agentLeg)
 		if err := e.Dialer.Bridge(c.leg, agentLeg); err != nil {
 			c.log.Error().Err(err).Msg("bridge failed")
+			offLine()
 			agentLeg.Hangup()
 			c.leg.Hangup()
 			e.release(agentID, c.rec.CallID)
@@ -48,6 +50,7 @@ func (c *call) connected(agentID string, agentLeg AgentLeg) (st CallState, reque
 			cut, tr := c.talk(agentLeg, "agent", transfers)
 			if tr == nil {
 				release()
+				offLine()
 				seg.leftAt = c.rec.EndedAt
 				c.rec.Disposition = cdr.Answered
 				c.wrapUp(seg, true)
@@ -62,6 +65,7 @@ func (c *call) connected(agentID string, agentLeg AgentLeg) (st CallState, reque
 			}
 		}
 		release()
+		offLine()
 		// The agent left: its wrap-up runs alongside the rest of the call —
 		// unless the caller is back with the same agent (a transfer that
 		// failed after its phone hung up): then there is none in between.
@@ -116,6 +120,13 @@ func (c *call) holdMusic(agentLeg AgentLeg) (release func()) {
 		if !active {
 			return
 		}
+		c.mu.Lock()
+		c.lineHeld = held
+		consulting := c.consulting != nil
+		c.mu.Unlock()
+		if !held && consulting {
+			return // the phone resumed with a consultation open: the caller must not overhear it
+		}
 		if held {
 			c.log.Info().Msg("the agent holds the call: the caller hears the hold track")
 			c.leg.Play(nil, c.hold)
@@ -130,6 +141,47 @@ func (c *call) holdMusic(agentLeg AgentLeg) (release func()) {
 		active = false
 		mu.Unlock()
 		h.OnHold(nil)
+	}
+}
+
+// onLine notes the agent on the line with the caller on leg (its
+// consultation calls find this call through it); the returned func ends
+// that.
+func (c *call) onLine(agentID string, leg AgentLeg) (offLine func()) {
+	a := c.e.agents[agentID]
+	a.mu.Lock()
+	a.talking = c
+	a.mu.Unlock()
+	c.mu.Lock()
+	c.line, c.lineAgent, c.lineHeld = leg, agentID, false
+	c.mu.Unlock()
+	return func() {
+		a.mu.Lock()
+		if a.talking == c {
+			a.talking = nil
+		}
+		a.mu.Unlock()
+		c.mu.Lock()
+		if c.line == leg {
+			c.line, c.lineAgent, c.lineHeld = nil, "", false
+		}
+		c.mu.Unlock()
+	}
+}
+
+// backToAgent brings the caller back to the agent on agentLeg after a
+// transfer that did not take place: bridged — or its hold track, while the
+// agent's phone holds the call (the phone's resume bridges them).
+func (c *call) backToAgent(agentLeg AgentLeg) {
+	c.mu.Lock()
+	held := c.lineHeld && c.line == agentLeg
+	c.mu.Unlock()
+	if held {
+		c.leg.Play(nil, c.hold)
+		return
+	}
+	if err := c.e.Dialer.Bridge(c.leg, agentLeg); err != nil {
+		c.log.Error().Err(err).Msg("bridge back to the agent failed")
 	}
 }
 

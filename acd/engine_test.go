@@ -71,11 +71,11 @@ type fakeAgentLeg struct {
 	once  sync.Once
 
 	mu       sync.Mutex
-	transfer func(target string) (int, string) // set by the engine (Transferable)
-	notified []int                             // NOTIFY statuses the phone was sent
+	transfer func(target, replaces string) (int, string) // set by the engine (Transferable)
+	notified []int                                       // NOTIFY statuses the phone was sent
 }
 
-func (a *fakeAgentLeg) OnTransfer(h func(string) (int, string)) {
+func (a *fakeAgentLeg) OnTransfer(h func(string, string) (int, string)) {
 	a.mu.Lock()
 	a.transfer = h
 	a.mu.Unlock()
@@ -88,14 +88,18 @@ func (a *fakeAgentLeg) NotifyTransfer(code int, _ string) {
 }
 
 // refer is the agent's phone sending REFER to target: the answer code.
-func (a *fakeAgentLeg) refer(target string) int {
+func (a *fakeAgentLeg) refer(target string) int { return a.referReplacing(target, "") }
+
+// referReplacing is the agent's phone completing an attended transfer:
+// REFER with Replaces naming its consultation call.
+func (a *fakeAgentLeg) referReplacing(target, consultation string) int {
 	a.mu.Lock()
 	h := a.transfer
 	a.mu.Unlock()
 	if h == nil {
 		return 403
 	}
-	code, _ := h(target)
+	code, _ := h(target, consultation)
 	return code
 }
 

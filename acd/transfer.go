@@ -32,11 +32,11 @@ import (
 // layer asks the handler (its answer is the REFER's: 202 or an error) and
 // tells the phone how the transfer goes with NotifyTransfer.
 type Transferable interface {
-	OnTransfer(h func(target string) (code int, reason string))
+	OnTransfer(h func(target, replaces string) (code int, reason string))
 	NotifyTransfer(code int, reason string)
 }
 
-// Transfer kinds as the CDR names them.
+// Transfer kinds as the CDR names them (and transferAttended, consult.go).
 const (
 	transferBlind      = "blind"
 	transferQueue      = "queue"
@@ -56,6 +56,9 @@ type transferDest struct {
 	agentID string // another agent
 	skill   string // a queue
 	by      string // the transferring agent
+	// consult: an attended transfer's consultation, whose target takes
+	// the caller (kind attended).
+	consult *consultation
 }
 
 // handOn is what happens after a transfer.
@@ -85,10 +88,23 @@ func (c *call) takeTransfers(agentID string, leg AgentLeg) <-chan transferDest {
 		return nil
 	}
 	ch := make(chan transferDest, 1)
-	t.OnTransfer(func(target string) (int, string) {
-		d, code, reason := c.resolveTransfer(agentID, target)
-		if code != 202 {
-			return code, reason
+	t.OnTransfer(func(target, replaces string) (int, string) {
+		var d transferDest
+		if replaces != "" {
+			// An attended transfer: the consultation's target, whatever
+			// the Refer-To's user part says.
+			k := c.consultationOf(agentID, replaces)
+			if k == nil {
+				return 403, "No Such Consultation"
+			}
+			d = k.dest
+			d.kind, d.consult = transferAttended, k
+		} else {
+			var code int
+			var reason string
+			if d, code, reason = c.resolveTransfer(agentID, target); code != 202 {
+				return code, reason
+			}
 		}
 		select {
 		case ch <- d:
@@ -199,7 +215,7 @@ func (c *call) transfer(seg *segment, agentLeg AgentLeg, d transferDest) handOn 
 	c.leg.Play(nil, c.hold)
 	c.rec.TransferKind, c.rec.TransferTarget, c.rec.TransferredBy = d.kind, d.target, d.by
 	e.m.transfers.WithLabelValues(c.muni.Key, d.kind).Inc()
-	if d.kind == transferQueue {
+	if d.kind == transferQueue && d.consult == nil {
 		tl.NotifyTransfer(200, "OK")
 		c.leaveAgent(seg, agentLeg)
 		c.queueSkill = d.skill
@@ -212,6 +228,10 @@ func (c *call) transfer(seg *segment, agentLeg AgentLeg, d transferDest) handOn 
 	var leg AgentLeg
 	var err error
 	switch {
+	case d.consult != nil:
+		// The target answered the agent's consultation call (or rings
+		// still): its leg is handed to the caller as it is.
+		leg, d.agentID, err = d.consult.handOver(ctx)
 	case d.agentID != "":
 		leg, err = c.offerTransfer(ctx, d.agentID)
 	case d.kind == transferFederation:
@@ -265,9 +285,7 @@ func (c *call) transfer(seg *segment, agentLeg AgentLeg, d transferDest) handOn 
 			return handOn{kind: handToQueue}
 		default:
 		}
-		if err := e.Dialer.Bridge(c.leg, agentLeg); err != nil {
-			c.log.Error().Err(err).Msg("bridge back to the agent failed")
-		}
+		c.backToAgent(agentLeg)
 		c.to(StateConnected)
 		return handOn{kind: handBack}
 	}

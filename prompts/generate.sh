@@ -27,6 +27,7 @@ for i in $(seq 1 20); do say "num-$i" "${words[$i]}"; done
 say closed "Das Servicecenter 115 ist zurzeit nicht besetzt. Sie erreichen uns montags bis freitags von 8 bis 18 Uhr."
 say crisis-greeting "Sie sind mit der Krisenhotline verbunden. Bitte haben Sie einen Moment Geduld."
 say busy "Alle Leitungen sind zurzeit belegt. Bitte rufen Sie später wieder an."
+say department-closed "Diese Stelle ist zurzeit nicht besetzt. Bitte verbinden Sie zu den Öffnungszeiten."
 say unknown-origin "Ihre Region ist leider noch nicht an das Servicecenter 115 angeschlossen."
 # Hold track: a soft C-Am-F-G arpeggio, 16 s, synthesised (no rights involved).
 parts=(); i=0

@@ -37,7 +37,7 @@ func (s *Server) onFeatureInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if err != nil { // no usable SDP: confirm by 200 and an immediate BYE
 		offer = nil
 	}
-	s.serveInbound(req, tx, offer, func(c *InboundCall) { s.confirmFeature(c, offer, prompt) })
+	s.serveInbound(req, tx, offer, "", func(c *InboundCall) { s.confirmFeature(c, offer, prompt) })
 }
 
 // confirmFeature answers a feature-code call, plays the confirmation and

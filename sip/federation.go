@@ -144,7 +144,7 @@ func (s *Server) callOut(ctx context.Context, o outCall) (*AgentCall, error) {
 	}
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(body)
-	ac, err := s.invite(ctx, req, sess, body, o.who, nil)
+	ac, err := s.invite(ctx, req, sess, body, o.who, "", nil)
 	if err != nil {
 		sess.Close()
 		return nil, err

@@ -42,6 +42,9 @@ type InboundCall struct {
 	ours *sdesCrypto
 	// st is the session timer, when the trunk does RFC 4028.
 	st sessionTimer
+	// consultUser: the SIP user whose consultation call this is (an
+	// attended transfer's first half); "" for trunk calls.
+	consultUser string
 }
 
 // EndReasonSessionExpired is the reason of a leg ended because its

@@ -44,6 +44,7 @@ type AgentCall struct {
 	ours   *sdesCrypto // sc115's SDES line on an SRTP leg
 	keys   *media.SRTP // the leg's SRTP keying (nil: plain RTP)
 	refer  referState  // the agent's transfers (REFER)
+	user   string      // the agent's SIP user ("" for calls out and to other centers)
 	onHold func(held bool)
 }
 
@@ -165,7 +166,7 @@ func (s *Server) dialBinding(ctx context.Context, b Binding, o OfferRequest, ses
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(body)
 
-	return s.invite(ctx, req, sess, body, "agent "+o.SIPUser, offered)
+	return s.invite(ctx, req, sess, body, "agent "+o.SIPUser, o.SIPUser, offered)
 }
 
 // invite sends an INVITE and waits for the answer. When ctx ends (ring
@@ -174,13 +175,14 @@ func (s *Server) dialBinding(ctx context.Context, b Binding, o OfferRequest, ses
 // (32 s), which sipgo's WaitAnswer would otherwise wait for.
 // offered is the SDES line of an SRTP offer (nil: plain): the answer must
 // take it up.
-func (s *Server) invite(ctx context.Context, req *sip.Request, sess *media.Session, body []byte, who string, offered *sdesCrypto) (*AgentCall, error) {
+// user is the agent's SIP user ("" when calling no agent).
+func (s *Server) invite(ctx context.Context, req *sip.Request, sess *media.Session, body []byte, who, user string, offered *sdesCrypto) (*AgentCall, error) {
 	dcs, err := s.duaFor(req.Transport()).WriteInvite(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("invite %s: %w", who, err)
 	}
 	id := callID(req)
-	ac := &AgentCall{s: s, dcs: dcs, sess: sess, sdp: body, id: id, over: newLegOver(dcs.Context())}
+	ac := &AgentCall{s: s, dcs: dcs, sess: sess, sdp: body, id: id, user: user, over: newLegOver(dcs.Context())}
 	s.legs.Store(id, ac)
 	var responded atomic.Bool
 	wctx, cancel := context.WithCancelCause(context.Background())

@@ -21,10 +21,14 @@ import (
 
 // TransferHandler decides on a transfer the agent asked for: target is
 // what the agent dialed (the Refer-To user part, %-decoded: a number, an
-// agent, a queue, a department key or short code like "#1"). It returns
-// the answer to the REFER: 202 to go ahead (it then runs the transfer and
-// reports with NotifyTransfer), or an error status and reason.
-type TransferHandler func(target string) (code int, reason string)
+// agent, a queue, a department key or short code like "#1"); replaces is
+// the Call-ID of the agent's consultation call the Refer-To's Replaces
+// names (an attended transfer, RFC 3891; "" for a blind one), already
+// checked: a live consultation call of the same SIP user, both tags
+// matching. It returns the answer to the REFER: 202 to go ahead (it then
+// runs the transfer and reports with NotifyTransfer), or an error status
+// and reason.
+type TransferHandler func(target, replaces string) (code int, reason string)
 
 // maxReferTarget bounds the target's length: anything longer is no number,
 // agent or department.
@@ -35,26 +39,35 @@ var (
 	errTwoReferTo  = errors.New("more than one Refer-To")
 	errBadReferTo  = errors.New("Refer-To is no sip:, sips: or tel: URI")
 	errReferTarget = errors.New("Refer-To names no target sc115 can dial")
+	errBadReplaces = errors.New("Refer-To's Replaces is malformed")
 )
+
+// replacesID is the dialog a Replaces header names (RFC 3891 §6.1):
+// Call-ID, to-tag and from-tag as the dialog's UAS (here sc115) sees
+// them: to-tag is sc115's own tag, from-tag the phone's.
+type replacesID struct {
+	callID, toTag, fromTag string
+}
 
 // parseReferTo reads the target out of a REFER's Refer-To values: the
 // user part of a sip/sips URI (or a tel: number), %-decoded, which must be
 // 1–64 characters of digits, letters and + # * . _ - (a number, an agent's
-// SIP user, a queue or department key, a short code). Parameters and
-// headers (?Replaces=…) are not supported yet and refused.
-func parseReferTo(values []string) (string, error) {
+// SIP user, a queue or department key, a short code). A sip URI may carry
+// one embedded header, Replaces (an attended transfer): it is returned;
+// any other embedded header is refused.
+func parseReferTo(values []string) (string, *replacesID, error) {
 	switch len(values) {
 	case 0:
-		return "", errNoReferTo
+		return "", nil, errNoReferTo
 	case 1:
 	default:
-		return "", errTwoReferTo
+		return "", nil, errTwoReferTo
 	}
 	v := strings.TrimSpace(values[0])
 	if i := strings.IndexByte(v, '<'); i >= 0 {
 		j := strings.IndexByte(v[i:], '>')
 		if j < 0 {
-			return "", errBadReferTo
+			return "", nil, errBadReferTo
 		}
 		v = v[i+1 : i+j]
 	} else if i := strings.IndexByte(v, ';'); i >= 0 {
@@ -62,17 +75,22 @@ func parseReferTo(values []string) (string, error) {
 	}
 	scheme, rest, ok := strings.Cut(v, ":")
 	if !ok {
-		return "", errBadReferTo
+		return "", nil, errBadReferTo
 	}
 	var user string
+	var rep *replacesID
 	switch strings.ToLower(scheme) {
 	case "sip", "sips":
-		if strings.ContainsAny(rest, "?") {
-			return "", errReferTarget // embedded headers (Replaces): attended transfer, not yet
+		if uri, headers, ok := strings.Cut(rest, "?"); ok {
+			r, err := parseEmbeddedReplaces(headers)
+			if err != nil {
+				return "", nil, err
+			}
+			rest, rep = uri, r
 		}
 		at := strings.LastIndexByte(rest, '@')
 		if at <= 0 {
-			return "", errReferTarget
+			return "", nil, errReferTarget
 		}
 		user = rest[:at]
 		if i := strings.IndexByte(user, ';'); i >= 0 {
@@ -84,8 +102,19 @@ func parseReferTo(values []string) (string, error) {
 			user = user[:i]
 		}
 	default:
-		return "", errBadReferTo
+		return "", nil, errBadReferTo
 	}
+	t, err := dialTarget(user)
+	if err != nil {
+		return "", nil, err
+	}
+	return t, rep, nil
+}
+
+// dialTarget reads what an agent dialed (a Refer-To's or a consultation
+// INVITE's user part): %-decoded, 1–64 characters of digits, letters and
+// + # * . _ - and one inner ':' (agent:1003).
+func dialTarget(user string) (string, error) {
 	t, err := url.PathUnescape(user)
 	if err != nil || t == "" || len(t) > maxReferTarget {
 		return "", errReferTarget
@@ -101,6 +130,71 @@ func parseReferTo(values []string) (string, error) {
 		return "", errReferTarget
 	}
 	return t, nil
+}
+
+// parseEmbeddedReplaces reads the embedded headers of a Refer-To URI
+// ("Replaces=<%-encoded value>"): exactly one Replaces, nothing else.
+func parseEmbeddedReplaces(headers string) (*replacesID, error) {
+	var rep *replacesID
+	for _, h := range strings.Split(headers, "&") {
+		name, value, ok := strings.Cut(h, "=")
+		if !ok || !strings.EqualFold(name, "Replaces") || rep != nil {
+			return nil, errReferTarget // another header (or a second Replaces): nothing sc115 would act on
+		}
+		raw, err := url.QueryUnescape(value)
+		if err != nil {
+			return nil, errBadReplaces
+		}
+		if rep, err = parseReplaces(raw); err != nil {
+			return nil, err
+		}
+	}
+	return rep, nil
+}
+
+// Bounds of what a Replaces may name: longer is no Call-ID or tag sc115
+// or a phone made.
+const (
+	maxReplacesCallID = 256
+	maxReplacesTag    = 128
+)
+
+// parseReplaces reads a Replaces value: "call-id;to-tag=…;from-tag=…"
+// (RFC 3891 §6.1; early-only and extension parameters are ignored). Both
+// tags must be there: a dialog is matched by all three.
+func parseReplaces(v string) (*replacesID, error) {
+	parts := strings.Split(strings.TrimSpace(v), ";")
+	rep := &replacesID{callID: strings.TrimSpace(parts[0])}
+	for _, p := range parts[1:] {
+		name, value, _ := strings.Cut(strings.TrimSpace(p), "=")
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "to-tag":
+			rep.toTag = strings.TrimSpace(value)
+		case "from-tag":
+			rep.fromTag = strings.TrimSpace(value)
+		}
+	}
+	if !token(rep.callID, maxReplacesCallID, "@()<>:\\\"/[]?{}") || !token(rep.toTag, maxReplacesTag, "") || !token(rep.fromTag, maxReplacesTag, "") {
+		return nil, errBadReplaces
+	}
+	return rep, nil
+}
+
+// token reports whether s is 1–max characters of a SIP token (RFC 3261
+// §25.1: letters, digits and -.!%*_+`'~), or one of also's characters
+// (a Call-ID's word characters and @, RFC 3261 §25.1).
+func token(s string, max int, also string) bool {
+	if s == "" || len(s) > max {
+		return false
+	}
+	for _, r := range s {
+		ok := r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' ||
+			strings.ContainsRune("-.!%*_+`'~", r) || strings.ContainsRune(also, r)
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // referState is a leg's transfer: the handler that decides, whether a
@@ -123,7 +217,7 @@ type notify struct {
 // OnTransfer sets what decides on the agent's REFERs (nil: refused 403);
 // h is a TransferHandler (the parameter is an unnamed func type, so that
 // the call's owner can use this method through an interface of its own).
-func (a *AgentCall) OnTransfer(h func(target string) (code int, reason string)) {
+func (a *AgentCall) OnTransfer(h func(target, replaces string) (code int, reason string)) {
 	a.refer.mu.Lock()
 	a.refer.handler = h
 	if a.refer.notifies == nil {
@@ -166,11 +260,20 @@ func (a *AgentCall) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	for _, h := range req.GetHeaders("r") { // compact form
 		values = append(values, h.Value())
 	}
-	target, err := parseReferTo(values)
+	target, rep, err := parseReferTo(values)
 	if err != nil {
 		log.Warn().Err(err).Strs("refer_to", values).Msg("REFER refused: 400")
 		respond(tx, req, sip.StatusBadRequest, "Bad Refer-To")
 		return
+	}
+	var replaces string
+	if rep != nil {
+		if !a.s.ownConsultation(a.user, rep) {
+			log.Warn().Str("replaces", rep.callID).Msg("REFER with Replaces naming no consultation call of this agent: 403")
+			respond(tx, req, sip.StatusForbidden, "No Such Consultation")
+			return
+		}
+		replaces = rep.callID
 	}
 	a.refer.mu.Lock()
 	h, pending := a.refer.handler, a.refer.pending
@@ -186,7 +289,7 @@ func (a *AgentCall) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, 491, "Request Pending")
 		return
 	}
-	code, reason := h(target)
+	code, reason := h(target, replaces)
 	if code != sip.StatusAccepted {
 		a.refer.mu.Lock()
 		a.refer.pending = false
@@ -195,7 +298,7 @@ func (a *AgentCall) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, code, reason)
 		return
 	}
-	log.Info().Str("target", target).Msg("REFER accepted: 202")
+	log.Info().Str("target", target).Str("replaces", replaces).Msg("REFER accepted: 202")
 	respond(tx, req, sip.StatusAccepted, "Accepted")
 	a.NotifyTransfer(100, "Trying")
 }

@@ -71,7 +71,7 @@ func screenDatagram(data []byte) (pass, reply []byte, why string) {
 		if bytes.EqualFold(name, []byte("refer-to")) || bytes.EqualFold(name, []byte("r")) {
 			// sipgo drops a REFER whose Refer-To it cannot parse, unanswered:
 			// the phone would retransmit it for 32 s and hear nothing.
-			if _, err := parseReferTo([]string{string(bytes.TrimSpace(value))}); err == errBadReferTo {
+			if _, _, err := parseReferTo([]string{string(bytes.TrimSpace(value))}); err == errBadReferTo {
 				return nil, answerFor(head, 400, "Bad Refer-To"), "Refer-To " + strconv.Quote(string(bytes.TrimSpace(value)))
 			}
 			continue

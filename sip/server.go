@@ -48,6 +48,7 @@ type Server struct {
 	media    *media.Engine
 	handler  InboundHandler
 	features FeatureHandler
+	consult  ConsultHandler
 	reg      *registrar
 
 	ua     *sipgo.UserAgent
@@ -77,6 +78,9 @@ type Options struct {
 	Media       *media.Engine
 	Inbound     InboundHandler
 	Features    FeatureHandler
+	// Consult, if set, takes agents' consultation calls (attended
+	// transfers); without it such INVITEs get 403 like any non-trunk one.
+	Consult ConsultHandler
 	// Bindings, if set, shares registrations between instances.
 	Bindings BindingStore
 	// Nonces, if set, shares digest nonce counts between instances.
@@ -94,7 +98,7 @@ type Options struct {
 // NewServer binds UDP and TCP on cfg.Listen (port 0 picks a free port,
 // the same for both) but does not serve yet.
 func NewServer(cfg Config, o Options) (*Server, error) {
-	s := &Server{cfg: cfg, log: o.Log, media: o.Media, handler: o.Inbound, features: o.Features, m: newMetrics(o.Registry), quiet: newQuietLog(), refusing: o.Refusing}
+	s := &Server{cfg: cfg, log: o.Log, media: o.Media, handler: o.Inbound, features: o.Features, consult: o.Consult, m: newMetrics(o.Registry), quiet: newQuietLog(), refusing: o.Refusing}
 	for _, t := range cfg.Trunks { // admission keeps them; a bad one is an error here, not skipped
 		for _, a := range t.Allow {
 			if _, err := netip.ParsePrefix(a); err != nil {
@@ -305,6 +309,10 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.onFeatureInvite(req, tx)
 		return
 	}
+	if !s.fromTrunk(req) && s.consultFrom(req) || s.fromTrunk(req) && s.userConsults(req) {
+		s.onConsultInvite(req, tx)
+		return
+	}
 	if !s.fromTrunk(req) {
 		log.Warn().Msg("INVITE from outside the trunk CIDRs: 403")
 		respond(tx, req, sip.StatusForbidden, "Forbidden")
@@ -339,7 +347,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	defer release()
-	s.serveInbound(req, tx, offer, func(c *InboundCall) {
+	s.serveInbound(req, tx, offer, "", func(c *InboundCall) {
 		c.unconfirmed = unconfirmed
 		s.handler(c)
 	})
@@ -347,7 +355,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 
 // serveInbound turns an accepted INVITE into an InboundCall in the call
 // table (for its ACK, BYE and re-INVITEs), runs it, and cleans up.
-func (s *Server) serveInbound(req *sip.Request, tx sip.ServerTransaction, offer *audioOffer, run func(*InboundCall)) {
+// consultUser is the SIP user whose consultation call it is ("" for other
+// calls).
+func (s *Server) serveInbound(req *sip.Request, tx sip.ServerTransaction, offer *audioOffer, consultUser string, run func(*InboundCall)) {
 	// The Call-ID is taken for the call's life: another INVITE reusing it
 	// without To-tag is a loop or a forgery, never a second call. (A retry
 	// after a digest challenge reuses it too, but never got this far.)
@@ -368,6 +378,7 @@ func (s *Server) serveInbound(req *sip.Request, tx sip.ServerTransaction, offer 
 		return
 	}
 	c := newInboundCall(s, req, dss, offer)
+	c.consultUser = consultUser
 	c.dialog.set(dss.ID, sourceAddr(req.Source()), req.CSeq().SeqNo)
 	s.legs.Store(c.CallID(), c)
 	defer s.legs.CompareAndDelete(c.CallID(), c)

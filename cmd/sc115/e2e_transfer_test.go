@@ -167,7 +167,7 @@ func TestReferRefused(t *testing.T) {
 		"<http://example.org/>":          400,
 		"<sip:1003@" + host + ">":        403, // the agent itself
 		"<sip:nobody-here@" + host + ">": 404,
-		"<sip:1003@" + host + "?Replaces=x%3Bto-tag%3Dy%3Bfrom-tag%3Dz>": 400, // attended: not yet
+		"<sip:1003@" + host + "?Replaces=x%3Bto-tag%3Dy%3Bfrom-tag%3Dz>": 403, // no such consultation
 	} {
 		res, err := in.Refer(ctx, referTo)
 		if err != nil || res.StatusCode != want {

@@ -110,6 +110,7 @@ func start(cfg Config, log zerolog.Logger) (_ *service, err error) {
 	s.sip, err = sip.NewServer(cfg.SIP, sip.Options{
 		Credentials: creds, Presence: s.engine, Media: s.media,
 		Inbound: func(c *sip.InboundCall) { s.engine.HandleCall(c) }, Features: s.engine.Feature, Refusing: s.engine.Refusing,
+		Consult:  func(agentID, target string, c *sip.InboundCall) { s.engine.Consult(agentID, target, c) },
 		Bindings: s.store, Nonces: s.store, Instance: cfg.Instance, Registry: reg,
 		Log: log.With().Str("component", "sip").Logger(),
 	})

@@ -11,6 +11,9 @@ import (
 // An agent's phone transfers through its leg …
 var _ acd.Transferable = (*sip.AgentCall)(nil)
 
+// … rings back its consultation calls …
+var _ acd.Ringer = (*sip.InboundCall)(nil)
+
 // … and holds the call (the caller hears the hold track meanwhile).
 var _ acd.Holdable = (*sip.AgentCall)(nil)
 

@@ -190,11 +190,14 @@ func (p *Phone) Register(ctx context.Context, registrar, password string, expire
 		return res, nil
 	}
 	res, err = p.client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: p.User, Password: password})
+	p.mu.Lock()
 	if h := req.GetHeader("Authorization"); h != nil {
-		p.mu.Lock()
 		p.lastAuth = h.Value()
-		p.mu.Unlock()
 	}
+	if err == nil && res.IsSuccess() && p.Password == "" {
+		p.Password = password // a registered phone answers its calls' challenges with the same password
+	}
+	p.mu.Unlock()
 	return res, err
 }
 

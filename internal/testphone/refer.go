@@ -2,6 +2,7 @@ package testphone
 
 import (
 	"context"
+	"net/url"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
@@ -59,4 +60,20 @@ func (in *Incoming) ReInvite(ctx context.Context, dir string) (*sip.Response, er
 	}
 	ack := sip.NewRequest(sip.ACK, target)
 	return res, in.dss.WriteRequest(ack)
+}
+
+// ReferReplacing completes an attended transfer from the agent's side:
+// REFER within this call with Refer-To naming target and, in an embedded
+// Replaces (RFC 3891), the consultation call the phone placed (its
+// Call-ID, the answering side's tag as to-tag, the phone's as from-tag).
+func (in *Incoming) ReferReplacing(ctx context.Context, target string, consult *Call) (*sip.Response, error) {
+	return in.Refer(ctx, "<sip:"+target+"@"+in.Req.Recipient.Host+"?Replaces="+url.QueryEscape(consult.Replaces())+">")
+}
+
+// Replaces is the call's dialog as a Replaces header value names it:
+// "call-id;to-tag=…;from-tag=…".
+func (c *Call) Replaces() string {
+	to, _ := c.Res.To().Params.Get("tag")
+	from, _ := c.dcs.InviteRequest.From().Params.Get("tag")
+	return c.CallID + ";to-tag=" + to + ";from-tag=" + from
 }

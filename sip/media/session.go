@@ -185,8 +185,15 @@ func (s *Session) StopPlaying() {
 func Bridge(a, b *Session) {
 	a.StopPlaying()
 	b.StopPlaying()
-	a.peer.Store(b)
-	b.peer.Store(a)
+	// A leg bridged elsewhere before (an attended transfer hands the
+	// target from the agent's consultation call to the caller) leaves
+	// that bridge: its old peer must not go on relaying into it.
+	if old := a.peer.Swap(b); old != nil && old != b {
+		old.peer.CompareAndSwap(a, nil)
+	}
+	if old := b.peer.Swap(a); old != nil && old != a {
+		old.peer.CompareAndSwap(b, nil)
+	}
 }
 
 // Unbridge ends the relay between s and its peer (if any): neither gets

@@ -336,3 +336,52 @@ func TestReinviteMovesRemoteAfterLatch(t *testing.T) {
 	s.SetParams(Params{Remote: moved.addr(), Codec: PCMU, PT: 0}) // re-INVITE from a new network
 	moved.recv(t)
 }
+
+// TestRebridgeLeavesTheOldBridge: a leg bridged to a new peer (an attended
+// transfer hands the target from the agent's consultation call to the
+// caller) no longer gets the old peer's media, and the old peer none of
+// its: exactly one stream reaches each side.
+func TestRebridgeLeavesTheOldBridge(t *testing.T) {
+	e := testEngine(t)
+	consult, caller, target := newPeer(t), newPeer(t), newPeer(t)
+	sessions := make([]*Session, 3)
+	for i, p := range []*peer{consult, caller, target} {
+		s, err := e.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		s.SetParams(Params{Remote: p.addr(), Codec: PCMU, PT: 0})
+		sessions[i] = s
+	}
+	c, a, tg := sessions[0], sessions[1], sessions[2]
+	Bridge(c, tg)
+	frame := make([]byte, 160)
+	consult.send(t, c.Local(), 0, 7, frame)
+	target.recv(t)
+
+	Bridge(a, tg) // the caller takes the target over
+	consult.send(t, c.Local(), 0, 7, frame)
+	caller.send(t, a.Local(), 0, 8, frame)
+	if p := target.recv(t); p.PayloadType != 0 {
+		t.Fatalf("target got pt %d", p.PayloadType)
+	}
+	drain(target)
+	// Whatever the consultation leg still sends goes nowhere now.
+	for i := 0; i < 3; i++ {
+		consult.send(t, c.Local(), 0, 7, frame)
+	}
+	caller.send(t, a.Local(), 0, 8, frame)
+	target.recv(t) // the caller's
+	_ = target.conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	buf := make([]byte, 1500)
+	if _, err := target.conn.Read(buf); err == nil {
+		t.Error("the target still gets the consultation leg's media after the caller took it over")
+	}
+	target.send(t, tg.Local(), 0, 9, frame)
+	caller.recv(t)
+	_ = consult.conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if _, err := consult.conn.Read(buf); err == nil {
+		t.Error("the consultation leg still gets the target's media")
+	}
+}
