@@ -1,6 +1,7 @@
 package acd
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -141,5 +142,44 @@ func TestConsultationNeedsACaller(t *testing.T) {
 	waitEnded(t, "the agent's leg", al.Ended())
 	if r := waitRec(t, s); r.Disposition != cdr.Answered || r.TransferKind != "" {
 		t.Errorf("cdr %+v", r)
+	}
+}
+
+// TestConsultationWithAQueue: the agent consults "queue:burgdorf": the
+// queue's first available agent (a2) rings and answers, is on a call; the
+// REFER with Replaces hands the caller to a2 on the leg it answered; the
+// row has both agents' parts and the transfer attended to the queue.
+func TestConsultationWithAQueue(t *testing.T) {
+	e, d, s := testEngine(t, withDirectory)
+	_, al := answeredByA1(t, e, d, "c-consult-q")
+	e.AgentRegistered("a2")
+	waitAgentState(t, e, "a2", AgentAvailable)
+	consult := newFakeLeg("consult-q", "queue:burgdorf")
+	go e.Consult("a1", "queue:burgdorf", consult)
+	a2 := connect(t, d)
+	waitAgentState(t, e, "a2", AgentOnCall)
+	if code := al.referReplacing("queue:burgdorf", "consult-q"); code != 202 {
+		t.Fatalf("REFER with Replaces: %d", code)
+	}
+	waitNotified(t, al, 200)
+	waitEnded(t, "the agent's call", al.Ended())
+	waitEnded(t, "the consultation call", consult.Ended())
+	time.Sleep(20 * time.Millisecond) // a2 talks with the caller
+	select {
+	case <-a2.Ended():
+		t.Fatal("a2's leg ended with the consultation")
+	default:
+	}
+	a2.Hangup()
+	r := waitRec(t, s)
+	if r.TransferKind != "attended" || r.TransferTarget != "queue:burgdorf" || r.Agent != "a1" ||
+		!strings.HasPrefix(r.Segments, "a1:") || !strings.Contains(r.Segments, ";a2:") {
+		t.Errorf("cdr %+v", r)
+	}
+	d.mu.Lock()
+	offers := strings.Join(d.offers, ",")
+	d.mu.Unlock()
+	if !strings.Contains(offers, "a2:c-consult-q") {
+		t.Errorf("offers %v: a2 was not rung for the call", offers)
 	}
 }

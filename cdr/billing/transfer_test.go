@@ -23,8 +23,10 @@ import (
 //	    = 55.5 s                                  →  56 s →  60 s
 //	t4  to the federation after 30 s + 30 s; the other center 300 s
 //	                                              →  60 s →  60 s
+//	t5  attended to the Bürgerbüro: 1003 talks 95 s (with the
+//	    consultation) + 25 s; the office 240 s   → 120 s → 120 s
 //
-// 480 s = 8 min × 1.50 € = 12.00 €, four calls billed, four answered.
+// 600 s = 10 min × 1.50 € = 15.00 €, five calls billed, five answered.
 func TestInvoiceWithTransferredCalls(t *testing.T) {
 	dir := t.TempDir()
 	w, err := cdr.NewWriter(dir, "i1", nil, zerolog.Nop())
@@ -41,6 +43,9 @@ func TestInvoiceWithTransferredCalls(t *testing.T) {
 			TransferKind: "queue", TransferTarget: "queue:burgdorf", TransferredBy: "1003", Segments: "1003:20000:500;1006:25000:10000"},
 		{CallID: "t4", Municipality: "burgdorf", ArrivedAt: at(4), AnsweredAt: at(4), TalkMS: 30000, WrapupMS: 30000, Agent: "1003", Disposition: cdr.Answered,
 			TransferKind: "federation", TransferTarget: "federation:sc-nachbar", TransferredBy: "1003", TransferMS: 300000},
+		// Attended: the agent's talk includes the consultation with the office.
+		{CallID: "t5", Municipality: "burgdorf", ArrivedAt: at(5), AnsweredAt: at(5), TalkMS: 95000, WrapupMS: 25000, Agent: "1003", Disposition: cdr.Answered,
+			TransferKind: "attended", TransferTarget: "+4951361890", TransferredBy: "1003", TransferMS: 240000},
 	} {
 		w.Now = func() time.Time { return r.ArrivedAt }
 		if err := w.Write(r); err != nil {
@@ -49,13 +54,13 @@ func TestInvoiceWithTransferredCalls(t *testing.T) {
 	}
 	w.Close()
 	in := bill(t, dir, Tariff{Model: "per_minute", PerMinuteCents: 150, Increment: "60/60"})
-	if in.CallsBilled != 4 || in.Stats.Answered != 4 || in.Stats.Offered != 4 {
-		t.Errorf("billed %d calls, stats %+v; want 4 calls, 4 answered", in.CallsBilled, in.Stats)
+	if in.CallsBilled != 5 || in.Stats.Answered != 5 || in.Stats.Offered != 5 {
+		t.Errorf("billed %d calls, stats %+v; want 5 calls, 5 answered", in.CallsBilled, in.Stats)
 	}
-	if in.BillableS != 480 || in.TotalCents != 1200 {
-		t.Errorf("billable %d s, total %d ct; want 480 s, 1200 ct", in.BillableS, in.TotalCents)
+	if in.BillableS != 600 || in.TotalCents != 1500 {
+		t.Errorf("billable %d s, total %d ct; want 600 s, 1500 ct", in.BillableS, in.TotalCents)
 	}
-	if in.TalkS != 255 || in.WrapupS != 131 { // 50+130+45+30 s; 30+60+10.5+30 s rounded
-		t.Errorf("talk %d s, wrap-up %d s; want 255, 131", in.TalkS, in.WrapupS)
+	if in.TalkS != 350 || in.WrapupS != 156 { // 50+130+45+30+95 s; 30+60+10.5+30+25 s rounded
+		t.Errorf("talk %d s, wrap-up %d s; want 350, 156", in.TalkS, in.WrapupS)
 	}
 }
