@@ -26,16 +26,23 @@ import (
 //	POST /api/municipalities/{key}/crisis?on=true&by=NAME   crisis mode on/off, audited
 //	GET  /api/municipalities/{key}/directory                 its offices agents transfer to: key, name, number, code, open now
 //
-// Every request needs "Authorization: Bearer <acd.api_token>"; without a
-// configured token the API answers 403.
-func API(mux *http.ServeMux, e *Engine) {
-	h := func(pattern string, f func(w http.ResponseWriter, r *http.Request) (any, error)) {
+// Who may call which route is the guard's to decide (package acd/web:
+// users, roles, sessions): each route names the roles it needs, and the
+// agent it acts on, which an agent may only be itself. Without a guard
+// (nil) every request needs "Authorization: Bearer <acd.api_token>", and
+// without a configured token the API answers 403.
+func API(mux *http.ServeMux, e *Engine, guard Guard) {
+	if guard == nil {
+		guard = tokenGuard{e.cfg.APIToken}
+	}
+	type handler func(w http.ResponseWriter, r *http.Request, user string) (any, error)
+	h := func(pattern string, roles []string, f handler) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			if !e.authorized(r) {
-				http.Error(w, `{"error":"missing or wrong bearer token"}`, http.StatusForbidden)
-				return
+			user, ok := guard.Authorize(w, r, Rule{Roles: roles, Agent: r.PathValue("id")})
+			if !ok {
+				return // the guard answered (401, 403)
 			}
-			v, err := f(w, r)
+			v, err := f(w, r, user)
 			w.Header().Set("Content-Type", "application/json")
 			if err != nil {
 				code := http.StatusConflict
@@ -52,9 +59,12 @@ func API(mux *http.ServeMux, e *Engine) {
 			_ = json.NewEncoder(w).Encode(v)
 		})
 	}
-	h("GET /api/agents", func(http.ResponseWriter, *http.Request) (any, error) { return e.Agents(), nil })
-	agentAction := func(f func(id string, r *http.Request) error) func(http.ResponseWriter, *http.Request) (any, error) {
-		return func(_ http.ResponseWriter, r *http.Request) (any, error) {
+	supervisors := []string{RoleSupervisor}
+	agents := []string{RoleAgent, RoleSupervisor} // an agent: its own id only (Rule.Agent)
+	readers := []string{RoleAgent, RoleSupervisor, RoleBilling}
+	h("GET /api/agents", supervisors, func(http.ResponseWriter, *http.Request, string) (any, error) { return e.Agents(), nil })
+	agentAction := func(f func(id string, r *http.Request) error) handler {
+		return func(_ http.ResponseWriter, r *http.Request, _ string) (any, error) {
 			id := r.PathValue("id")
 			if err := f(id, r); err != nil {
 				return nil, err
@@ -63,23 +73,25 @@ func API(mux *http.ServeMux, e *Engine) {
 			return agentStatus(id, e.agents[id], info), err
 		}
 	}
-	h("POST /api/agents/{id}/login", agentAction(func(id string, _ *http.Request) error { return e.Login(id) }))
-	h("POST /api/agents/{id}/logout", agentAction(func(id string, _ *http.Request) error { return e.Logout(id) }))
-	h("POST /api/agents/{id}/ready", agentAction(func(id string, _ *http.Request) error { return e.Ready(id) }))
-	h("POST /api/agents/{id}/pause", agentAction(func(id string, r *http.Request) error {
+	h("POST /api/agents/{id}/login", agents, agentAction(func(id string, _ *http.Request) error { return e.Login(id) }))
+	h("POST /api/agents/{id}/logout", agents, agentAction(func(id string, _ *http.Request) error { return e.Logout(id) }))
+	h("POST /api/agents/{id}/ready", agents, agentAction(func(id string, _ *http.Request) error { return e.Ready(id) }))
+	h("POST /api/agents/{id}/pause", agents, agentAction(func(id string, r *http.Request) error {
 		reason := r.URL.Query().Get("reason")
 		if reason == "" {
 			reason = "break"
 		}
 		return e.Pause(id, reason)
 	}))
-	h("GET /api/queues", func(_ http.ResponseWriter, r *http.Request) (any, error) { return e.Queues(r.Context()) })
-	h("GET /api/calls", func(_ http.ResponseWriter, r *http.Request) (any, error) { return e.Calls(r.Context()), nil })
-	h("GET /api/servicelevel", func(_ http.ResponseWriter, r *http.Request) (any, error) { return e.ServiceLevels(r.Context()), nil })
-	h("GET /api/municipalities/{key}/directory", func(_ http.ResponseWriter, r *http.Request) (any, error) {
+	h("GET /api/queues", readers, func(_ http.ResponseWriter, r *http.Request, _ string) (any, error) { return e.Queues(r.Context()) })
+	h("GET /api/calls", supervisors, func(_ http.ResponseWriter, r *http.Request, _ string) (any, error) { return e.Calls(r.Context()), nil })
+	h("GET /api/servicelevel", readers, func(_ http.ResponseWriter, r *http.Request, _ string) (any, error) {
+		return e.ServiceLevels(r.Context()), nil
+	})
+	h("GET /api/municipalities/{key}/directory", agents, func(_ http.ResponseWriter, r *http.Request, _ string) (any, error) {
 		return e.Directory(r.PathValue("key"))
 	})
-	h("POST /api/municipalities/{key}/crisis", func(_ http.ResponseWriter, r *http.Request) (any, error) {
+	h("POST /api/municipalities/{key}/crisis", supervisors, func(_ http.ResponseWriter, r *http.Request, user string) (any, error) {
 		var on bool
 		switch r.URL.Query().Get("on") { // exactly true or false: a typo must never switch crisis mode on
 		case "true":
@@ -88,7 +100,10 @@ func API(mux *http.ServeMux, e *Engine) {
 		default:
 			return nil, fmt.Errorf("%w: on=%q: want on=true or on=false", errBadRequest, r.URL.Query().Get("on"))
 		}
-		by := r.URL.Query().Get("by")
+		by := user // a signed-in user is who switches; the shared token must say
+		if by == "" {
+			by = r.URL.Query().Get("by")
+		}
 		if by == "" {
 			return nil, fmt.Errorf("%w: say who switches: ?by=<name>", errBadRequest)
 		}
@@ -102,9 +117,42 @@ func API(mux *http.ServeMux, e *Engine) {
 // errBadRequest marks an API request that is malformed (400).
 var errBadRequest = errors.New("bad request")
 
-func (e *Engine) authorized(r *http.Request) bool {
+// Roles a Guard checks (package acd/web defines the users who have
+// them). An admin may do everything.
+const (
+	RoleAgent      = "agent"
+	RoleSupervisor = "supervisor"
+	RoleBilling    = "billing"
+	RoleAdmin      = "admin"
+)
+
+// Rule is what a route needs: one of Roles (an admin passes any), and,
+// for routes acting on an agent, that agent's id: a caller with only the
+// agent role may act on its own agent alone.
+type Rule struct {
+	Roles []string
+	Agent string
+}
+
+// Guard decides whether a request may use a route: it returns the
+// signed-in user's name ("" for a shared token) and true, or answers the
+// request itself (401 without credentials, 403 without the role or, for a
+// session, without its CSRF token on a state change) and returns false.
+type Guard interface {
+	Authorize(w http.ResponseWriter, r *http.Request, rule Rule) (user string, ok bool)
+}
+
+// tokenGuard is the API's guard without users: the one shared bearer
+// token (acd.api_token) may do everything.
+type tokenGuard struct{ token string }
+
+func (g tokenGuard) Authorize(w http.ResponseWriter, r *http.Request, _ Rule) (string, bool) {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return e.cfg.APIToken != "" && ok && subtle.ConstantTimeCompare([]byte(tok), []byte(e.cfg.APIToken)) == 1
+	if g.token == "" || !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(g.token)) != 1 {
+		http.Error(w, `{"error":"missing or wrong bearer token"}`, http.StatusForbidden)
+		return "", false
+	}
+	return "", true
 }
 
 // QueueStatus is one skill's queue for the API and the wallboard.

@@ -192,7 +192,7 @@ func TestAPI(t *testing.T) {
 	e, _, _ := testEngine(t)
 	e.AgentRegistered("a1")
 	mux := http.NewServeMux()
-	API(mux, e)
+	API(mux, e, nil)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	do := func(method, path, token string) (int, map[string]any) {

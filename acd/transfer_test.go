@@ -297,7 +297,7 @@ func atoi(t *testing.T, s string) int64 {
 func TestDirectoryAPI(t *testing.T) {
 	e, _, _ := testEngine(t, withDirectory)
 	mux := http.NewServeMux()
-	API(mux, e)
+	API(mux, e, nil)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	get := func(path string) (int, []DirectoryEntry) {

@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sc115/sc115/acd"
+	"github.com/sc115/sc115/acd/web"
 	"github.com/sc115/sc115/cdr"
 	"github.com/sc115/sc115/cdr/billing"
 	"github.com/sc115/sc115/internal/cfgerr"
@@ -33,6 +34,8 @@ type Config struct {
 	CDR      cdr.Config   `yaml:"cdr"`
 	// Billing is the billing office's section (tariffs, sender, recipients).
 	Billing billing.BillingConfig `yaml:"billing"`
+	// Web is who may sign in to the pages and the API (users, roles).
+	Web web.Config `yaml:"web"`
 }
 
 // HTTPConfig is where the API, /metrics, /healthz and /readyz listen.
@@ -59,7 +62,7 @@ type LogConfig struct {
 
 func defaults() Config {
 	return Config{Instance: "sc115", HTTP: HTTPConfig{Listen: "127.0.0.1:8115"}, Log: LogConfig{Format: "json", Level: "info"},
-		SIP: sip.Defaults(), Media: media.Defaults(), ACD: acd.Defaults(), CDR: cdr.Defaults()}
+		SIP: sip.Defaults(), Media: media.Defaults(), ACD: acd.Defaults(), CDR: cdr.Defaults(), Web: web.Defaults()}
 }
 
 // loadedConfig keeps the parsed tree to point errors at file:line.
@@ -129,6 +132,13 @@ func (lc *loadedConfig) validate() error {
 		keys[m.Key] = true
 	}
 	add(lc.Billing.Validate(keys))
+	agents := map[string]bool{}
+	for _, a := range lc.ACD.Agents {
+		agents[a.ID] = true
+	}
+	for _, err := range lc.Web.Validate(agents) {
+		add(err)
+	}
 	return lc.locate(errors.Join(errs...))
 }
 

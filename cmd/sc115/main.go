@@ -30,6 +30,10 @@ func run(args []string) int {
 		return billingCmd(args[1:])
 	case "cdr":
 		return cdrCmd(args[1:])
+	case "hash-password":
+		return hashPasswordCmd(args[1:])
+	case "new-token":
+		return newTokenCmd(args[1:])
 	case "version", "--version", "-v":
 		fmt.Println("sc115", version)
 		return 0
@@ -54,6 +58,8 @@ commands:
                  sc115 billing estimate --config FILE --population N --calls-per-resident X --aht-s Y
                  (or --municipality KEY --from-cdrs DIR)
   cdr purge      delete CDRs past retention, keep daily aggregates: sc115 cdr purge --cdr-dir DIR --older-than 180d
+  hash-password  bcrypt hash of the password on stdin, for web.users[].password_hash
+  new-token      a fresh API token and its web.users[].token_hash
   version        print the version
 `)
 }

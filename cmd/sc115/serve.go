@@ -21,6 +21,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sc115/sc115/acd"
+	"github.com/sc115/sc115/acd/web"
 	"github.com/sc115/sc115/cdr"
 	"github.com/sc115/sc115/queue"
 	"github.com/sc115/sc115/sip"
@@ -129,8 +130,10 @@ func start(cfg Config, log zerolog.Logger) (_ *service, err error) {
 		mux.Handle("/metrics", private.Wrap(metricsHandler))
 	}
 	acd.Health(mux, s.engine, s.store.Ping, private)
-	acd.API(mux, s.engine)
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	auth := web.New(cfg.Web, cfg.ACD.APIToken, s.store, cfg.HTTP.CertFile != "", log.With().Str("component", "web").Logger())
+	auth.Mount(mux)
+	acd.API(mux, s.engine, auth)
+	s.http = &http.Server{Handler: web.Protect(mux), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = s.http.Serve(s.httpLn) }()
 	if cfg.HTTP.MetricsListen != "" {
 		if s.metricsLn, err = listenHTTP(cfg.HTTP, cfg.HTTP.MetricsListen); err != nil {
