@@ -89,10 +89,10 @@ func TestWebUsersOnTheAPI(t *testing.T) {
 	_ = s.engine.Login("1001") // logged in already, or now
 	waitAgent(t, s, "1001", acd.AgentAvailable)
 	for route, want := range map[string]int{
-		"POST /api/agents/1001/pause?reason=training": 200,
-		"POST /api/agents/1002/pause":                 403,
-		"GET /api/calls":                              403,
-		"GET /api/agents":                             403,
+		"POST /api/agents/1001/pause?reason=training":           200,
+		"POST /api/agents/1002/pause":                           403,
+		"GET /api/calls":                                        403,
+		"GET /api/agents":                                       403,
 		"POST /api/municipalities/burgdorf/crisis?on=true&by=x": 403,
 		"GET /api/municipalities/burgdorf/directory":            200,
 		"GET /api/servicelevel":                                 200,
