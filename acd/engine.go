@@ -89,6 +89,8 @@ type Engine struct {
 	// newCalls meters acd.max_new_calls_per_second (nil: no limit);
 	// golang.org/x/time/rate's token bucket, safe without a lock of ours.
 	newCalls *rate.Limiter
+	// berlin is the wallboard's day and interval clock (Europe/Berlin).
+	berlin *time.Location
 	// overloadLog samples the refusals' log lines: an overload is no time
 	// to write one line per refused call.
 	overloadLog zerolog.Logger
@@ -102,6 +104,11 @@ func NewEngine(cfg Config, d Deps) *Engine {
 		m: newMetrics(d.Registry), now: d.Now, log: d.Log, stop: make(chan struct{})}
 	if e.now == nil {
 		e.now = time.Now
+	}
+	if loc, err := time.LoadLocation("Europe/Berlin"); err == nil {
+		e.berlin = loc
+	} else {
+		e.berlin = time.UTC // no time zone data: the hours check reports it at config time
 	}
 	if e.Greeting == nil {
 		e.Greeting = func(m *Municipality) string { return m.Greeting }

@@ -118,6 +118,12 @@ type Store interface {
 	ResetNoAnswer(ctx context.Context, agentID string) error
 	SetCrisis(ctx context.Context, municipality string, on bool, by string) error
 	Crisis(ctx context.Context, municipality string) (bool, error)
+	// CountCall adds a finished call to the shared day figures (board.go).
+	CountCall(ctx context.Context, day string, slot int, subjects []string, fields map[string]int64) error
+	// DayStats reads a subject's figures of a day and its 15-minute intervals.
+	DayStats(ctx context.Context, day, subject string) (map[string]int64, []map[string]int64, error)
+	// OldestWaiting is the arrival of the longest-waiting call for a skill.
+	OldestWaiting(ctx context.Context, skill string) (time.Time, error)
 	Heartbeat(ctx context.Context, instance string, ttl time.Duration) error
 	LastSeen(ctx context.Context, instance string) (time.Time, error)
 	Release(ctx context.Context, instance string) error

@@ -43,6 +43,7 @@ func (e *Engine) record(r *cdr.Record) {
 		return
 	}
 	e.m.answeredInSLOnce(r, e.cfg.ServiceLevel)
+	e.countShared(r)
 	for _, c := range []*slCounters{e.sl[r.Municipality], e.slQueue[r.Queue]} {
 		if c != nil {
 			c.count(r, e.cfg.ServiceLevel)

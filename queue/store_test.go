@@ -521,3 +521,42 @@ func TestReapKeepsAnAgentTalkingForALiveInstance(t *testing.T) {
 		}
 	})
 }
+
+// TestDayStatsAndOldestWaiting: counters add up per day and interval for
+// every subject; the oldest waiting call is found across priority bands
+// (a high-priority newcomer is not the longest waiting).
+func TestDayStatsAndOldestWaiting(t *testing.T) {
+	s, err := Open(context.Background(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		if err := s.CountCall(ctx, "2026-12-02", 40, []string{"m:burgdorf", "q:burgdorf"}, map[string]int64{"offered": 1, "answered": int64(i % 2)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = s.CountCall(ctx, "2026-12-02", 41, []string{"m:burgdorf"}, map[string]int64{"offered": 1})
+	total, slots, err := s.DayStats(ctx, "2026-12-02", "m:burgdorf")
+	if err != nil || total["offered"] != 4 || total["answered"] != 1 || slots[40]["offered"] != 3 || slots[41]["offered"] != 1 || len(slots[0]) != 0 {
+		t.Errorf("day %v, slot 40 %v, 41 %v, err %v", total, slots[40], slots[41], err)
+	}
+	if q, _, _ := s.DayStats(ctx, "2026-12-02", "q:burgdorf"); q["offered"] != 3 {
+		t.Errorf("queue day %v", q)
+	}
+	if at, err := s.OldestWaiting(ctx, "burgdorf"); err != nil || !at.IsZero() {
+		t.Errorf("nobody waits: %v %v", at, err)
+	}
+	old := time.UnixMilli(1_780_000_000_000)
+	targets := burgdorf(1)
+	if _, err := s.Enqueue(ctx, "c-old", "i1", Score(0, old), targets, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Enqueue(ctx, "c-new", "i1", Score(9, old.Add(time.Minute)), targets, nil); err != nil {
+		t.Fatal(err)
+	}
+	if at, err := s.OldestWaiting(ctx, "burgdorf"); err != nil || !at.Equal(old) {
+		t.Errorf("oldest waiting %v %v, want %v", at, err, old)
+	}
+}

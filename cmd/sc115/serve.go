@@ -133,6 +133,8 @@ func start(cfg Config, log zerolog.Logger) (_ *service, err error) {
 	auth := web.New(cfg.Web, cfg.ACD.APIToken, s.store, cfg.HTTP.CertFile != "", log.With().Str("component", "web").Logger())
 	auth.Mount(mux)
 	acd.API(mux, s.engine, auth)
+	wallboard := web.NewWallboard(s.engine, time.Second, log.With().Str("component", "wallboard").Logger())
+	wallboard.Mount(mux, auth)
 	s.http = &http.Server{Handler: web.Protect(mux), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = s.http.Serve(s.httpLn) }()
 	if cfg.HTTP.MetricsListen != "" {
@@ -151,6 +153,7 @@ func start(cfg Config, log zerolog.Logger) (_ *service, err error) {
 	s.engineDone = make(chan struct{})
 	s.engine.Prepare(sipCtx)
 	go func() { s.engine.Run(sipCtx); close(s.engineDone) }()
+	go wallboard.Run(sipCtx)
 	go func() { s.sipDone <- s.sip.Serve(sipCtx) }()
 	if !s.sip.WaitServing() {
 		return nil, fmt.Errorf("sip server on %s did not start", s.sip.Addr())

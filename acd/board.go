@@ -1,0 +1,184 @@
+package acd
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/sc115/sc115/cdr"
+	"github.com/sc115/sc115/queue"
+)
+
+// The wallboard's figures (issue 15), the same on every instance: they
+// come from the shared store, not from this instance's calls. A finished
+// call adds to its municipality's and queue's day and 15-minute interval
+// (countShared); Board reads them with what waits now and every agent.
+
+// boardFields are the day counters of one call (its disposition class
+// and whether it was answered within the service-level threshold).
+func boardFields(r *cdr.Record, threshold time.Duration) map[string]int64 {
+	f := map[string]int64{"offered": 1}
+	switch r.Disposition.Class() {
+	case cdr.ClassAnswered:
+		f["answered"] = 1
+		if r.WaitMS <= threshold.Milliseconds() {
+			f["answered_in_sl"] = 1
+		}
+	case cdr.ClassAbandoned:
+		f["abandoned"] = 1
+	case cdr.ClassAbandonedShort:
+		f["abandoned_short"] = 1
+	case cdr.ClassOverflowed:
+		f["overflowed"] = 1
+	case cdr.ClassRejected:
+		f["rejected"] = 1
+	}
+	return f
+}
+
+// daySlot is the Berlin day and 15-minute interval of t.
+func daySlot(t time.Time, loc *time.Location) (string, int) {
+	t = t.In(loc)
+	return t.Format("2006-01-02"), (t.Hour()*60 + t.Minute()) / 15
+}
+
+// countShared adds the finished call to the shared day figures, by the
+// interval it arrived in (a call counts where it was offered). A retry
+// after a lost answer may count it twice: a wallboard figure, not a bill.
+func (e *Engine) countShared(r *cdr.Record) {
+	day, slot := daySlot(r.ArrivedAt, e.berlin)
+	subjects := []string{"m:" + r.Municipality}
+	if r.Queue != "" {
+		subjects = append(subjects, "q:"+r.Queue)
+	}
+	fields := boardFields(r, e.cfg.ServiceLevel)
+	e.storeWrite("count-call", r.CallID, nil, func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		return e.Store.CountCall(ctx, day, slot, subjects, fields)
+	})
+}
+
+// Figures are calls counted over a span (a day, an interval), with the
+// service level as ServiceLevel computes it.
+type Figures struct {
+	Offered        int64   `json:"offered"`
+	Answered       int64   `json:"answered"`
+	AnsweredInSL   int64   `json:"answered_within_threshold"`
+	Abandoned      int64   `json:"abandoned"`
+	AbandonedShort int64   `json:"abandoned_short"`
+	Overflowed     int64   `json:"overflowed"`
+	Rejected       int64   `json:"rejected"`
+	Level          float64 `json:"service_level"` // 0–1; 0 when nothing was offered
+}
+
+func (e *Engine) figuresOf(m map[string]int64) Figures {
+	f := Figures{Offered: m["offered"], Answered: m["answered"], AnsweredInSL: m["answered_in_sl"], Abandoned: m["abandoned"],
+		AbandonedShort: m["abandoned_short"], Overflowed: m["overflowed"], Rejected: m["rejected"]}
+	d := f.Offered - f.AbandonedShort
+	if e.cfg.ServiceLevelFormula == "offered" {
+		d = f.Offered
+	}
+	if d > 0 {
+		f.Level = float64(f.AnsweredInSL) / float64(d)
+	}
+	return f
+}
+
+// add sums figures (the last 15 minutes span two intervals).
+func add(a, b map[string]int64) map[string]int64 {
+	out := map[string]int64{}
+	for k, v := range a {
+		out[k] += v
+	}
+	for k, v := range b {
+		out[k] += v
+	}
+	return out
+}
+
+// BoardMunicipality is one municipality on the wallboard.
+type BoardMunicipality struct {
+	Key     string `json:"key"`
+	Name    string `json:"name"`
+	Crisis  bool   `json:"crisis"`
+	Waiting int64  `json:"waiting"`
+	// LongestWaitSecs: how long the longest-waiting call of its queue waits now.
+	LongestWaitSecs float64 `json:"longest_wait_s"`
+	// EstimatedWaitSecs: what a new caller would wait (position over the
+	// agents logged in, times the handling time).
+	EstimatedWaitSecs float64 `json:"estimated_wait_s"`
+	Today             Figures `json:"today"`
+	// Last15: the current and the previous interval (15–30 minutes).
+	Last15 Figures `json:"last_15_min"`
+	// Intervals: today's 96 quarter hours (offered and service level).
+	Intervals []Figures `json:"intervals"`
+}
+
+// Board is the wallboard's picture at At.
+type Board struct {
+	At               time.Time           `json:"at"`
+	ThresholdSecs    float64             `json:"threshold_s"`
+	TargetLevel      float64             `json:"target_level"`
+	Municipalities   []BoardMunicipality `json:"municipalities"`
+	Agents           []AgentStatus       `json:"agents"`
+	AgentsByState    map[AgentState]int  `json:"agents_by_state"`
+	StoreUnavailable bool                `json:"store_unavailable,omitempty"`
+}
+
+// BoardTarget is the 115 promise the wallboard colours against: 75 % of
+// calls answered within the threshold (acd.service_level, 30 s).
+const BoardTarget = 0.75
+
+// Board reads the wallboard's picture from the store. It costs a few
+// store round trips per municipality: call it once per second for all
+// viewers (package web does), not per viewer.
+func (e *Engine) Board(ctx context.Context) Board {
+	now := e.now()
+	b := Board{At: now, ThresholdSecs: e.cfg.ServiceLevel.Seconds(), TargetLevel: BoardTarget, AgentsByState: map[AgentState]int{}}
+	day, slot := daySlot(now, e.berlin)
+	for _, m := range e.cfg.Municipalities {
+		bm := BoardMunicipality{Key: m.Key, Name: m.Name}
+		var err error
+		if bm.Crisis, err = e.Store.Crisis(ctx, m.Key); err != nil {
+			b.StoreUnavailable = true
+		}
+		if bm.Waiting, err = e.Store.Waiting(ctx, m.Skill); err != nil {
+			b.StoreUnavailable = true
+		}
+		if at, err := e.Store.OldestWaiting(ctx, m.Skill); err == nil && !at.IsZero() {
+			bm.LongestWaitSecs = max(0, now.Sub(at).Seconds())
+		}
+		if f := e.figures(m.Skill); f.err == nil {
+			bm.EstimatedWaitSecs = estimatedWait(f.waiting+1, f.loggedIn, f.handle).Seconds()
+		}
+		total, slots, err := e.Store.DayStats(ctx, day, "m:"+m.Key)
+		if err != nil {
+			b.StoreUnavailable = true
+			slots = make([]map[string]int64, queue.DaySlots)
+		}
+		bm.Today = e.figuresOf(total)
+		prev := map[string]int64{}
+		if slot > 0 {
+			prev = slots[slot-1]
+		}
+		bm.Last15 = e.figuresOf(add(slots[slot], prev))
+		for _, s := range slots {
+			bm.Intervals = append(bm.Intervals, e.figuresOf(s))
+		}
+		b.Municipalities = append(b.Municipalities, bm)
+	}
+	b.Agents = e.Agents()
+	for _, a := range b.Agents {
+		b.AgentsByState[a.State]++
+	}
+	sort.Slice(b.Municipalities, func(i, j int) bool { return b.Municipalities[i].Name < b.Municipalities[j].Name })
+	return b
+}
+
+// estimatedWait is the wait of a caller at position pos: the rounds of
+// agents it waits for times the handling time.
+func estimatedWait(pos, loggedIn int64, handle time.Duration) time.Duration {
+	rounds := (pos + max(loggedIn, 1) - 1) / max(loggedIn, 1)
+	return time.Duration(rounds) * handle
+}
