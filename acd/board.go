@@ -105,8 +105,10 @@ type BoardMunicipality struct {
 	Waiting int64  `json:"waiting"`
 	// LongestWaitSecs: how long the longest-waiting call of its queue waits now.
 	LongestWaitSecs float64 `json:"longest_wait_s"`
+	// LoggedIn: agents logged in to its queue.
+	LoggedIn int64 `json:"logged_in"`
 	// EstimatedWaitSecs: what a new caller would wait (position over the
-	// agents logged in, times the handling time).
+	// agents logged in, times the handling time); 0 with nobody logged in.
 	EstimatedWaitSecs float64 `json:"estimated_wait_s"`
 	Today             Figures `json:"today"`
 	// Last15: the current and the previous interval (15–30 minutes).
@@ -149,7 +151,8 @@ func (e *Engine) Board(ctx context.Context) Board {
 		if at, err := e.Store.OldestWaiting(ctx, m.Skill); err == nil && !at.IsZero() {
 			bm.LongestWaitSecs = max(0, now.Sub(at).Seconds())
 		}
-		if f := e.figures(m.Skill); f.err == nil {
+		if f := e.figures(m.Skill); f.err == nil && f.loggedIn > 0 {
+			bm.LoggedIn = f.loggedIn
 			bm.EstimatedWaitSecs = estimatedWait(f.waiting+1, f.loggedIn, f.handle).Seconds()
 		}
 		total, slots, err := e.Store.DayStats(ctx, day, "m:"+m.Key)

@@ -159,7 +159,7 @@ func TestSignInSessionsAndRoles(t *testing.T) {
 		t.Errorf("without a session: %d, want 401", code)
 	}
 	res := signIn(t, c, srv, "aufsicht", "geheim-aufsicht")
-	if res.StatusCode != 303 || res.Header.Get("Location") != "/supervisor" {
+	if res.StatusCode != 303 || res.Header.Get("Location") != "/" {
 		t.Fatalf("sign-in: %d to %q", res.StatusCode, res.Header.Get("Location"))
 	}
 	cookie := res.Header.Get("Set-Cookie")
@@ -190,7 +190,7 @@ func TestSignInSessionsAndRoles(t *testing.T) {
 	}
 
 	agent := browser(t)
-	if res := signIn(t, agent, srv, "agent1001", "geheim-1001"); res.Header.Get("Location") != "/agent" {
+	if res := signIn(t, agent, srv, "agent1001", "geheim-1001"); res.Header.Get("Location") != "/" {
 		t.Errorf("agent start page %q", res.Header.Get("Location"))
 	}
 	acsrf := csrfOf(t, agent, srv)

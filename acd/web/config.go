@@ -3,7 +3,6 @@ package web
 import (
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -124,18 +123,8 @@ func (u *User) has(role string) bool {
 	return false
 }
 
-// startPage is where the user lands after signing in.
-func (u *User) startPage() string {
-	switch {
-	case u.has(acd.RoleSupervisor):
-		return "/supervisor"
-	case u.has(acd.RoleAgent):
-		return "/agent"
-	case u.has(acd.RoleBilling):
-		return "/billing"
-	}
-	return "/"
-}
+// startPage is where the user lands after signing in: the wallboard,
+// the one page there is so far (the agent console and the supervisor
+// view will be the agents' and supervisors' own).
+func (u *User) startPage() string { return "/" }
 
-// rolesText lists the roles for the page header.
-func (u *User) rolesText() string { return strings.Join(u.Roles, ", ") }
