@@ -188,11 +188,11 @@ func (s *service) banner() string {
 	if s.cfg.HTTP.CertFile != "" {
 		scheme = "https"
 	}
-	metrics := "(/metrics /healthz /readyz)"
+	metrics := "(wallboard /, sign in /login; /metrics /healthz /readyz)"
 	if s.metricsLn != nil {
-		metrics = "(/healthz /readyz; /metrics on " + scheme + "://" + s.metricsLn.Addr().String() + ")"
+		metrics = "(wallboard /, sign in /login; /healthz /readyz; /metrics on " + scheme + "://" + s.metricsLn.Addr().String() + ")"
 	} else if s.cfg.HTTP.MetricsToken != "" {
-		metrics = "(/metrics with http.metrics_token, /healthz /readyz)"
+		metrics = "(wallboard /, sign in /login; /metrics with http.metrics_token, /healthz /readyz)"
 	}
 	sipTLS := ""
 	if s.cfg.SIP.TLS.Listen != "" {
