@@ -31,7 +31,7 @@ import (
 // agent it acts on, which an agent may only be itself. Without a guard
 // (nil) every request needs "Authorization: Bearer <acd.api_token>", and
 // without a configured token the API answers 403.
-func API(mux *http.ServeMux, e *Engine, guard Guard) {
+func API(mux Mux, e *Engine, guard Guard) {
 	if guard == nil {
 		guard = tokenGuard{e.cfg.APIToken}
 	}
@@ -112,6 +112,12 @@ func API(mux *http.ServeMux, e *Engine, guard Guard) {
 		}
 		return map[string]any{"municipality": r.PathValue("key"), "crisis": on, "by": by}, nil
 	})
+}
+
+// Mux is where routes are mounted (an *http.ServeMux; a test may list
+// them instead, to hold them against the OpenAPI document).
+type Mux interface {
+	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
 }
 
 // errBadRequest marks an API request that is malformed (400).

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/sc115/sc115/acd"
 )
 
 //go:embed pages
@@ -40,7 +42,7 @@ func dummy() []byte {
 }
 
 // Mount serves the sign-in page, signing in and out, and /api/me.
-func (a *Auth) Mount(mux *http.ServeMux) {
+func (a *Auth) Mount(mux acd.Mux) {
 	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) { a.loginPage(w, "", http.StatusOK) })
 	mux.HandleFunc("POST /login", a.login)
 	mux.HandleFunc("POST /logout", a.logout)
@@ -151,4 +153,16 @@ func (a *Auth) Page(roles []string, h http.HandlerFunc) http.HandlerFunc {
 			h(w, r)
 		}
 	}
+}
+
+//go:embed openapi.json
+var openAPI []byte
+
+// OpenAPI serves the API's OpenAPI 3 document at /api/openapi.json (to
+// anyone: it describes routes, it holds no data).
+func OpenAPI(mux acd.Mux) {
+	mux.HandleFunc("GET /api/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openAPI)
+	})
 }

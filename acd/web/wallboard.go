@@ -111,7 +111,7 @@ var wallboardRoles = []string{acd.RoleAgent, acd.RoleSupervisor, acd.RoleBilling
 
 // Mount serves the page at /, the picture at /api/wallboard and the live
 // stream at /api/wallboard/events, for signed-in users (or tokens).
-func (w *Wallboard) Mount(mux *http.ServeMux, a *Auth) {
+func (w *Wallboard) Mount(mux acd.Mux, a *Auth) {
 	mux.HandleFunc("GET /{$}", a.Page(wallboardRoles, func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Content-Type", "text/html; charset=utf-8")
 		rw.Header().Set("Cache-Control", "no-store")
