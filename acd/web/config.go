@@ -127,4 +127,3 @@ func (u *User) has(role string) bool {
 // the one page there is so far (the agent console and the supervisor
 // view will be the agents' and supervisors' own).
 func (u *User) startPage() string { return "/" }
-
