@@ -16,10 +16,14 @@ import (
 // API mounts the JSON API for supervisors and the coming agent console:
 //
 //	GET  /api/agents                     every agent's state and since-when
+//	GET  /api/agents/{id}                one agent's state (its console)
 //	POST /api/agents/{id}/login          log in to all own skills
 //	POST /api/agents/{id}/logout
 //	POST /api/agents/{id}/pause?reason=R take an available agent out, with a reason
 //	POST /api/agents/{id}/ready          end a pause or the wrap-up early
+//	POST /api/agents/{id}/extend         more wrap-up time
+//	GET  /api/agents/{id}/call           the agent's current call: municipality, caller, wait, directory
+//	POST /api/agents/{id}/outcome?code=C the wrap-up outcome (resolved, forwarded, callback, other) for the CDR
 //	GET  /api/queues                     per skill: waiting, logged in, handling time
 //	GET  /api/calls                      this instance's calls: state, position, estimated wait
 //	GET  /api/servicelevel               per municipality: offered, answered (within threshold), abandoned, service level
@@ -83,6 +87,26 @@ func API(mux Mux, e *Engine, guard Guard) {
 		}
 		return e.Pause(id, reason)
 	}))
+	h("GET /api/agents/{id}", agents, func(_ http.ResponseWriter, r *http.Request, _ string) (any, error) {
+		id := r.PathValue("id")
+		a := e.agents[id]
+		if a == nil {
+			return nil, ErrUnknownAgent
+		}
+		info, err := e.Store.Agent(r.Context(), id)
+		return agentStatus(id, a, info), err
+	})
+	h("POST /api/agents/{id}/extend", agents, agentAction(func(id string, _ *http.Request) error { return e.ExtendWrapup(id) }))
+	h("GET /api/agents/{id}/call", agents, func(_ http.ResponseWriter, r *http.Request, _ string) (any, error) {
+		return e.AgentCall(r.Context(), r.PathValue("id"))
+	})
+	h("POST /api/agents/{id}/outcome", agents, func(_ http.ResponseWriter, r *http.Request, _ string) (any, error) {
+		id, outcome := r.PathValue("id"), r.URL.Query().Get("code")
+		if err := e.SetOutcome(r.Context(), id, outcome); err != nil {
+			return nil, err
+		}
+		return map[string]string{"agent": id, "outcome": outcome}, nil
+	})
 	h("GET /api/queues", readers, func(_ http.ResponseWriter, r *http.Request, _ string) (any, error) { return e.Queues(r.Context()) })
 	h("GET /api/calls", supervisors, func(_ http.ResponseWriter, r *http.Request, _ string) (any, error) { return e.Calls(r.Context()), nil })
 	h("GET /api/servicelevel", readers, func(_ http.ResponseWriter, r *http.Request, _ string) (any, error) {

@@ -18,6 +18,12 @@ import (
 // and whether it was answered within the service-level threshold).
 func boardFields(r *cdr.Record, threshold time.Duration) map[string]int64 {
 	f := map[string]int64{"offered": 1}
+	if r.Outcome != "" {
+		f["with_outcome"] = 1
+		if r.Outcome == "resolved" {
+			f["resolved"] = 1
+		}
+	}
 	switch r.Disposition.Class() {
 	case cdr.ClassAnswered:
 		f["answered"] = 1
@@ -70,11 +76,20 @@ type Figures struct {
 	Overflowed     int64   `json:"overflowed"`
 	Rejected       int64   `json:"rejected"`
 	Level          float64 `json:"service_level"` // 0–1; 0 when nothing was offered
+	// First-contact resolution (the 115 KPI): answered calls whose agent
+	// gave the outcome "resolved", over those with any outcome.
+	WithOutcome int64   `json:"with_outcome"`
+	Resolved    int64   `json:"resolved_first_contact"`
+	FCR         float64 `json:"first_contact_resolution"` // 0–1; 0 without outcomes
 }
 
 func (e *Engine) figuresOf(m map[string]int64) Figures {
 	f := Figures{Offered: m["offered"], Answered: m["answered"], AnsweredInSL: m["answered_in_sl"], Abandoned: m["abandoned"],
-		AbandonedShort: m["abandoned_short"], Overflowed: m["overflowed"], Rejected: m["rejected"]}
+		AbandonedShort: m["abandoned_short"], Overflowed: m["overflowed"], Rejected: m["rejected"],
+		WithOutcome: m["with_outcome"], Resolved: m["resolved"]}
+	if f.WithOutcome > 0 {
+		f.FCR = float64(f.Resolved) / float64(f.WithOutcome)
+	}
 	d := f.Offered - f.AbandonedShort
 	if e.cfg.ServiceLevelFormula == "offered" {
 		d = f.Offered

@@ -45,3 +45,44 @@ func TestBoardFromTheStore(t *testing.T) {
 	}
 	waiting.end()
 }
+
+// TestOutcomeLandsInTheCDR: the agent's wrap-up outcome, set through the
+// store while it talks or wraps up, is in the call's row and in the
+// board's first-contact resolution; a wrong code is refused, and so is an
+// outcome without a call.
+func TestOutcomeLandsInTheCDR(t *testing.T) {
+	e, d, s := testEngine(t)
+	ctx := context.Background()
+	if err := e.SetOutcome(ctx, "a1", "resolved"); err == nil {
+		t.Error("an outcome without a call was taken")
+	}
+	_, al := answeredByA1(t, e, d, "c-outcome")
+	info, err := e.AgentCall(ctx, "a1")
+	if err != nil || info.CallID != "c-outcome" || info.Municipality != "burgdorf" || info.MunicipalityName != "Burgdorf" || info.Caller == "" {
+		t.Errorf("the agent's call: %+v %v", info, err)
+	}
+	if err := e.SetOutcome(ctx, "a1", "solved"); err == nil {
+		t.Error("an unknown outcome was taken")
+	}
+	if err := e.SetOutcome(ctx, "a1", "resolved"); err != nil {
+		t.Fatal(err)
+	}
+	al.Hangup()
+	if r := waitRec(t, s); r.Outcome != "resolved" {
+		t.Errorf("row outcome %q, want resolved", r.Outcome)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var bm BoardMunicipality
+		for _, m := range e.Board(ctx).Municipalities {
+			if m.Key == "burgdorf" {
+				bm = m
+			}
+		}
+		if bm.Today.FCR == 1 && bm.Today.Resolved == 1 && bm.Today.WithOutcome == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("board today %+v: the resolved call is not in the first-contact resolution", bm.Today)
+		}
+	}
+}

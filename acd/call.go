@@ -187,6 +187,9 @@ func (e *Engine) HandleCall(leg CallerLeg) {
 	if c.rec.SIPCode == 0 {
 		c.rec.SIPCode = 200 // answered by sc115 (greeting, queue) even if no agent took it
 	}
+	if !c.rec.AnsweredAt.IsZero() {
+		c.rec.Outcome = e.outcomeOf(c.rec.CallID)
+	}
 	if err := e.CDRs.Write(c.rec); err != nil {
 		c.log.Error().Err(err).Msg("cdr write failed")
 	}

@@ -107,6 +107,11 @@ type Store interface {
 	DeviceGone(ctx context.Context, agentID string) error
 	RemoveCall(ctx context.Context, callID string) (bool, error)
 	SetCallFields(ctx context.Context, callID string, fields map[string]string) error
+	// CallFields reads a live call's fields (the agent console's call).
+	CallFields(ctx context.Context, callID string) (map[string]string, error)
+	// SetLiveCallField sets a field of a call that is still live (the
+	// agent's wrap-up outcome) and reports whether it was.
+	SetLiveCallField(ctx context.Context, callID, field, value string) (bool, error)
 	Agent(ctx context.Context, agentID string) (queue.AgentInfo, error)
 	Position(ctx context.Context, callID string) (int, error)
 	Waiting(ctx context.Context, skill string) (int64, error)

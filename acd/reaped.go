@@ -33,6 +33,9 @@ func reapedRecord(f map[string]string, ended time.Time) cdr.Record {
 	r := cdr.Record{CallID: f["id"], Instance: f["instance"], Municipality: f["municipality"], DialedNumber: f["dialed"],
 		Caller: f["caller"], CallerPrivacy: f["privacy"], Queue: f["queue"], ArrivedAt: ms("arrived"), AnsweredAt: ms("answered"),
 		EndedAt: ended, Disposition: cdr.Interrupted, HangupBy: cdr.HangupInstanceLost, SIPCode: 200}
+	if cdr.ValidOutcome(f["outcome"]) {
+		r.Outcome = f["outcome"] // the agent gave it before the instance died
+	}
 	if r.EndedAt.Before(r.ArrivedAt) {
 		r.EndedAt = r.ArrivedAt
 	}

@@ -44,8 +44,9 @@ func ScanFile(path string, bad *[]string, each func([]string) error) error {
 	if errors.Is(err, io.EOF) {
 		return nil
 	}
-	v1 := err == nil && strings.Join(head, ",") == strings.Join(headerV1, ",")
-	if err != nil || !v1 && strings.Join(head, ",") != strings.Join(Header, ",") {
+	joined := strings.Join(head, ",")
+	old := err == nil && (joined == strings.Join(headerV1, ",") || joined == strings.Join(headerV2, ","))
+	if err != nil || !old && joined != strings.Join(Header, ",") {
 		*bad = append(*bad, fmt.Sprintf("%s:1: not a CDR file of this version", path))
 		return nil
 	}
@@ -54,8 +55,8 @@ func ScanFile(path string, bad *[]string, each func([]string) error) error {
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		if err == nil && v1 && len(rec) == len(headerV1) {
-			rec = padV1(rec) // a file from before transfers
+		if err == nil && old && len(rec) == len(head) {
+			rec = padOld(rec) // a file from before transfers or outcomes
 		}
 		if err == nil && len(rec) != len(Header) {
 			err = fmt.Errorf("%d fields, want %d", len(rec), len(Header))

@@ -63,6 +63,24 @@ type Record struct {
 	// joined by ";", in order. TalkMS and WrapupMS are their sums, and
 	// Agent is the first.
 	Segments string
+	// Outcome is the agent's wrap-up disposition (issue 15): resolved (at
+	// first contact), forwarded, callback (needed), other; "" if none was
+	// given. The first-contact-resolution KPI is resolved ÷ answered calls
+	// with an outcome.
+	Outcome string
+}
+
+// Outcomes an agent may give a call in its wrap-up.
+var Outcomes = []string{"resolved", "forwarded", "callback", "other"}
+
+// ValidOutcome says whether o is one of Outcomes.
+func ValidOutcome(o string) bool {
+	for _, v := range Outcomes {
+		if v == o {
+			return true
+		}
+	}
+	return false
 }
 
 // Header is the CSV header, a stable interface documented in the README.
@@ -70,12 +88,16 @@ var Header = []string{"call_id", "instance", "municipality", "dialed_number", "c
 	"arrived_at", "queued_at", "answered_at", "ended_at", "wrapup_ended_at",
 	"wait_ms", "ring_ms", "talk_ms", "hold_ms", "wrapup_ms", "agent", "queue", "disposition",
 	"overflow_target", "hangup_by", "sip_code", "attempts",
-	"transfer_kind", "transfer_target", "transferred_by", "transfer_ms", "agent_segments"}
+	"transfer_kind", "transfer_target", "transferred_by", "transfer_ms", "agent_segments", "outcome"}
 
-// headerV1 is the header before transfers (issue 14): files written by
-// earlier versions have these columns only; their rows read as rows
-// without a transfer.
-var headerV1 = Header[:23]
+// Earlier versions' headers: before transfers (issue 14; their rows read
+// as rows without a transfer) and before the wrap-up outcome (issue 15;
+// rows without an outcome). Files keep the header they were started
+// with; a day's file with another header is continued in a new one.
+var (
+	headerV1 = Header[:23]
+	headerV2 = Header[:28]
+)
 
 // TimeFormat is RFC 3339 in UTC with milliseconds.
 const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
@@ -95,13 +117,13 @@ func (r Record) Fields() []string {
 		fmtTime(r.ArrivedAt), fmtTime(r.QueuedAt), fmtTime(r.AnsweredAt), fmtTime(r.EndedAt), fmtTime(r.WrapupEndedAt),
 		itoa(r.WaitMS), itoa(r.RingMS), itoa(r.TalkMS), itoa(r.HoldMS), itoa(r.WrapupMS), r.Agent, r.Queue, string(r.Disposition),
 		r.OverflowTarget, r.HangupBy, itoa(int64(r.SIPCode)), itoa(int64(r.Attempts)),
-		r.TransferKind, r.TransferTarget, r.TransferredBy, itoa(r.TransferMS), r.Segments}
+		r.TransferKind, r.TransferTarget, r.TransferredBy, itoa(r.TransferMS), r.Segments, r.Outcome}
 }
 
 // ParseRecord reads a row in Header order (as written by Fields).
 func ParseRecord(f []string) (Record, error) {
-	if len(f) == len(headerV1) {
-		f = padV1(f)
+	if len(f) == len(headerV1) || len(f) == len(headerV2) {
+		f = padOld(f)
 	}
 	if len(f) != len(Header) {
 		return Record{}, fmt.Errorf("row has %d fields, want %d", len(f), len(Header))
@@ -129,7 +151,7 @@ func ParseRecord(f []string) (Record, error) {
 		WaitMS: num(f[11]), RingMS: num(f[12]), TalkMS: num(f[13]), HoldMS: num(f[14]), WrapupMS: num(f[15]),
 		Agent: f[16], Queue: f[17], Disposition: Disposition(f[18]), OverflowTarget: f[19], HangupBy: f[20],
 		SIPCode: int(num(f[21])), Attempts: int(num(f[22])),
-		TransferKind: f[23], TransferTarget: f[24], TransferredBy: f[25], TransferMS: num(f[26]), Segments: f[27]}
+		TransferKind: f[23], TransferTarget: f[24], TransferredBy: f[25], TransferMS: num(f[26]), Segments: f[27], Outcome: f[28]}
 	if r.CallID == "" {
 		return r, fmt.Errorf("row without call_id")
 	}
@@ -139,11 +161,13 @@ func ParseRecord(f []string) (Record, error) {
 	return r, nil
 }
 
-// padV1 extends a row of a version-1 file to the current columns (no
-// transfer).
-func padV1(f []string) []string {
+// padOld extends a row of an earlier version's file to the current
+// columns: no transfer (version 1), no outcome (versions 1 and 2).
+func padOld(f []string) []string {
 	out := make([]string, len(Header))
 	copy(out, f)
-	out[26] = "0" // transfer_ms
+	if len(f) == len(headerV1) {
+		out[26] = "0" // transfer_ms
+	}
 	return out
 }

@@ -588,3 +588,21 @@ func (s *Store) Crisis(ctx context.Context, municipality string) (bool, error) {
 	n, err := s.rdb.Exists(ctx, "{sc}:crisis:"+municipality).Result()
 	return n == 1, err
 }
+
+// CallFields returns a live call's stored fields (none if it is over).
+func (s *Store) CallFields(ctx context.Context, callID string) (map[string]string, error) {
+	return s.rdb.HGetAll(ctx, "{sc}:call:"+callID).Result()
+}
+
+// SetLiveCallField sets one field of a call that is still live and
+// reports whether it was (a call that is over gets no stray record).
+func (s *Store) SetLiveCallField(ctx context.Context, callID, field, value string) (bool, error) {
+	n, err := setIfLiveScript.Run(ctx, s.rdb, []string{"{sc}:call:" + callID}, field, value).Int()
+	return n == 1, err
+}
+
+var setIfLiveScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`)

@@ -190,7 +190,7 @@ func TestSignInSessionsAndRoles(t *testing.T) {
 	}
 
 	agent := browser(t)
-	if res := signIn(t, agent, srv, "agent1001", "geheim-1001"); res.Header.Get("Location") != "/" {
+	if res := signIn(t, agent, srv, "agent1001", "geheim-1001"); res.Header.Get("Location") != "/agent" {
 		t.Errorf("agent start page %q", res.Header.Get("Location"))
 	}
 	acsrf := csrfOf(t, agent, srv)

@@ -123,7 +123,14 @@ func (u *User) has(role string) bool {
 	return false
 }
 
-// startPage is where the user lands after signing in: the wallboard,
-// the one page there is so far (the agent console and the supervisor
-// view will be the agents' and supervisors' own).
-func (u *User) startPage() string { return "/" }
+// startPage is where the user lands after signing in: an agent at its
+// console, everybody else at the wallboard (the supervisor view is to
+// come).
+func (u *User) startPage() string {
+	for _, r := range u.Roles {
+		if r == acd.RoleAgent {
+			return "/agent"
+		}
+	}
+	return "/"
+}

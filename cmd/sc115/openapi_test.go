@@ -32,6 +32,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	acd.API(&routes, s.engine, auth)
 	auth.Mount(&routes)
 	web.NewWallboard(s.engine, time.Second, zerolog.Nop()).Mount(&routes, auth)
+	web.Console(&routes, auth)
 	web.OpenAPI(&routes)
 	mounted := map[string]bool{}
 	for _, p := range routes {

@@ -135,6 +135,7 @@ func start(cfg Config, log zerolog.Logger) (_ *service, err error) {
 	acd.API(mux, s.engine, auth)
 	wallboard := web.NewWallboard(s.engine, time.Second, log.With().Str("component", "wallboard").Logger())
 	wallboard.Mount(mux, auth)
+	web.Console(mux, auth)
 	web.OpenAPI(mux)
 	s.http = &http.Server{Handler: web.Protect(mux), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = s.http.Serve(s.httpLn) }()

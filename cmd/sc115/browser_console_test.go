@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/sc115/sc115/acd"
+)
+
+// waitText polls until the element's text contains want.
+func waitText(t *testing.T, ctx context.Context, sel, want string) {
+	t.Helper()
+	ok, err := chromedp.Run(ctx, chromedp.Poll[bool](`(document.querySelector(`+jsString(sel)+`)||{}).textContent?.includes(`+jsString(want)+`) === true`,
+		chromedp.WithPollingTimeout(30*time.Second)))
+	if err != nil || !ok {
+		var text string
+		text, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector(` + jsString(sel) + `)||{}).textContent || ""`))
+		t.Fatalf("%s never showed %q (shows %q): %v", sel, want, text, err)
+	}
+}
+
+func jsString(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+func click(t *testing.T, ctx context.Context, sel string) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Click(sel)); err != nil {
+		t.Fatalf("click %s: %v", sel, err)
+	}
+}
+
+// TestAgentConsoleInChromium (issue 15) in a real headless browser: agent
+// 1001 signs in and lands on its console; with its phone (a test phone)
+// registered it is free; it pauses and goes ready from the page; a
+// Burgdorf caller rings its phone and the console shows the call
+// (municipality, the caller's shortened number, the directory); after
+// the caller hangs up it is in wrap-up, picks "Abschließend geklärt" and
+// "Speichern und bereit": free again, and the call's CDR row has outcome
+// resolved and the wallboard's first-contact resolution counts it.
+func TestAgentConsoleInChromium(t *testing.T) {
+	ctx := browserContext(t, 1280, 900)
+	cfg := transferConfig(t, "127.0.0.1:9") // Burgdorf has a directory
+	cfg.ACD.Queue.Wrapup = time.Minute      // time to fill the wrap-up form
+	s := startTest(t, cfg)
+	base := "http://" + s.httpLn.Addr().String()
+	callCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	phone := agentPhone(callCtx, t, s.sip.Addr().String(), "1001")
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/login"),
+		chromedp.WaitVisible(chromedp.ID("user")),
+		chromedp.SendKeys(chromedp.ID("user"), "agent1001"),
+		chromedp.SendKeys(chromedp.ID("password"), "demo-agent1001"),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(chromedp.ID("state")),
+	)
+	if err != nil {
+		t.Fatalf("sign-in to the console: %v", err)
+	}
+	waitText(t, ctx, "#state", "Frei")
+	click(t, ctx, "#b-pause")
+	waitText(t, ctx, "#state", "Pause")
+	click(t, ctx, "#b-ready")
+	waitText(t, ctx, "#state", "Frei")
+	screenshot(t, ctx, "agent-console-free-1280x900.png")
+
+	caller, call := burgdorfCaller(callCtx, t, s.sip.Addr().String())
+	defer caller.Close()
+	if _, err := phone.NextIncoming(callCtx); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, "#state", "Im Gespräch")
+	waitText(t, ctx, "#c-muni", "Burgdorf")
+	waitText(t, ctx, "#c-caller", "xxx") // shortened as the example's privacy policy says
+	waitText(t, ctx, "#dir", "Bürgerbüro")
+	screenshot(t, ctx, "agent-console-on-call-1280x900.png")
+	_ = call.Bye(callCtx)
+	waitText(t, ctx, "#state", "Nachbereitung")
+	click(t, ctx, `input[value="resolved"]`)
+	screenshot(t, ctx, "agent-console-wrap-up-1280x900.png")
+	click(t, ctx, "#b-outcome-ready")
+	waitText(t, ctx, "#state", "Frei")
+	row := waitCDR(t, cfg.CDR.Dir, call.CallID, time.Minute)
+	if row["outcome"] != "resolved" || row["agent"] != "1001" || row["disposition"] != "answered" {
+		t.Errorf("row %v, want outcome resolved by 1001", row)
+	}
+	if w, _ := strconv.Atoi(row["wrapup_ms"]); w <= 0 || w >= 60000 {
+		t.Errorf("wrap-up %d ms: the console's ready did not end it", w)
+	}
+	waitAgent(t, s, "1001", acd.AgentAvailable)
+	req, _ := http.NewRequest("GET", base+"/api/wallboard", nil)
+	req.Header.Set("Authorization", "Bearer demo-token")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b acd.Board
+		_ = json.NewDecoder(res.Body).Decode(&b)
+		res.Body.Close()
+		if m := muniOf(b, "burgdorf"); m.Today.Resolved == 1 && m.Today.FCR == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the wallboard's first-contact resolution never counted the call: %+v", muniOf(b, "burgdorf").Today)
+		}
+	}
+}
