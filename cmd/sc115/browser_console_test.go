@@ -20,7 +20,7 @@ func waitText(t *testing.T, ctx context.Context, sel, want string) {
 		chromedp.WithPollingTimeout(30*time.Second)))
 	if err != nil || !ok {
 		var text string
-		text, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector(` + jsString(sel) + `)||{}).textContent || ""`))
+		text, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector(`+jsString(sel)+`)||{}).textContent || ""`))
 		t.Fatalf("%s never showed %q (shows %q): %v", sel, want, text, err)
 	}
 }
