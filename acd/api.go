@@ -24,6 +24,7 @@ import (
 //	POST /api/agents/{id}/extend         more wrap-up time
 //	GET  /api/agents/{id}/call           the agent's current call: municipality, caller, wait, directory
 //	POST /api/agents/{id}/outcome?code=C the wrap-up outcome (resolved, forwarded, callback, other) for the CDR
+//	GET  /api/audit                      the newest 100 supervisor actions: who, when, what, to whom
 //	GET  /api/queues                     per skill: waiting, logged in, handling time
 //	GET  /api/calls                      this instance's calls: state, position, estimated wait
 //	GET  /api/servicelevel               per municipality: offered, answered (within threshold), abandoned, service level
@@ -39,14 +40,14 @@ func API(mux Mux, e *Engine, guard Guard) {
 	if guard == nil {
 		guard = tokenGuard{e.cfg.APIToken}
 	}
-	type handler func(w http.ResponseWriter, r *http.Request, user string) (any, error)
+	type handler func(w http.ResponseWriter, r *http.Request, who Caller) (any, error)
 	h := func(pattern string, roles []string, f handler) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			user, ok := guard.Authorize(w, r, Rule{Roles: roles, Agent: r.PathValue("id")})
+			who, ok := guard.Authorize(w, r, Rule{Roles: roles, Agent: r.PathValue("id")})
 			if !ok {
 				return // the guard answered (401, 403)
 			}
-			v, err := f(w, r, user)
+			v, err := f(w, r, who)
 			w.Header().Set("Content-Type", "application/json")
 			if err != nil {
 				code := http.StatusConflict
@@ -66,12 +67,20 @@ func API(mux Mux, e *Engine, guard Guard) {
 	supervisors := []string{RoleSupervisor}
 	agents := []string{RoleAgent, RoleSupervisor} // an agent: its own id only (Rule.Agent)
 	readers := []string{RoleAgent, RoleSupervisor, RoleBilling}
-	h("GET /api/agents", supervisors, func(http.ResponseWriter, *http.Request, string) (any, error) { return e.Agents(), nil })
+	h("GET /api/agents", supervisors, func(http.ResponseWriter, *http.Request, Caller) (any, error) { return e.Agents(), nil })
 	agentAction := func(f func(id string, r *http.Request) error) handler {
-		return func(_ http.ResponseWriter, r *http.Request, _ string) (any, error) {
+		return func(_ http.ResponseWriter, r *http.Request, who Caller) (any, error) {
 			id := r.PathValue("id")
 			if err := f(id, r); err != nil {
 				return nil, err
+			}
+			if who.Agent != id { // a supervisor (or a program) acted on the agent: audited
+				by := who.User
+				if by == "" {
+					by = "api-token"
+				}
+				action := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
+				e.Audit(r.Context(), by, "agent-"+action, id, r.URL.Query().Get("reason"))
 			}
 			info, err := e.Store.Agent(r.Context(), id)
 			return agentStatus(id, e.agents[id], info), err
@@ -87,7 +96,7 @@ func API(mux Mux, e *Engine, guard Guard) {
 		}
 		return e.Pause(id, reason)
 	}))
-	h("GET /api/agents/{id}", agents, func(_ http.ResponseWriter, r *http.Request, _ string) (any, error) {
+	h("GET /api/agents/{id}", agents, func(_ http.ResponseWriter, r *http.Request, _ Caller) (any, error) {
 		id := r.PathValue("id")
 		a := e.agents[id]
 		if a == nil {
@@ -97,25 +106,28 @@ func API(mux Mux, e *Engine, guard Guard) {
 		return agentStatus(id, a, info), err
 	})
 	h("POST /api/agents/{id}/extend", agents, agentAction(func(id string, _ *http.Request) error { return e.ExtendWrapup(id) }))
-	h("GET /api/agents/{id}/call", agents, func(_ http.ResponseWriter, r *http.Request, _ string) (any, error) {
+	h("GET /api/agents/{id}/call", agents, func(_ http.ResponseWriter, r *http.Request, _ Caller) (any, error) {
 		return e.AgentCall(r.Context(), r.PathValue("id"))
 	})
-	h("POST /api/agents/{id}/outcome", agents, func(_ http.ResponseWriter, r *http.Request, _ string) (any, error) {
+	h("POST /api/agents/{id}/outcome", agents, func(_ http.ResponseWriter, r *http.Request, _ Caller) (any, error) {
 		id, outcome := r.PathValue("id"), r.URL.Query().Get("code")
 		if err := e.SetOutcome(r.Context(), id, outcome); err != nil {
 			return nil, err
 		}
 		return map[string]string{"agent": id, "outcome": outcome}, nil
 	})
-	h("GET /api/queues", readers, func(_ http.ResponseWriter, r *http.Request, _ string) (any, error) { return e.Queues(r.Context()) })
-	h("GET /api/calls", supervisors, func(_ http.ResponseWriter, r *http.Request, _ string) (any, error) { return e.Calls(r.Context()), nil })
-	h("GET /api/servicelevel", readers, func(_ http.ResponseWriter, r *http.Request, _ string) (any, error) {
+	h("GET /api/audit", supervisors, func(_ http.ResponseWriter, r *http.Request, _ Caller) (any, error) {
+		return e.AuditLog(r.Context(), 100)
+	})
+	h("GET /api/queues", readers, func(_ http.ResponseWriter, r *http.Request, _ Caller) (any, error) { return e.Queues(r.Context()) })
+	h("GET /api/calls", supervisors, func(_ http.ResponseWriter, r *http.Request, _ Caller) (any, error) { return e.Calls(r.Context()), nil })
+	h("GET /api/servicelevel", readers, func(_ http.ResponseWriter, r *http.Request, _ Caller) (any, error) {
 		return e.ServiceLevels(r.Context()), nil
 	})
-	h("GET /api/municipalities/{key}/directory", agents, func(_ http.ResponseWriter, r *http.Request, _ string) (any, error) {
+	h("GET /api/municipalities/{key}/directory", agents, func(_ http.ResponseWriter, r *http.Request, _ Caller) (any, error) {
 		return e.Directory(r.PathValue("key"))
 	})
-	h("POST /api/municipalities/{key}/crisis", supervisors, func(_ http.ResponseWriter, r *http.Request, user string) (any, error) {
+	h("POST /api/municipalities/{key}/crisis", supervisors, func(_ http.ResponseWriter, r *http.Request, who Caller) (any, error) {
 		var on bool
 		switch r.URL.Query().Get("on") { // exactly true or false: a typo must never switch crisis mode on
 		case "true":
@@ -124,7 +136,7 @@ func API(mux Mux, e *Engine, guard Guard) {
 		default:
 			return nil, fmt.Errorf("%w: on=%q: want on=true or on=false", errBadRequest, r.URL.Query().Get("on"))
 		}
-		by := user // a signed-in user is who switches; the shared token must say
+		by := who.User // a signed-in user is who switches; the shared token must say
 		if by == "" {
 			by = r.URL.Query().Get("by")
 		}
@@ -164,25 +176,32 @@ type Rule struct {
 	Agent string
 }
 
-// Guard decides whether a request may use a route: it returns the
-// signed-in user's name ("" for a shared token) and true, or answers the
-// request itself (401 without credentials, 403 without the role or, for a
-// session, without its CSRF token on a state change) and returns false.
+// Guard decides whether a request may use a route: it returns who calls
+// and true, or answers the request itself (401 without credentials, 403
+// without the role or, for a session, without its CSRF token on a state
+// change) and returns false.
 type Guard interface {
-	Authorize(w http.ResponseWriter, r *http.Request, rule Rule) (user string, ok bool)
+	Authorize(w http.ResponseWriter, r *http.Request, rule Rule) (who Caller, ok bool)
+}
+
+// Caller is who uses a route: the user's name ("" for the shared token)
+// and the agent it is, if any.
+type Caller struct {
+	User  string
+	Agent string
 }
 
 // tokenGuard is the API's guard without users: the one shared bearer
 // token (acd.api_token) may do everything.
 type tokenGuard struct{ token string }
 
-func (g tokenGuard) Authorize(w http.ResponseWriter, r *http.Request, _ Rule) (string, bool) {
+func (g tokenGuard) Authorize(w http.ResponseWriter, r *http.Request, _ Rule) (Caller, bool) {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if g.token == "" || !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(g.token)) != 1 {
 		http.Error(w, `{"error":"missing or wrong bearer token"}`, http.StatusForbidden)
-		return "", false
+		return Caller{}, false
 	}
-	return "", true
+	return Caller{}, true
 }
 
 // QueueStatus is one skill's queue for the API and the wallboard.

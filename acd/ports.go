@@ -123,6 +123,9 @@ type Store interface {
 	ResetNoAnswer(ctx context.Context, agentID string) error
 	SetCrisis(ctx context.Context, municipality string, on bool, by string) error
 	Crisis(ctx context.Context, municipality string) (bool, error)
+	// Audit appends to the shared audit log; AuditLog reads its newest entries.
+	Audit(ctx context.Context, fields map[string]string) error
+	AuditLog(ctx context.Context, n int64) ([]map[string]string, error)
 	// CountCall adds a finished call to the shared day figures (board.go).
 	CountCall(ctx context.Context, day string, slot int, subjects []string, fields map[string]int64) error
 	// DayStats reads a subject's figures of a day and its 15-minute intervals.

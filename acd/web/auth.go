@@ -151,16 +151,20 @@ func csrfOK(r *http.Request, s *session) bool {
 }
 
 // Authorize implements acd.Guard.
-func (a *Auth) Authorize(w http.ResponseWriter, r *http.Request, rule acd.Rule) (string, bool) {
+func (a *Auth) Authorize(w http.ResponseWriter, r *http.Request, rule acd.Rule) (acd.Caller, bool) {
 	p, ok := a.check(w, r, rule.Roles)
 	if !ok {
-		return "", false
+		return acd.Caller{}, false
 	}
 	if rule.Agent != "" && p.user != nil && !p.user.has(acd.RoleSupervisor) && p.user.Agent != rule.Agent {
 		jsonError(w, http.StatusForbidden, "an agent acts on its own agent only")
-		return "", false
+		return acd.Caller{}, false
 	}
-	return p.name, true
+	who := acd.Caller{User: p.name}
+	if p.user != nil {
+		who.Agent = p.user.Agent
+	}
+	return who, true
 }
 
 // check answers 401/403 itself unless the request comes from someone with

@@ -73,9 +73,9 @@ func testSite(t *testing.T, edit ...func(*Config)) (*httptest.Server, *Auth, str
 	a.Mount(mux)
 	route := func(pattern string, roles ...string) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			user, ok := a.Authorize(w, r, acd.Rule{Roles: roles, Agent: r.PathValue("id")})
+			who, ok := a.Authorize(w, r, acd.Rule{Roles: roles, Agent: r.PathValue("id")})
 			if ok {
-				_, _ = w.Write([]byte("ok " + user))
+				_, _ = w.Write([]byte("ok " + who.User))
 			}
 		})
 	}
@@ -159,7 +159,7 @@ func TestSignInSessionsAndRoles(t *testing.T) {
 		t.Errorf("without a session: %d, want 401", code)
 	}
 	res := signIn(t, c, srv, "aufsicht", "geheim-aufsicht")
-	if res.StatusCode != 303 || res.Header.Get("Location") != "/" {
+	if res.StatusCode != 303 || res.Header.Get("Location") != "/supervisor" {
 		t.Fatalf("sign-in: %d to %q", res.StatusCode, res.Header.Get("Location"))
 	}
 	cookie := res.Header.Get("Set-Cookie")
@@ -298,6 +298,27 @@ func TestConfigValidate(t *testing.T) {
 		"web.users[1].agent: an agent-role user needs", "web.users[2].name: \"a\" is there twice", "web.users[2].token_hash", "web.users[2].agent: \"9999\""} {
 		if !strings.Contains(all, want) {
 			t.Errorf("no error for %s in:\n%s", want, all)
+		}
+	}
+}
+
+// TestSignInReturnsToThePage: a page sends a browser without a session
+// to the sign-in page with where it was; after signing in it is back
+// there — but only ever to a path of this site.
+func TestSignInReturnsToThePage(t *testing.T) {
+	srv, _, _ := testSite(t)
+	c := browser(t)
+	res, err := c.PostForm(srv.URL+"/login", url.Values{"user": {"aufsicht"}, "password": {"geheim-aufsicht"}, "next": {"/agent"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if got := res.Header.Get("Location"); got != "/agent" {
+		t.Errorf("after sign-in with next=/agent: %q", got)
+	}
+	for _, evil := range []string{"https://evil.example/", "//evil.example/x", "/\\evil.example", "evil"} {
+		if got := localPath(evil); got != "" {
+			t.Errorf("next %q taken as %q", evil, got)
 		}
 	}
 }

@@ -123,14 +123,15 @@ func (u *User) has(role string) bool {
 	return false
 }
 
-// startPage is where the user lands after signing in: an agent at its
-// console, everybody else at the wallboard (the supervisor view is to
-// come).
+// startPage is where the user lands after signing in: a supervisor (or
+// admin) at the supervisor view, an agent at its console, everybody else
+// at the wallboard.
 func (u *User) startPage() string {
-	for _, r := range u.Roles {
-		if r == acd.RoleAgent {
-			return "/agent"
-		}
+	switch {
+	case u.has(acd.RoleSupervisor):
+		return "/supervisor"
+	case u.has(acd.RoleAgent):
+		return "/agent"
 	}
 	return "/"
 }

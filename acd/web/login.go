@@ -6,6 +6,8 @@ import (
 	"html/template"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,7 +45,9 @@ func dummy() []byte {
 
 // Mount serves the sign-in page, signing in and out, and /api/me.
 func (a *Auth) Mount(mux acd.Mux) {
-	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) { a.loginPage(w, "", http.StatusOK) })
+	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
+		a.loginPage(w, "", localPath(r.URL.Query().Get("next")), http.StatusOK)
+	})
 	mux.HandleFunc("POST /login", a.login)
 	mux.HandleFunc("POST /logout", a.logout)
 	mux.HandleFunc("GET /api/me", func(w http.ResponseWriter, r *http.Request) {
@@ -69,11 +73,20 @@ func (a *Auth) Mount(mux acd.Mux) {
 // line, for browsers that send neither header.
 func Protect(h http.Handler) http.Handler { return http.NewCrossOriginProtection().Handler(h) }
 
-func (a *Auth) loginPage(w http.ResponseWriter, failed string, code int) {
+func (a *Auth) loginPage(w http.ResponseWriter, failed, next string, code int) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
-	_ = templates.ExecuteTemplate(w, "login.html", map[string]string{"Failed": failed})
+	_ = templates.ExecuteTemplate(w, "login.html", map[string]string{"Failed": failed, "Next": next})
+}
+
+// localPath is next if it is a path on this site ("/agent"), else "":
+// a sign-in link must not send the browser elsewhere afterwards.
+func localPath(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") || len(next) > 200 {
+		return ""
+	}
+	return next
 }
 
 // clientAddr is the request's source address (a proxy's X-Forwarded-For
@@ -106,7 +119,7 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request) {
 			log.Info().Bool("locked", locked).Msg("sign-in refused")
 		}
 		// One answer for all: wrong user, wrong password, locked out.
-		a.loginPage(w, "Anmeldung fehlgeschlagen. Bitte prüfen Sie Benutzername und Passwort.", http.StatusUnauthorized)
+		a.loginPage(w, "Anmeldung fehlgeschlagen. Bitte prüfen Sie Benutzername und Passwort.", localPath(r.PostFormValue("next")), http.StatusUnauthorized)
 		return
 	}
 	a.lock.succeed(addr, name)
@@ -114,13 +127,17 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request) {
 	data, _ := json.Marshal(s)
 	if err := a.store.PutSession(r.Context(), id, data, a.cfg.SessionTTL); err != nil {
 		log.Error().Err(err).Msg("store: save session")
-		a.loginPage(w, "Anmeldung zurzeit nicht möglich (Speicher nicht erreichbar).", http.StatusServiceUnavailable)
+		a.loginPage(w, "Anmeldung zurzeit nicht möglich (Speicher nicht erreichbar).", localPath(r.PostFormValue("next")), http.StatusServiceUnavailable)
 		return
 	}
 	log.Info().Msg("signed in")
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: a.secure,
 		SameSite: http.SameSiteStrictMode, MaxAge: int(a.cfg.SessionTTL / time.Second)})
-	http.Redirect(w, r, u.startPage(), http.StatusSeeOther)
+	to := localPath(r.PostFormValue("next"))
+	if to == "" {
+		to = u.startPage()
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 // logout ends the session everywhere (CSRF-checked: a foreign page must
@@ -146,7 +163,7 @@ func (a *Auth) logout(w http.ResponseWriter, r *http.Request) {
 func (a *Auth) Page(roles []string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if a.who(r) == nil {
-			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.Path), http.StatusSeeOther)
 			return
 		}
 		if _, ok := a.check(w, r, roles); ok {

@@ -115,7 +115,14 @@ func (w *Wallboard) Mount(mux acd.Mux, a *Auth) {
 	mux.HandleFunc("GET /{$}", a.Page(wallboardRoles, func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Content-Type", "text/html; charset=utf-8")
 		rw.Header().Set("Cache-Control", "no-store")
-		_ = templates.ExecuteTemplate(rw, "wallboard.html", nil)
+		_ = templates.ExecuteTemplate(rw, "wallboard.html", map[string]bool{"Supervisor": false})
+	}))
+	// The supervisor view is the wallboard with actions and the audit log
+	// (the actions go through the API, which checks the role again).
+	mux.HandleFunc("GET /supervisor", a.Page([]string{acd.RoleSupervisor}, func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Content-Type", "text/html; charset=utf-8")
+		rw.Header().Set("Cache-Control", "no-store")
+		_ = templates.ExecuteTemplate(rw, "wallboard.html", map[string]bool{"Supervisor": true})
 	}))
 	mux.HandleFunc("GET /api/wallboard", func(rw http.ResponseWriter, r *http.Request) {
 		if _, ok := a.check(rw, r, wallboardRoles); !ok {

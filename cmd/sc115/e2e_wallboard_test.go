@@ -89,7 +89,7 @@ func TestWallboardLive(t *testing.T) {
 	s := startTest(t, cfg)
 	base := "http://" + s.httpLn.Addr().String()
 	anon := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	if res, err := anon.Get(base + "/"); err != nil || res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login" {
+	if res, err := anon.Get(base + "/"); err != nil || res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login?next=%2F" {
 		t.Fatalf("the wallboard without a session: %v %v, want 303 to /login", res, err)
 	}
 	sup, _ := webClient(t, base, "aufsicht", "demo-aufsicht")

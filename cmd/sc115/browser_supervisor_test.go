@@ -1,0 +1,71 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/sc115/sc115/acd"
+)
+
+// TestSupervisorInChromium (issue 15) in a real headless browser: the
+// supervisor signs in and lands on the supervisor view; it switches
+// Burgdorf's crisis mode on (the card shows KRISE, the store has it) and
+// pauses agent 1001 (registered by its phone); both actions are in the
+// audit log on the page with who did them. Agent 1001 pausing itself
+// through the API is no audit entry. Screenshot at 1920×1080.
+func TestSupervisorInChromium(t *testing.T) {
+	ctx := browserContext(t, 1920, 1080)
+	cfg := testConfig(t)
+	s := startTest(t, cfg)
+	base := "http://" + s.httpLn.Addr().String()
+	agentPhone(t.Context(), t, s.sip.Addr().String(), "1001")
+	waitAgent(t, s, "1001", acd.AgentAvailable)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/login"),
+		chromedp.WaitVisible(chromedp.ID("user")),
+		chromedp.SendKeys(chromedp.ID("user"), "aufsicht"),
+		chromedp.SendKeys(chromedp.ID("password"), "demo-aufsicht"),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(chromedp.ID("crisis-burgdorf")),
+	)
+	if err != nil {
+		t.Fatalf("sign-in to the supervisor view: %v", err)
+	}
+	click(t, ctx, "#crisis-burgdorf")
+	waitText(t, ctx, "#muni-burgdorf", "KRISE")
+	if on, err := s.store.Crisis(t.Context(), "burgdorf"); err != nil || !on {
+		t.Errorf("crisis mode in the store: %v %v", on, err)
+	}
+	waitText(t, ctx, "#agent-1001", "Frei")
+	click(t, ctx, "#agent-1001 button")
+	waitAgent(t, s, "1001", acd.AgentPaused)
+	waitText(t, ctx, "#audit", "Pause")
+	waitText(t, ctx, "#audit", "Krisenmodus")
+	waitText(t, ctx, "#audit", "aufsicht")
+	time.Sleep(1200 * time.Millisecond) // the next picture shows the pause
+	screenshot(t, ctx, "supervisor-1920x1080.png")
+
+	// The agent's own actions are not audited.
+	if err := s.engine.Ready("1001"); err != nil {
+		t.Fatal(err)
+	}
+	ag, csrf := webClient(t, base, "agent1001", "demo-agent1001")
+	if code, body := call(t, ag, "POST", base+"/api/agents/1001/pause?reason=lunch", csrf); code != 200 {
+		t.Fatalf("agent pauses itself: %d %s", code, body)
+	}
+	entries, err := s.engine.AuditLog(t.Context(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.By == "agent1001" {
+			t.Errorf("the agent's own pause was audited: %+v", e)
+		}
+	}
+	if len(entries) != 2 || entries[0].What != "agent-pause" || entries[0].By != "aufsicht" || entries[0].Subject != "1001" ||
+		entries[1].What != "crisis" || entries[1].Subject != "burgdorf" {
+		t.Errorf("audit log %+v, want the pause then the crisis switch, by aufsicht", entries)
+	}
+}
