@@ -131,6 +131,7 @@ func NewEngine(cfg Config, d Deps) *Engine {
 		e.newCalls = rate.NewLimiter(rate.Limit(r), max(1, int(math.Ceil(r))))
 	}
 	e.skillFigures = newFigureCaches(&cfg)
+	e.registerAgentMetrics(d.Registry)
 	e.compileDirectories()
 	e.slQueue = map[string]*slCounters{}
 	def, _ := compileHours(cfg.Hours, "acd.hours") // validated

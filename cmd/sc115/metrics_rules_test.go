@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"regexp"
 	"strings"
@@ -37,5 +38,65 @@ func TestPrometheusRulesUseExportedMetrics(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+}
+
+// TestGrafanaDashboardUsesExportedSeries (issue 15): every query of the
+// shipped dashboard (deploy/grafana/sc115.json) uses series a fresh
+// instance exports, or recording rules the shipped rules define — a
+// renamed metric would leave a panel empty without anyone noticing.
+func TestGrafanaDashboardUsesExportedSeries(t *testing.T) {
+	raw, err := os.ReadFile("../../deploy/grafana/sc115.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatalf("the dashboard is no JSON: %v", err)
+	}
+	rules, err := os.ReadFile("../../deploy/prometheus/sc115-rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startTest(t, testConfig(t))
+	_, body := httpGet(t, "http://"+s.httpLn.Addr().String()+"/metrics")
+	series := regexp.MustCompile(`\bsc115[_:][a-z0-9_:]*`)
+	queries := 0
+	for _, p := range dash.Panels {
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q has no query", p.Title)
+		}
+		for _, q := range p.Targets {
+			queries++
+			names := series.FindAllString(q.Expr, -1)
+			if len(names) == 0 && !strings.Contains(q.Expr, `up{job="sc115"}`) {
+				t.Errorf("panel %q: %q uses no sc115 series", p.Title, q.Expr)
+			}
+			for _, n := range names {
+				if strings.Contains(n, ":") {
+					if !strings.Contains(string(rules), "record: "+n) {
+						t.Errorf("panel %q uses %s, which no shipped recording rule defines", p.Title, n)
+					}
+					continue
+				}
+				n = strings.TrimSuffix(n, "_bucket")
+				if !strings.Contains(body, "# TYPE "+n+" ") {
+					t.Errorf("panel %q uses %s, which /metrics does not export", p.Title, n)
+				}
+			}
+		}
+	}
+	if queries < 10 {
+		t.Errorf("only %d queries in the dashboard", queries)
+	}
+	if !strings.Contains(body, `sc115_agents{state="available"} 0`) {
+		t.Errorf("/metrics has no agents-by-state series")
 	}
 }
