@@ -24,6 +24,8 @@ import (
 //	POST /api/agents/{id}/extend         more wrap-up time
 //	GET  /api/agents/{id}/call           the agent's current call: municipality, caller, wait, directory
 //	POST /api/agents/{id}/outcome?code=C the wrap-up outcome (resolved, forwarded, callback, other) for the CDR
+//	POST /api/calls/{call}/overflow        send a waiting call to the federation now (audited)
+//	POST /api/calls/{call}/move?queue=Q    move a waiting call to another queue, keeping its place (audited)
 //	GET  /api/audit                      the newest 100 supervisor actions: who, when, what, to whom
 //	GET  /api/queues                     per skill: waiting, logged in, handling time
 //	GET  /api/calls                      this instance's calls: state, position, estimated wait
@@ -52,7 +54,7 @@ func API(mux Mux, e *Engine, guard Guard) {
 			if err != nil {
 				code := http.StatusConflict
 				switch {
-				case errors.Is(err, ErrUnknownAgent), errors.Is(err, errUnknownMunicipality):
+				case errors.Is(err, ErrUnknownAgent), errors.Is(err, errUnknownMunicipality), errors.Is(err, errNotWaiting):
 					code = http.StatusNotFound
 				case errors.Is(err, errBadRequest):
 					code = http.StatusBadRequest
@@ -116,6 +118,26 @@ func API(mux Mux, e *Engine, guard Guard) {
 		}
 		return map[string]string{"agent": id, "outcome": outcome}, nil
 	})
+	callAction := func(what string, f func(ctx context.Context, id string, r *http.Request) error) handler {
+		return func(_ http.ResponseWriter, r *http.Request, who Caller) (any, error) {
+			id := r.PathValue("call")
+			if err := f(r.Context(), id, r); err != nil {
+				return nil, err
+			}
+			by := who.User
+			if by == "" {
+				by = "api-token"
+			}
+			e.Audit(r.Context(), by, what, id, r.URL.Query().Get("queue"))
+			return map[string]string{"call_id": id, "done": what}, nil
+		}
+	}
+	h("POST /api/calls/{call}/overflow", supervisors, callAction("call-overflow", func(ctx context.Context, id string, _ *http.Request) error {
+		return e.OverflowCall(ctx, id)
+	}))
+	h("POST /api/calls/{call}/move", supervisors, callAction("call-move", func(ctx context.Context, id string, r *http.Request) error {
+		return e.MoveCall(ctx, id, r.URL.Query().Get("queue"))
+	}))
 	h("GET /api/audit", supervisors, func(_ http.ResponseWriter, r *http.Request, _ Caller) (any, error) {
 		return e.AuditLog(r.Context(), 100)
 	})

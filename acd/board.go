@@ -139,6 +139,10 @@ type Board struct {
 	TargetLevel      float64             `json:"target_level"`
 	Municipalities   []BoardMunicipality `json:"municipalities"`
 	Agents           []AgentStatus       `json:"agents"`
+	// Waiting: every waiting call, per queue in queue order (priority, then arrival).
+	Waiting []BoardWaitingCall `json:"waiting"`
+	// Queues: what a call may be moved to.
+	Queues []string `json:"queues"`
 	AgentsByState    map[AgentState]int  `json:"agents_by_state"`
 	StoreUnavailable bool                `json:"store_unavailable,omitempty"`
 }
@@ -186,6 +190,15 @@ func (e *Engine) Board(ctx context.Context) Board {
 		}
 		b.Municipalities = append(b.Municipalities, bm)
 	}
+	var err error
+	if b.Waiting, err = e.waitingCalls(ctx, now); err != nil {
+		b.StoreUnavailable = true
+	}
+	if b.Waiting == nil {
+		b.Waiting = []BoardWaitingCall{}
+	}
+	b.Queues = e.boardSkills()
+	sort.Strings(b.Queues)
 	b.Agents = e.Agents()
 	for _, a := range b.Agents {
 		b.AgentsByState[a.State]++

@@ -78,6 +78,9 @@ type call struct {
 	mu     sync.Mutex // guards state (read by the API), closed, agent and the hand-over of assignments
 	closed bool
 	assign chan string
+	// commands are supervisors' actions on the waiting call (supervise.go),
+	// from any instance through the store.
+	commands chan queue.Match
 	// agents are the agents engaged with the call — reserved (from the
 	// moment its assignment arrives), talking or in wrap-up; more than one
 	// after a transfer (the first in wrap-up, the next talking): what the
@@ -170,7 +173,7 @@ func (e *Engine) HandleCall(leg CallerLeg) {
 	defer e.m.active.Dec()
 
 	number, withheld := leg.Caller()
-	c := &call{e: e, leg: leg, state: StateArrived, assign: make(chan string, 1)}
+	c := &call{e: e, leg: leg, state: StateArrived, assign: make(chan string, 1), commands: make(chan queue.Match, 4)}
 	c.rec = cdr.Record{CallID: leg.CallID(), Instance: e.Instance, Caller: e.Privacy.Caller(number, withheld),
 		CallerPrivacy: e.Privacy.Kind(withheld), ArrivedAt: e.now()}
 	c.log = e.log.With().Str("call_id", c.rec.CallID).Str("caller_number", c.rec.Caller).Logger()
@@ -571,6 +574,10 @@ func (c *call) wait(ctx context.Context, waiting prometheus.Gauge) (string, Call
 		case <-check:
 			if r := c.overflowReason(ctx, false); r != "" {
 				c.pendingOverflow = r
+				return "", stateOverflowCheck
+			}
+		case cmd := <-c.commands:
+			if c.command(ctx, cmd) {
 				return "", stateOverflowCheck
 			}
 		case d := <-c.leg.DTMF():

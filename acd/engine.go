@@ -15,6 +15,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/sc115/sc115/cdr"
+	"github.com/sc115/sc115/queue"
 )
 
 // Lease timing: an instance renews its lease every LeaseRenew (on its own
@@ -240,6 +241,10 @@ func (e *Engine) dispatch(ctx context.Context) {
 				e.log.Error().Err(err).Msg("store: assignments")
 				time.Sleep(100 * time.Millisecond)
 			}
+			continue
+		}
+		if m != nil && (m.Signal == queue.SignalOverflow || m.Signal == queue.SignalMove) {
+			e.callSignal(m)
 			continue
 		}
 		if m != nil && m.Signal != "" {

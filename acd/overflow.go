@@ -79,7 +79,11 @@ var errAllTargetsFailed = errors.New("every federation target failed")
 // forward tries the municipality's federation targets in order (skipping
 // full ones) and bridges the caller to the first that answers.
 func (c *call) forward(ctx context.Context, reason string) (AgentLeg, string, error) {
-	return c.forwardTo(ctx, reason, c.muni.Overflow.Targets)
+	var targets []string
+	if c.muni.Overflow != nil {
+		targets = c.muni.Overflow.Targets
+	}
+	return c.forwardTo(ctx, reason, targets)
 }
 
 // forwardTo is forward to the targets named (all: none named).
@@ -180,7 +184,7 @@ func (c *call) overflowed(ctx context.Context, reason string, queued bool) (st C
 		if ctx.Err() != nil {
 			return c.endUnanswered(), true
 		}
-		if c.muni.Overflow.OnFailure == "busy" {
+		if c.muni.Overflow != nil && c.muni.Overflow.OnFailure == "busy" {
 			c.leg.PlayOnce([]string{promptBusy})
 			c.leg.Hangup()
 			c.rec.HangupBy = "system"

@@ -123,6 +123,10 @@ type Store interface {
 	ResetNoAnswer(ctx context.Context, agentID string) error
 	SetCrisis(ctx context.Context, municipality string, on bool, by string) error
 	Crisis(ctx context.Context, municipality string) (bool, error)
+	// SignalCall passes a supervisor's action to the owner of a waiting
+	// call; WaitingCalls lists a skill's waiting calls in queue order.
+	SignalCall(ctx context.Context, callID, signal, arg string) (bool, error)
+	WaitingCalls(ctx context.Context, skill string, limit int64) ([]queue.WaitingCall, error)
 	// Audit appends to the shared audit log; AuditLog reads its newest entries.
 	Audit(ctx context.Context, fields map[string]string) error
 	AuditLog(ctx context.Context, n int64) ([]map[string]string, error)

@@ -27,9 +27,14 @@ func waitText(t *testing.T, ctx context.Context, sel, want string) {
 
 func jsString(s string) string { b, _ := json.Marshal(s); return string(b) }
 
+// click clicks the element sel names, in the page itself: the pages
+// re-render every second, and a node found by one protocol call may be
+// gone by the next.
 func click(t *testing.T, ctx context.Context, sel string) {
 	t.Helper()
-	if err := chromedp.Do(ctx, chromedp.Click(sel)); err != nil {
+	ok, err := chromedp.Run(ctx, chromedp.Poll[bool](`(() => { const e = document.querySelector(`+jsString(sel)+`); if (!e) return false; e.click(); return true; })()`,
+		chromedp.WithPollingTimeout(30*time.Second)))
+	if err != nil || !ok {
 		t.Fatalf("click %s: %v", sel, err)
 	}
 }

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/sc115/sc115/acd"
+	"github.com/sc115/sc115/internal/testphone"
 )
 
 // TestSupervisorInChromium (issue 15) in a real headless browser: the
@@ -68,4 +70,66 @@ func TestSupervisorInChromium(t *testing.T) {
 		entries[1].What != "crisis" || entries[1].Subject != "burgdorf" {
 		t.Errorf("audit log %+v, want the pause then the crisis switch, by aufsicht", entries)
 	}
+}
+
+// TestSupervisorWaitingCallsInChromium (issue 15): on the supervisor view
+// a Lehrte caller (nobody of Lehrte logged in) appears as waiting, at
+// priority 5; the supervisor switches Lehrte's crisis mode on and the
+// next caller comes in at the crisis priority 8, ahead of the first; the
+// supervisor moves the first caller to Hannover's queue, where agent 1001
+// (Hannover and Burgdorf) takes it at once — its phone rings.
+func TestSupervisorWaitingCallsInChromium(t *testing.T) {
+	ctx := browserContext(t, 1920, 1080)
+	cfg := testConfig(t)
+	s := startTest(t, cfg)
+	base := "http://" + s.httpLn.Addr().String()
+	callCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	phone := agentPhone(callCtx, t, s.sip.Addr().String(), "1001")
+	waitAgent(t, s, "1001", acd.AgentAvailable)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/supervisor"),
+		chromedp.WaitVisible(chromedp.ID("user")),
+		chromedp.SendKeys(chromedp.ID("user"), "aufsicht"),
+		chromedp.SendKeys(chromedp.ID("password"), "demo-aufsicht"),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(chromedp.ID("crisis-lehrte")),
+	)
+	if err != nil {
+		t.Fatalf("sign-in to the supervisor view: %v", err)
+	}
+	dial := func(from string) {
+		ph, err := testphone.New(from, "127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(ph.Close)
+		if _, err := ph.Dial(callCtx, s.sip.Addr().String(), "+495132115", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dial("+495132100001")
+	waitText(t, ctx, "#wait-0 .prio", "5")
+	click(t, ctx, "#crisis-lehrte")
+	waitText(t, ctx, "#muni-lehrte", "KRISE")
+	dial("+495132100002")
+	waitText(t, ctx, "#wait-0 .prio", "8") // the crisis call is first now
+	waitText(t, ctx, "#wait-1 .prio", "5")
+	screenshot(t, ctx, "supervisor-waiting-1920x1080.png")
+	// Choose as a user does (the choice must outlive the next pictures),
+	// then move.
+	if err := chromedp.Do(ctx, chromedp.SetValue("#wait-1 select", "hannover"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#wait-1 select").dispatchEvent(new Event("change"))`)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond) // two more pictures re-render the table
+	if v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#wait-1 select").value`)); err != nil || v != "hannover" {
+		t.Fatalf("the chosen queue after the next pictures: %q %v", v, err)
+	}
+	click(t, ctx, "#wait-1 .move")
+	if _, err := phone.NextIncoming(callCtx); err != nil {
+		t.Fatalf("agent 1001 did not get the moved call: %v", err)
+	}
+	waitAgent(t, s, "1001", acd.AgentOnCall)
+	waitText(t, ctx, "#audit", "Verschoben")
 }
