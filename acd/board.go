@@ -134,17 +134,17 @@ type BoardMunicipality struct {
 
 // Board is the wallboard's picture at At.
 type Board struct {
-	At               time.Time           `json:"at"`
-	ThresholdSecs    float64             `json:"threshold_s"`
-	TargetLevel      float64             `json:"target_level"`
-	Municipalities   []BoardMunicipality `json:"municipalities"`
-	Agents           []AgentStatus       `json:"agents"`
+	At             time.Time           `json:"at"`
+	ThresholdSecs  float64             `json:"threshold_s"`
+	TargetLevel    float64             `json:"target_level"`
+	Municipalities []BoardMunicipality `json:"municipalities"`
+	Agents         []AgentStatus       `json:"agents"`
 	// Waiting: every waiting call, per queue in queue order (priority, then arrival).
 	Waiting []BoardWaitingCall `json:"waiting"`
 	// Queues: what a call may be moved to.
-	Queues []string `json:"queues"`
-	AgentsByState    map[AgentState]int  `json:"agents_by_state"`
-	StoreUnavailable bool                `json:"store_unavailable,omitempty"`
+	Queues           []string           `json:"queues"`
+	AgentsByState    map[AgentState]int `json:"agents_by_state"`
+	StoreUnavailable bool               `json:"store_unavailable,omitempty"`
 }
 
 // BoardTarget is the 115 promise the wallboard colours against: 75 % of
