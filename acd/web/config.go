@@ -124,14 +124,16 @@ func (u *User) has(role string) bool {
 }
 
 // startPage is where the user lands after signing in: a supervisor (or
-// admin) at the supervisor view, an agent at its console, everybody else
-// at the wallboard.
+// admin) at the supervisor view, an agent at its console, the billing
+// office at its downloads.
 func (u *User) startPage() string {
 	switch {
 	case u.has(acd.RoleSupervisor):
 		return "/supervisor"
 	case u.has(acd.RoleAgent):
 		return "/agent"
+	case u.has(acd.RoleBilling):
+		return "/billing"
 	}
 	return "/"
 }

@@ -133,3 +133,30 @@ func TestSupervisorWaitingCallsInChromium(t *testing.T) {
 	waitAgent(t, s, "1001", acd.AgentOnCall)
 	waitText(t, ctx, "#audit", "Verschoben")
 }
+
+// TestBillingPageInChromium (issue 15): the billing office signs in,
+// lands on its page, picks October 2026 and sees Burgdorf's invoice of
+// 9,00 € with the download links. Screenshot at 1280×800.
+func TestBillingPageInChromium(t *testing.T) {
+	ctx := browserContext(t, 1280, 800)
+	cfg := testConfig(t)
+	writeOctober(t, cfg.CDR.Dir)
+	s := startTest(t, cfg)
+	base := "http://" + s.httpLn.Addr().String()
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/login"),
+		chromedp.WaitVisible(chromedp.ID("user")),
+		chromedp.SendKeys(chromedp.ID("user"), "abrechnung"),
+		chromedp.SendKeys(chromedp.ID("password"), "demo-abrechnung"),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(chromedp.ID("period")),
+		chromedp.SetValue(chromedp.ID("period"), "2026-10"),
+	)
+	if err != nil {
+		t.Fatalf("sign-in to the billing page: %v", err)
+	}
+	click(t, ctx, "#pick button")
+	waitText(t, ctx, "#inv-burgdorf", "9,00")
+	waitText(t, ctx, "#links", "Verbindungsdaten")
+	screenshot(t, ctx, "billing-2026-10-1280x800.png")
+}

@@ -33,6 +33,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	auth.Mount(&routes)
 	web.NewWallboard(s.engine, time.Second, zerolog.Nop()).Mount(&routes, auth)
 	web.Console(&routes, auth)
+	web.Billing(&routes, auth, newAccounts(cfg))
 	web.OpenAPI(&routes)
 	mounted := map[string]bool{}
 	for _, p := range routes {

@@ -136,6 +136,7 @@ func start(cfg Config, log zerolog.Logger) (_ *service, err error) {
 	wallboard := web.NewWallboard(s.engine, time.Second, log.With().Str("component", "wallboard").Logger())
 	wallboard.Mount(mux, auth)
 	web.Console(mux, auth)
+	web.Billing(mux, auth, newAccounts(cfg))
 	web.OpenAPI(mux)
 	s.http = &http.Server{Handler: web.Protect(mux), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = s.http.Serve(s.httpLn) }()
