@@ -205,6 +205,10 @@ type referState struct {
 	handler  TransferHandler
 	pending  bool
 	notifies chan notify
+	// hold: a REFER is being decided; NOTIFYs meanwhile wait in held
+	// until its 202 is sent.
+	hold bool
+	held []notify
 }
 
 // notify is a NOTIFY to send, and (for a final status) the channel closed
@@ -289,10 +293,16 @@ func (a *AgentCall) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, 491, "Request Pending")
 		return
 	}
+	// The handler may start the transfer at once, and the transfer tells
+	// the phone how it goes: those NOTIFYs are held until the REFER is
+	// answered and "100 Trying" is queued (a phone expects 202 first).
+	a.refer.mu.Lock()
+	a.refer.hold = true
+	a.refer.mu.Unlock()
 	code, reason := h(target, replaces)
 	if code != sip.StatusAccepted {
 		a.refer.mu.Lock()
-		a.refer.pending = false
+		a.refer.pending, a.refer.hold, a.refer.held = false, false, nil
 		a.refer.mu.Unlock()
 		log.Info().Str("target", target).Int("code", code).Msg("REFER refused")
 		respond(tx, req, code, reason)
@@ -300,7 +310,16 @@ func (a *AgentCall) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	log.Info().Str("target", target).Str("replaces", replaces).Msg("REFER accepted: 202")
 	respond(tx, req, sip.StatusAccepted, "Accepted")
-	a.NotifyTransfer(100, "Trying")
+	trying, ok := a.buildNotify(100, "Trying")
+	a.refer.mu.Lock()
+	if ok {
+		enqueueNotify(a.refer.notifies, trying)
+	}
+	for _, n := range a.refer.held {
+		enqueueNotify(a.refer.notifies, n)
+	}
+	a.refer.hold, a.refer.held = false, nil
+	a.refer.mu.Unlock()
 }
 
 // NotifyTransfer tells the agent's phone how its transfer goes (a NOTIFY
@@ -316,17 +335,48 @@ func (a *AgentCall) NotifyTransfer(code int, reason string) {
 		a.refer.pending = false
 		a.refer.mu.Unlock()
 	}
+	n, ok := a.buildNotify(code, reason)
+	if !ok {
+		return
+	}
+	a.refer.mu.Lock()
+	if a.refer.hold {
+		// The REFER is not answered yet: its 202 and "100 Trying" go first.
+		a.refer.held = append(a.refer.held, n)
+		a.refer.mu.Unlock()
+	} else {
+		sent := enqueueNotify(a.refer.notifies, n)
+		a.refer.mu.Unlock()
+		if !sent {
+			return
+		}
+	}
+	if final {
+		// Sent before anything else happens to the leg (sc115 hangs it up
+		// after a transfer): a NOTIFY after the BYE would find no dialog.
+		select {
+		case <-n.done:
+		case <-a.Ended():
+		case <-time.After(notifyTimeout + time.Second):
+		}
+	}
+}
+
+// buildNotify makes the NOTIFY for a transfer status (false: the phone
+// cannot be told — no notify queue, no Contact, or its leg is over).
+func (a *AgentCall) buildNotify(code int, reason string) (notify, bool) {
 	a.refer.mu.Lock()
 	q := a.refer.notifies
 	a.refer.mu.Unlock()
 	if q == nil || a.dcs.InviteResponse == nil || a.dcs.InviteResponse.Contact() == nil {
-		return
+		return notify{}, false
 	}
 	select {
 	case <-a.Ended():
-		return
+		return notify{}, false
 	default:
 	}
+	final := code >= 200
 	req := sip.NewRequest(sip.NOTIFY, a.dcs.InviteResponse.Contact().Address)
 	req.AppendHeader(sip.NewHeader("Event", "refer"))
 	state := "active;expires=60"
@@ -340,19 +390,17 @@ func (a *AgentCall) NotifyTransfer(code int, reason string) {
 	if final {
 		n.done = make(chan struct{})
 	}
+	return n, true
+}
+
+// enqueueNotify queues n for sending; false when the queue is full (a
+// phone that answers no NOTIFY: the rest are dropped).
+func enqueueNotify(q chan notify, n notify) bool {
 	select {
 	case q <- n:
-	default: // a phone that answers no NOTIFY: the rest are dropped
-		return
-	}
-	if final {
-		// Sent before anything else happens to the leg (sc115 hangs it up
-		// after a transfer): a NOTIFY after the BYE would find no dialog.
-		select {
-		case <-n.done:
-		case <-a.Ended():
-		case <-time.After(notifyTimeout + time.Second):
-		}
+		return true
+	default:
+		return false
 	}
 }
 
