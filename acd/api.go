@@ -23,6 +23,7 @@ import (
 //	POST /api/agents/{id}/ready          end a pause or the wrap-up early
 //	POST /api/agents/{id}/extend         more wrap-up time
 //	GET  /api/agents/{id}/call           the agent's current call: municipality, caller, wait, directory
+//	POST /api/agents/{id}/transfer?target=T  the console transfers the agent's caller (a department, number, agent, queue)
 //	POST /api/agents/{id}/outcome?code=C the wrap-up outcome (resolved, forwarded, callback, other) for the CDR
 //	POST /api/calls/{call}/overflow        send a waiting call to the federation now (audited)
 //	POST /api/calls/{call}/move?queue=Q    move a waiting call to another queue, keeping its place (audited)
@@ -110,6 +111,9 @@ func API(mux Mux, e *Engine, guard Guard) {
 	h("POST /api/agents/{id}/extend", agents, agentAction(func(id string, _ *http.Request) error { return e.ExtendWrapup(id) }))
 	h("GET /api/agents/{id}/call", agents, func(_ http.ResponseWriter, r *http.Request, _ Caller) (any, error) {
 		return e.AgentCall(r.Context(), r.PathValue("id"))
+	})
+	h("POST /api/agents/{id}/transfer", agents, func(_ http.ResponseWriter, r *http.Request, _ Caller) (any, error) {
+		return e.TransferFromConsole(r.Context(), r.PathValue("id"), r.URL.Query().Get("target"))
 	})
 	h("POST /api/agents/{id}/outcome", agents, func(_ http.ResponseWriter, r *http.Request, _ Caller) (any, error) {
 		id, outcome := r.PathValue("id"), r.URL.Query().Get("code")

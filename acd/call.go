@@ -101,6 +101,9 @@ type call struct {
 	// placed one (consult.go).
 	line       AgentLeg
 	lineAgent  string
+	// lineTransfers takes the line agent's transfers (its REFERs, and its
+	// console's: consoletransfer.go).
+	lineTransfers chan<- transferDest
 	lineHeld   bool
 	consulting *consultation
 }

@@ -163,7 +163,7 @@ func (c *call) onLine(agentID string, leg AgentLeg) (offLine func()) {
 		a.mu.Unlock()
 		c.mu.Lock()
 		if c.line == leg {
-			c.line, c.lineAgent, c.lineHeld = nil, "", false
+			c.line, c.lineAgent, c.lineHeld, c.lineTransfers = nil, "", false, nil
 		}
 		c.mu.Unlock()
 	}

@@ -243,6 +243,10 @@ func (e *Engine) dispatch(ctx context.Context) {
 			}
 			continue
 		}
+		if m != nil && m.Signal == queue.SignalTransfer {
+			e.consoleTransfer(m)
+			continue
+		}
 		if m != nil && (m.Signal == queue.SignalOverflow || m.Signal == queue.SignalMove) {
 			e.callSignal(m)
 			continue

@@ -126,6 +126,7 @@ type Store interface {
 	// SignalCall passes a supervisor's action to the owner of a waiting
 	// call; WaitingCalls lists a skill's waiting calls in queue order.
 	SignalCall(ctx context.Context, callID, signal, arg string) (bool, error)
+	SignalLiveCall(ctx context.Context, callID, signal, arg string) (bool, error)
 	WaitingCalls(ctx context.Context, skill string, limit int64) ([]queue.WaitingCall, error)
 	// Audit appends to the shared audit log; AuditLog reads its newest entries.
 	Audit(ctx context.Context, fields map[string]string) error

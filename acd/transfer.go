@@ -59,6 +59,8 @@ type transferDest struct {
 	// consult: an attended transfer's consultation, whose target takes
 	// the caller (kind attended).
 	consult *consultation
+	// fromConsole: the agent's console asked (not a REFER of its phone).
+	fromConsole bool
 }
 
 // handOn is what happens after a transfer.
@@ -88,6 +90,9 @@ func (c *call) takeTransfers(agentID string, leg AgentLeg) <-chan transferDest {
 		return nil
 	}
 	ch := make(chan transferDest, 1)
+	c.mu.Lock()
+	c.lineTransfers = ch
+	c.mu.Unlock()
 	t.OnTransfer(func(target, replaces string) (int, string) {
 		var d transferDest
 		if replaces != "" {
@@ -209,8 +214,11 @@ func (e *Engine) knownSkill(skill string) bool {
 // agentLeg) to d. The caller hears its hold track meanwhile.
 func (c *call) transfer(seg *segment, agentLeg AgentLeg, d transferDest) handOn {
 	e := c.e
-	tl := agentLeg.(Transferable)
-	c.log.Info().Str("target", d.target).Str("kind", d.kind).Msg("transfer")
+	var tl Transferable = silentPhone{} // a console's transfer: the phone asked for nothing, is told nothing
+	if !d.fromConsole {
+		tl = agentLeg.(Transferable)
+	}
+	c.log.Info().Str("target", d.target).Str("kind", d.kind).Bool("console", d.fromConsole).Msg("transfer")
 	c.to(StateTransferring)
 	c.leg.Play(nil, c.hold)
 	c.rec.TransferKind, c.rec.TransferTarget, c.rec.TransferredBy = d.kind, d.target, d.by

@@ -17,23 +17,32 @@ import (
 const (
 	SignalOverflow = "overflow" // send the call to the federation now
 	SignalMove     = "move"     // wait in another queue (argument: its skill), keeping the place
+	SignalTransfer = "transfer" // the agent's console transfers the call (argument: the target)
 )
 
 // SignalCall passes signal (with arg, no spaces) to the instance that owns
 // a waiting call; ok is false when the call waits nowhere.
 func (s *Store) SignalCall(ctx context.Context, callID, signal, arg string) (bool, error) {
-	n, err := signalCallScript.Run(ctx, s.rdb, nil, callID, signal, arg).Int()
+	n, err := signalCallScript.Run(ctx, s.rdb, nil, callID, signal, arg, "1").Int()
 	return n == 1, err
 }
 
 var signalCallScript = redis.NewScript(lib + `
-local call, signal, arg = ARGV[1], ARGV[2], ARGV[3]
+local call, signal, arg, waiting = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local owner = redis.call('HGET', callKey(call), 'owner')
 local queued = redis.call('HGET', callKey(call), 'queued')
-if not owner or not queued or queued == '' then return 0 end
+if not owner then return 0 end
+if waiting == '1' and (not queued or queued == '') then return 0 end
 redis.call('RPUSH', '{sc}:assign:' .. owner, '!' .. signal .. ' ' .. arg .. ' ' .. call)
 return 1
 `)
+
+// SignalLiveCall is SignalCall for a call in any state (a connected one:
+// its agent's console transfers it); ok is false when the call is over.
+func (s *Store) SignalLiveCall(ctx context.Context, callID, signal, arg string) (bool, error) {
+	n, err := signalCallScript.Run(ctx, s.rdb, nil, callID, signal, arg, "0").Int()
+	return n == 1, err
+}
 
 // WaitingCall is a call in a queue, as supervisors see it.
 type WaitingCall struct {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/sc115/sc115/acd"
+	"github.com/sc115/sc115/acd/web"
+	"github.com/sc115/sc115/internal/testphone"
 )
 
 // webClient signs user in at base with password and returns the browser
@@ -115,5 +118,54 @@ func TestWebUsersOnTheAPI(t *testing.T) {
 	}
 	if code, _ := httpGetBearer(t, base+"/api/agents", ""); code != 401 {
 		t.Errorf("no credentials: %d, want 401", code)
+	}
+}
+
+// TestConsoleTransfer (issue 15 with 14): agent 1003's console transfers
+// its caller to the Bürgerbüro with one click (the API the button calls):
+// the office behind the trunk rings, the agent's phone gets BYE and no
+// NOTIFY (it asked for nothing), caller and office hear each other, and
+// the row says blind to the office's number by 1003. A closed or unknown
+// target is refused with the reason, and nothing happens to the call.
+func TestConsoleTransfer(t *testing.T) {
+	office, err := testphone.New("buergerbuero", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer office.Close()
+	cfg := transferConfig(t, office.Addr)
+	cfg.Web.Users = append(cfg.Web.Users, web.User{Name: "agent1003", PasswordHash: cfg.Web.Users[1].PasswordHash, Roles: []string{acd.RoleAgent}, Agent: "1003"})
+	s := startTest(t, cfg)
+	base := "http://" + s.httpLn.Addr().String()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, call1, in := callAnsweredBy(ctx, t, s.sip.Addr().String(), "1003")
+	console, csrf := webClient(t, base, "agent1003", "demo-agent1001") // the demo hash of agent1001's password
+	if code, body := call(t, console, "POST", base+"/api/agents/1003/transfer?target=nowhere", csrf); code != 400 || !strings.Contains(body, "404") {
+		t.Errorf("console transfer to nothing: %d %s, want 400 with the 404 a REFER would get", code, body)
+	}
+	code, body := call(t, console, "POST", base+"/api/agents/1003/transfer?target=buergerbuero", csrf)
+	if code != 200 || !strings.Contains(body, `"target":"+4951361890"`) || !strings.Contains(body, `"kind":"blind"`) {
+		t.Fatalf("console transfer: %d %s", code, body)
+	}
+	officeIn, err := office.NextIncoming(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-in.Ended():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the agent's phone was not hung up after the console's transfer")
+	}
+	select {
+	case n := <-in.Notifies:
+		t.Errorf("the phone was sent NOTIFY %q for a transfer it did not ask for", n)
+	default:
+	}
+	talkBothWays(t, call1, officeIn, nil)
+	_ = officeIn.Bye(ctx)
+	row := waitCDR(t, cfg.CDR.Dir, call1.CallID, time.Minute)
+	if row["transfer_kind"] != "blind" || row["transfer_target"] != "+4951361890" || row["transferred_by"] != "1003" {
+		t.Errorf("row %v", row)
 	}
 }
