@@ -99,13 +99,13 @@ type call struct {
 	// The agent on the line with the caller now (guarded by mu): its leg,
 	// whether its phone holds the call, and its consultation call if it
 	// placed one (consult.go).
-	line       AgentLeg
-	lineAgent  string
+	line      AgentLeg
+	lineAgent string
 	// lineTransfers takes the line agent's transfers (its REFERs, and its
 	// console's: consoletransfer.go).
 	lineTransfers chan<- transferDest
-	lineHeld   bool
-	consulting *consultation
+	lineHeld      bool
+	consulting    *consultation
 }
 
 // engagedWith says whether the agent is one of this call's agents now.
