@@ -90,13 +90,7 @@ func (e *Engine) figuresOf(m map[string]int64) Figures {
 	if f.WithOutcome > 0 {
 		f.FCR = float64(f.Resolved) / float64(f.WithOutcome)
 	}
-	d := f.Offered - f.AbandonedShort
-	if e.cfg.ServiceLevelFormula == "offered" {
-		d = f.Offered
-	}
-	if d > 0 {
-		f.Level = float64(f.AnsweredInSL) / float64(d)
-	}
+	f.Level = e.level(f.AnsweredInSL, f.Offered, f.AbandonedShort)
 	return f
 }
 

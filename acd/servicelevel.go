@@ -89,13 +89,7 @@ func (e *Engine) levels(ctx context.Context, m map[string]*slCounters, queues bo
 			s.Municipality = key
 			s.Crisis, _ = e.Store.Crisis(ctx, key)
 		}
-		d := s.Offered - s.AbandonedShort
-		if e.cfg.ServiceLevelFormula == "offered" {
-			d = s.Offered
-		}
-		if d > 0 {
-			s.Level = float64(s.AnsweredInSL) / float64(d)
-		}
+		s.Level = e.level(s.AnsweredInSL, s.Offered, s.AbandonedShort)
 		if d := s.Answered + s.Abandoned + s.Rejected; d > 0 {
 			s.Reachability = float64(s.Answered) / float64(d)
 		}
@@ -113,4 +107,18 @@ func (e *Engine) SetCrisis(ctx context.Context, key string, on bool, by string) 
 	}
 	e.log.Warn().Str("municipality", key).Bool("crisis", on).Str("by", by).Msg("crisis mode switched")
 	return e.Store.SetCrisis(ctx, key, on, by)
+}
+
+// level is the service level of counts: answered within the threshold
+// over offered less short abandons (acd.service_level_formula
+// offered_minus_short), or over offered (offered); 0 when nothing counts.
+func (e *Engine) level(inSL, offered, abandonedShort int64) float64 {
+	d := offered - abandonedShort
+	if e.cfg.ServiceLevelFormula == "offered" {
+		d = offered
+	}
+	if d <= 0 {
+		return 0
+	}
+	return float64(inSL) / float64(d)
 }

@@ -53,21 +53,11 @@ func (s *Server) userConsults(req *sip.Request) bool {
 // first, then a registration, a target sc115 can dial and usable SDP; the
 // call's owner takes it from there.
 func (s *Server) onConsultInvite(req *sip.Request, tx sip.ServerTransaction) {
-	from := req.From()
-	if from == nil {
-		respond(tx, req, sip.StatusBadRequest, "Missing From")
-		return
-	}
-	user, cred, ok := s.reg.authenticateAs(req, tx, from.Address.User)
+	user, cred, ok := s.registeredAgent(req, tx, "consultation call")
 	if !ok {
 		return
 	}
 	log := s.log.With().Str("call_id", callID(req)).Str("agent", cred.AgentID).Logger()
-	if len(s.reg.Bindings(user)) == 0 {
-		log.Warn().Msg("consultation call from a device without registration: 403")
-		respond(tx, req, sip.StatusForbidden, "Register First")
-		return
-	}
 	dialed := req.Recipient.User
 	if req.Recipient.Password != "" { // sip:agent:1003@… parses as user and password
 		dialed += ":" + req.Recipient.Password

@@ -12,21 +12,11 @@ import (
 // user with a live registration. It answers, plays the confirmation
 // prompt, and hangs up.
 func (s *Server) onFeatureInvite(req *sip.Request, tx sip.ServerTransaction) {
-	from := req.From()
-	if from == nil {
-		respond(tx, req, sip.StatusBadRequest, "Missing From")
-		return
-	}
-	user, cred, ok := s.reg.authenticateAs(req, tx, from.Address.User)
+	_, cred, ok := s.registeredAgent(req, tx, "feature code")
 	if !ok {
 		return
 	}
 	log := s.log.With().Str("call_id", callID(req)).Str("agent", cred.AgentID).Str("feature", req.Recipient.User).Logger()
-	if len(s.reg.Bindings(user)) == 0 {
-		log.Warn().Msg("feature code from a device without registration: 403")
-		respond(tx, req, sip.StatusForbidden, "Register First")
-		return
-	}
 	prompt, err := s.features(cred.AgentID, req.Recipient.User)
 	if prompt == "" {
 		log.Warn().Err(err).Msg("unknown feature code: 404")
@@ -57,4 +47,27 @@ func (s *Server) confirmFeature(c *InboundCall, offer *audioOffer, prompt string
 	}
 	c.PlayOnce([]string{prompt})
 	c.Hangup()
+}
+
+// registeredAgent admits an INVITE from an agent's own phone (a feature
+// code, a consultation call): digest-authenticated as its From user like
+// REGISTER (same lockout), and only from a user with a live registration.
+// Otherwise it answers the request itself (401, 403, 400); what names the
+// kind of call for the log.
+func (s *Server) registeredAgent(req *sip.Request, tx sip.ServerTransaction, what string) (string, Credential, bool) {
+	from := req.From()
+	if from == nil {
+		respond(tx, req, sip.StatusBadRequest, "Missing From")
+		return "", Credential{}, false
+	}
+	user, cred, ok := s.reg.authenticateAs(req, tx, from.Address.User)
+	if !ok {
+		return "", Credential{}, false
+	}
+	if len(s.reg.Bindings(user)) == 0 {
+		s.log.Warn().Str("call_id", callID(req)).Str("agent", cred.AgentID).Msg(what + " from a device without registration: 403")
+		respond(tx, req, sip.StatusForbidden, "Register First")
+		return "", Credential{}, false
+	}
+	return user, cred, true
 }

@@ -56,17 +56,7 @@ func TestAgentConsoleInChromium(t *testing.T) {
 	callCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	phone := agentPhone(callCtx, t, s.sip.Addr().String(), "1001")
-	err := chromedp.Do(ctx,
-		chromedp.Navigate(base+"/login"),
-		chromedp.WaitVisible(chromedp.ID("user")),
-		chromedp.SendKeys(chromedp.ID("user"), "agent1001"),
-		chromedp.SendKeys(chromedp.ID("password"), "demo-agent1001"),
-		chromedp.Submit(chromedp.ID("password")),
-		chromedp.WaitVisible(chromedp.ID("state")),
-	)
-	if err != nil {
-		t.Fatalf("sign-in to the console: %v", err)
-	}
+	browserSignIn(t, ctx, base+"/login", "agent1001", "demo-agent1001", "state")
 	waitText(t, ctx, "#state", "Frei")
 	click(t, ctx, "#b-pause")
 	waitText(t, ctx, "#state", "Pause")

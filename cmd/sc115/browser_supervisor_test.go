@@ -24,17 +24,7 @@ func TestSupervisorInChromium(t *testing.T) {
 	base := "http://" + s.httpLn.Addr().String()
 	agentPhone(t.Context(), t, s.sip.Addr().String(), "1001")
 	waitAgent(t, s, "1001", acd.AgentAvailable)
-	err := chromedp.Do(ctx,
-		chromedp.Navigate(base+"/login"),
-		chromedp.WaitVisible(chromedp.ID("user")),
-		chromedp.SendKeys(chromedp.ID("user"), "aufsicht"),
-		chromedp.SendKeys(chromedp.ID("password"), "demo-aufsicht"),
-		chromedp.Submit(chromedp.ID("password")),
-		chromedp.WaitVisible(chromedp.ID("crisis-burgdorf")),
-	)
-	if err != nil {
-		t.Fatalf("sign-in to the supervisor view: %v", err)
-	}
+	browserSignIn(t, ctx, base+"/login", "aufsicht", "demo-aufsicht", "crisis-burgdorf")
 	click(t, ctx, "#crisis-burgdorf")
 	waitText(t, ctx, "#muni-burgdorf", "KRISE")
 	if on, err := s.store.Crisis(t.Context(), "burgdorf"); err != nil || !on {
@@ -87,17 +77,7 @@ func TestSupervisorWaitingCallsInChromium(t *testing.T) {
 	defer cancel()
 	phone := agentPhone(callCtx, t, s.sip.Addr().String(), "1001")
 	waitAgent(t, s, "1001", acd.AgentAvailable)
-	err := chromedp.Do(ctx,
-		chromedp.Navigate(base+"/supervisor"),
-		chromedp.WaitVisible(chromedp.ID("user")),
-		chromedp.SendKeys(chromedp.ID("user"), "aufsicht"),
-		chromedp.SendKeys(chromedp.ID("password"), "demo-aufsicht"),
-		chromedp.Submit(chromedp.ID("password")),
-		chromedp.WaitVisible(chromedp.ID("crisis-lehrte")),
-	)
-	if err != nil {
-		t.Fatalf("sign-in to the supervisor view: %v", err)
-	}
+	browserSignIn(t, ctx, base+"/supervisor", "aufsicht", "demo-aufsicht", "crisis-lehrte")
 	dial := func(from string) {
 		ph, err := testphone.New(from, "127.0.0.1")
 		if err != nil {
@@ -143,17 +123,9 @@ func TestBillingPageInChromium(t *testing.T) {
 	writeOctober(t, cfg.CDR.Dir)
 	s := startTest(t, cfg)
 	base := "http://" + s.httpLn.Addr().String()
-	err := chromedp.Do(ctx,
-		chromedp.Navigate(base+"/login"),
-		chromedp.WaitVisible(chromedp.ID("user")),
-		chromedp.SendKeys(chromedp.ID("user"), "abrechnung"),
-		chromedp.SendKeys(chromedp.ID("password"), "demo-abrechnung"),
-		chromedp.Submit(chromedp.ID("password")),
-		chromedp.WaitVisible(chromedp.ID("period")),
-		chromedp.SetValue(chromedp.ID("period"), "2026-10"),
-	)
-	if err != nil {
-		t.Fatalf("sign-in to the billing page: %v", err)
+	browserSignIn(t, ctx, base+"/login", "abrechnung", "demo-abrechnung", "period")
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("period"), "2026-10")); err != nil {
+		t.Fatal(err)
 	}
 	click(t, ctx, "#pick button")
 	waitText(t, ctx, "#inv-burgdorf", "9,00")

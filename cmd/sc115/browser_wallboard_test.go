@@ -65,17 +65,7 @@ func TestWallboardInChromium(t *testing.T) {
 	cfg := testConfig(t)
 	s := startTest(t, cfg)
 	base := "http://" + s.httpLn.Addr().String()
-	err := chromedp.Do(ctx,
-		chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible(chromedp.ID("user")),
-		chromedp.SendKeys(chromedp.ID("user"), "aufsicht"),
-		chromedp.SendKeys(chromedp.ID("password"), "demo-aufsicht"),
-		chromedp.Submit(chromedp.ID("password")),
-		chromedp.WaitVisible(chromedp.ID("muni-lehrte")),
-	)
-	if err != nil {
-		t.Fatalf("sign-in to the wallboard: %v", err)
-	}
+	browserSignIn(t, ctx, base+"/", "aufsicht", "demo-aufsicht", "muni-lehrte")
 	screenshot(t, ctx, "login-then-wallboard-idle-1920x1080.png")
 	caller, err := testphone.New("+495132123456", "127.0.0.1")
 	if err != nil {
@@ -102,4 +92,22 @@ func TestWallboardInChromium(t *testing.T) {
 	}
 	screenshot(t, ctx, "wallboard-waiting-1280x800.png")
 	_ = c.Bye(callCtx)
+}
+
+// browserSignIn opens url (a page, or /login), signs in on the sign-in
+// page it lands on, and waits for the element with id waitFor of the page
+// it comes back to.
+func browserSignIn(t *testing.T, ctx context.Context, url, user, password, waitFor string) {
+	t.Helper()
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(url),
+		chromedp.WaitVisible(chromedp.ID("user")),
+		chromedp.SendKeys(chromedp.ID("user"), user),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(chromedp.ID(waitFor)),
+	)
+	if err != nil {
+		t.Fatalf("sign-in as %s at %s: %v", user, url, err)
+	}
 }

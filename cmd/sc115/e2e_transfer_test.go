@@ -16,7 +16,6 @@ import (
 	"github.com/sc115/sc115/acd"
 	"github.com/sc115/sc115/internal/interop"
 	"github.com/sc115/sc115/internal/testphone"
-	"github.com/sc115/sc115/sip/media"
 )
 
 // transferConfig is the test config with an outbound trunk to office (a
@@ -110,21 +109,7 @@ func TestBlindTransferToTheBuergerbuero(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Between the REFER and the office's answer the caller heard the hold track.
-	hold, err := media.LoadWAV("../../prompts/de/hold.wav")
-	if err != nil {
-		t.Fatal(err)
-	}
-	holdFrames := map[string]bool{}
-	for i := 0; i < hold.Frames(); i++ {
-		holdFrames[string(hold.Frame(media.PCMA, i))] = true
-	}
-	held := 0
-	for _, p := range call.RTP.Received()[heardBefore:] {
-		if holdFrames[string(p.Payload)] {
-			held++
-		}
-	}
-	if held < 10 {
+	if held := holdHeard(t, call, heardBefore); held < 10 {
 		t.Errorf("the caller heard %d hold frames during the transfer, want ≥ 10 (no silence)", held)
 	}
 	talkBothWays(t, call, officeIn, nil) // also checks the caller's one stream (SSRC)
@@ -304,28 +289,7 @@ func TestAgentHoldPlaysHoldTrack(t *testing.T) {
 	if res, err := in.ReInvite(ctx, "sendonly"); err != nil || res.StatusCode != 200 || !strings.Contains(string(res.Body()), "a=recvonly") {
 		t.Fatalf("the agent's hold: %v %v", res, err)
 	}
-	hold, err := media.LoadWAV("../../prompts/de/hold.wav")
-	if err != nil {
-		t.Fatal(err)
-	}
-	frames := map[string]bool{}
-	for i := 0; i < hold.Frames(); i++ {
-		frames[string(hold.Frame(media.PCMA, i))] = true
-	}
-	heard := func() int {
-		n := 0
-		for _, p := range call.RTP.Received() {
-			if frames[string(p.Payload)] {
-				n++
-			}
-		}
-		return n
-	}
-	for deadline := time.Now().Add(30 * time.Second); heard() < 25 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-	}
-	if n := heard(); n < 25 {
-		t.Fatalf("while the agent held, the caller heard %d hold frames, want ≥ 25", n)
-	}
+	waitHoldHeard(t, call, 0, 25) // while the agent holds
 	if res, err := in.ReInvite(ctx, "sendrecv"); err != nil || res.StatusCode != 200 {
 		t.Fatalf("the agent's resume: %v %v", res, err)
 	}
