@@ -295,17 +295,18 @@ func agentStatus(id string, a *agent, info queue.AgentInfo) AgentStatus {
 }
 
 // Agents returns every configured agent's status, sorted by id.
+// One pipelined read for all of them: the wallboard and /metrics ask each
+// second, and 200 round trips in a burst would delay the calls' own.
 func (e *Engine) Agents() []AgentStatus {
-	out := make([]AgentStatus, 0, len(e.agents))
-	for id, a := range e.agents {
-		info, err := e.Store.Agent(context.Background(), id)
-		if err != nil {
-			e.log.Error().Err(err).Str("agent", id).Msg("store: agent")
-			continue
-		}
-		out = append(out, agentStatus(id, a, info))
+	infos, err := e.Store.Agents(context.Background(), e.agentIDs)
+	if err != nil {
+		e.log.Error().Err(err).Msg("store: agents")
+		return nil
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	out := make([]AgentStatus, 0, len(e.agentIDs))
+	for i, id := range e.agentIDs { // sorted
+		out = append(out, agentStatus(id, e.agents[id], infos[i]))
+	}
 	return out
 }
 

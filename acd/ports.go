@@ -128,6 +128,8 @@ type Store interface {
 	SignalCall(ctx context.Context, callID, signal, arg string) (bool, error)
 	SignalLiveCall(ctx context.Context, callID, signal, arg string) (bool, error)
 	WaitingCalls(ctx context.Context, skill string, limit int64) ([]queue.WaitingCall, error)
+	// Agents reads many agents' states in one round trip.
+	Agents(ctx context.Context, ids []string) ([]queue.AgentInfo, error)
 	// Audit appends to the shared audit log; AuditLog reads its newest entries.
 	Audit(ctx context.Context, fields map[string]string) error
 	AuditLog(ctx context.Context, n int64) ([]map[string]string, error)

@@ -254,6 +254,28 @@ func (s *Store) Agent(ctx context.Context, agentID string) (AgentInfo, error) {
 	if err != nil {
 		return AgentInfo{}, err
 	}
+	return agentInfo(m), nil
+}
+
+// Agents returns the stored states of many agents in one round trip (the
+// wallboard's and /metrics' picture), in the order of ids.
+func (s *Store) Agents(ctx context.Context, ids []string) ([]AgentInfo, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HGetAll(ctx, "{sc}:agent:"+id)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]AgentInfo, len(ids))
+	for i, c := range cmds {
+		out[i] = agentInfo(c.Val())
+	}
+	return out, nil
+}
+
+func agentInfo(m map[string]string) AgentInfo {
 	ms, _ := strconv.ParseInt(m["since"], 10, 64)
 	info := AgentInfo{State: m["state"], Reason: m["reason"], Call: m["call"], Owner: m["owner"]}
 	if info.State == "" {
@@ -262,7 +284,7 @@ func (s *Store) Agent(ctx context.Context, agentID string) (AgentInfo, error) {
 	if ms > 0 {
 		info.Since = time.UnixMilli(ms)
 	}
-	return info, nil
+	return info
 }
 
 // Position is the call's place in its queue: 1 + the calls ahead of it in

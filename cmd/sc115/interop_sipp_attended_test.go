@@ -34,6 +34,7 @@ func TestSippAttendedTransfer(t *testing.T) {
 		{"busy", "testdata/sipp/uas-busy.xml", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel() // each its own instance, ports and sipps; most of the time is the caller's talk
 			dir := t.TempDir()
 			officePort := interop.FreePort(t, "udp")
 			cfg := transferConfig(t, "127.0.0.1:"+strconv.Itoa(officePort))
@@ -47,9 +48,10 @@ func TestSippAttendedTransfer(t *testing.T) {
 			audio := filepath.Join(dir, "tone.ulaw")
 			writeTone(t, audio, 1000, 25*time.Second)
 			callerScen := filepath.Join(dir, "caller.xml")
-			// The caller talks 20 s in all, then hangs up: time enough for
-			// the whole transfer, which the test checks is over before.
-			renderTemplate(t, "testdata/sipp/caller.xml.tmpl", callerScen, map[string]any{"Number": "05136115", "Audio": audio, "TalkMS": 20000})
+			// The caller talks 15 s in all, then hangs up: time enough for
+			// the whole transfer (about a second here), which the test
+			// checks is over before.
+			renderTemplate(t, "testdata/sipp/caller.xml.tmpl", callerScen, map[string]any{"Number": "05136115", "Audio": audio, "TalkMS": 15000})
 			caller := startSipp(ctx, t, sipp, dir, "caller", "-sf", callerScen, "-m", "1", "-mp", strconv.Itoa(interop.FreePort(t, "udp")&^1), target)
 			in, err := agent.NextIncoming(ctx)
 			if err != nil {
