@@ -253,9 +253,7 @@ func (c *call) resumeAfterConsult(agentID string) {
 	if line == nil || lineAgent != agentID || held {
 		return
 	}
-	if err := c.e.Dialer.Bridge(c.leg, line); err != nil {
-		c.log.Error().Err(err).Msg("bridge back to the agent after the consultation failed")
-	}
+	c.backToAgent(line)
 }
 
 // freeConsulted frees an agent claimed for a consultation that ended

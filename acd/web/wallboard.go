@@ -99,13 +99,6 @@ func (w *Wallboard) unsubscribe(ch chan []byte) {
 	w.mu.Unlock()
 }
 
-// Viewers is how many wallboards watch now.
-func (w *Wallboard) Viewers() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.viewers)
-}
-
 // wallboardRoles may watch the wallboard: everyone with a role.
 var wallboardRoles = []string{acd.RoleAgent, acd.RoleSupervisor, acd.RoleBilling}
 
