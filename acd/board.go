@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/sc115/sc115/cdr"
-	"github.com/sc115/sc115/queue"
 )
 
 // The wallboard's figures (issue 15), the same on every instance: they
@@ -122,8 +121,16 @@ type BoardMunicipality struct {
 	Today             Figures `json:"today"`
 	// Last15: the current and the previous interval (15–30 minutes).
 	Last15 Figures `json:"last_15_min"`
-	// Intervals: today's 96 quarter hours (offered and service level).
-	Intervals []Figures `json:"intervals"`
+	// Intervals: today's quarter hours in which calls came, in order (a
+	// day has 96; the empty ones are left out to keep the picture small).
+	Intervals []Interval `json:"intervals"`
+}
+
+// Interval is one quarter hour of a day: Slot 0 is 00:00–00:15, 95 is
+// 23:45–24:00 (Berlin time).
+type Interval struct {
+	Slot int `json:"slot"`
+	Figures
 }
 
 // Board is the wallboard's picture at At.
@@ -152,8 +159,16 @@ func (e *Engine) Board(ctx context.Context) Board {
 	now := e.now()
 	b := Board{At: now, ThresholdSecs: e.cfg.ServiceLevel.Seconds(), TargetLevel: BoardTarget, AgentsByState: map[AgentState]int{}}
 	day, slot := daySlot(now, e.berlin)
-	for _, m := range e.cfg.Municipalities {
-		bm := BoardMunicipality{Key: m.Key, Name: m.Name}
+	subjects := make([]string, len(e.cfg.Municipalities))
+	for i, m := range e.cfg.Municipalities {
+		subjects[i] = "m:" + m.Key
+	}
+	days, err := e.Store.DayStats(ctx, day, subjects)
+	if err != nil {
+		b.StoreUnavailable = true
+	}
+	for i, m := range e.cfg.Municipalities {
+		bm := BoardMunicipality{Key: m.Key, Name: m.Name, Intervals: []Interval{}}
 		var err error
 		if bm.Crisis, err = e.Store.Crisis(ctx, m.Key); err != nil {
 			b.StoreUnavailable = true
@@ -168,23 +183,24 @@ func (e *Engine) Board(ctx context.Context) Board {
 			bm.LoggedIn = f.loggedIn
 			bm.EstimatedWaitSecs = estimatedWait(f.waiting+1, f.loggedIn, f.handle).Seconds()
 		}
-		total, slots, err := e.Store.DayStats(ctx, day, "m:"+m.Key)
-		if err != nil {
-			b.StoreUnavailable = true
-			slots = make([]map[string]int64, queue.DaySlots)
+		if i >= len(days) {
+			b.Municipalities = append(b.Municipalities, bm)
+			continue
 		}
-		bm.Today = e.figuresOf(total)
+		d := days[i]
+		bm.Today = e.figuresOf(d.Total)
 		prev := map[string]int64{}
 		if slot > 0 {
-			prev = slots[slot-1]
+			prev = d.Slots[slot-1]
 		}
-		bm.Last15 = e.figuresOf(add(slots[slot], prev))
-		for _, s := range slots {
-			bm.Intervals = append(bm.Intervals, e.figuresOf(s))
+		bm.Last15 = e.figuresOf(add(d.Slots[slot], prev))
+		for s, f := range d.Slots {
+			if len(f) > 0 {
+				bm.Intervals = append(bm.Intervals, Interval{Slot: s, Figures: e.figuresOf(f)})
+			}
 		}
 		b.Municipalities = append(b.Municipalities, bm)
 	}
-	var err error
 	if b.Waiting, err = e.waitingCalls(ctx, now); err != nil {
 		b.StoreUnavailable = true
 	}

@@ -37,8 +37,8 @@ func TestBoardFromTheStore(t *testing.T) {
 	if bm.Today.Offered != 1 || bm.Today.Answered != 1 || bm.Today.AnsweredInSL != 1 || bm.Today.Level != 1 {
 		t.Errorf("today %+v, want the answered call", bm.Today)
 	}
-	if bm.Last15.Offered != 1 || len(bm.Intervals) != 96 {
-		t.Errorf("last 15 min %+v, %d intervals", bm.Last15, len(bm.Intervals))
+	if bm.Last15.Offered != 1 || len(bm.Intervals) != 1 || bm.Intervals[0].Offered != 1 {
+		t.Errorf("last 15 min %+v, intervals %+v: want the one call's quarter hour", bm.Last15, bm.Intervals)
 	}
 	if bm.Waiting != 1 || bm.LongestWaitSecs < 0.04 {
 		t.Errorf("waiting %d, longest wait %.3f s: want the queued call", bm.Waiting, bm.LongestWaitSecs)

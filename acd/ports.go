@@ -135,8 +135,8 @@ type Store interface {
 	AuditLog(ctx context.Context, n int64) ([]map[string]string, error)
 	// CountCall adds a finished call to the shared day figures (board.go).
 	CountCall(ctx context.Context, day string, slot int, subjects []string, fields map[string]int64) error
-	// DayStats reads a subject's figures of a day and its 15-minute intervals.
-	DayStats(ctx context.Context, day, subject string) (map[string]int64, []map[string]int64, error)
+	// DayStats reads subjects' figures of a day and its 15-minute intervals.
+	DayStats(ctx context.Context, day string, subjects []string) ([]queue.DayFigures, error)
 	// OldestWaiting is the arrival of the longest-waiting call for a skill.
 	OldestWaiting(ctx context.Context, skill string) (time.Time, error)
 	Heartbeat(ctx context.Context, instance string, ttl time.Duration) error

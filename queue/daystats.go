@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -10,8 +11,10 @@ import (
 
 // Day figures for the wallboard, shared by every instance: each finished
 // call adds to its municipality's and its queue's counters of the day and
-// of its 15-minute interval (a hash each, kept a week). One pipeline per
-// call, none per packet; every instance's wallboard reads the same.
+// of its 15-minute interval. A subject's day is one hash (kept a week):
+// field "offered" counts the day, field "37.offered" interval 37. So the
+// wallboard reads a municipality's whole day with one HGETALL, not one
+// per interval; one pipeline per finished call, none per packet.
 
 // DaySlots is the number of 15-minute intervals of a day.
 const DaySlots = 96
@@ -22,53 +25,66 @@ const dayStatsTTL = 8 * 24 * time.Hour
 
 func dayKey(day, subject string) string { return "{sc}:day:" + day + ":" + subject }
 
-func slotKey(day, subject string, slot int) string {
-	return dayKey(day, subject) + ":" + strconv.Itoa(slot)
-}
-
 // CountCall adds fields (e.g. offered 1, answered 1) to each subject's
 // ("m:burgdorf", "q:burgdorf") counters of day (YYYY-MM-DD) and of its
 // interval slot (0–95).
 func (s *Store) CountCall(ctx context.Context, day string, slot int, subjects []string, fields map[string]int64) error {
+	prefix := strconv.Itoa(slot) + "."
 	pipe := s.rdb.Pipeline()
 	for _, sub := range subjects {
-		for _, k := range []string{dayKey(day, sub), slotKey(day, sub, slot)} {
-			for f, n := range fields {
-				pipe.HIncrBy(ctx, k, f, n)
-			}
-			pipe.Expire(ctx, k, dayStatsTTL)
+		k := dayKey(day, sub)
+		for f, n := range fields {
+			pipe.HIncrBy(ctx, k, f, n)
+			pipe.HIncrBy(ctx, k, prefix+f, n)
 		}
+		pipe.Expire(ctx, k, dayStatsTTL)
 	}
 	_, err := pipe.Exec(ctx)
 	return err
 }
 
-// DayStats returns a subject's counters of day and of each of its
-// intervals (index = slot; empty maps where nothing happened).
-func (s *Store) DayStats(ctx context.Context, day, subject string) (map[string]int64, []map[string]int64, error) {
-	pipe := s.rdb.Pipeline()
-	total := pipe.HGetAll(ctx, dayKey(day, subject))
-	slots := make([]*redis.MapStringStringCmd, DaySlots)
-	for i := range slots {
-		slots[i] = pipe.HGetAll(ctx, slotKey(day, subject, i))
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, nil, err
-	}
-	out := make([]map[string]int64, DaySlots)
-	for i, c := range slots {
-		out[i] = ints(c.Val())
-	}
-	return ints(total.Val()), out, nil
+// DayFigures are a subject's counters of one day: the day's and each
+// interval's (index = slot; empty maps where nothing happened).
+type DayFigures struct {
+	Total map[string]int64
+	Slots []map[string]int64
 }
 
-func ints(m map[string]string) map[string]int64 {
-	out := make(map[string]int64, len(m))
+// DayStats reads the day figures of every subject in one round trip.
+func (s *Store) DayStats(ctx context.Context, day string, subjects []string) ([]DayFigures, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(subjects))
+	for i, sub := range subjects {
+		cmds[i] = pipe.HGetAll(ctx, dayKey(day, sub))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]DayFigures, len(subjects))
+	for i, c := range cmds {
+		out[i] = splitDay(c.Val())
+	}
+	return out, nil
+}
+
+// splitDay sorts a day hash's fields into the day's and the intervals'.
+func splitDay(m map[string]string) DayFigures {
+	d := DayFigures{Total: map[string]int64{}, Slots: make([]map[string]int64, DaySlots)}
+	for i := range d.Slots {
+		d.Slots[i] = map[string]int64{}
+	}
 	for k, v := range m {
 		n, _ := strconv.ParseInt(v, 10, 64)
-		out[k] = n
+		slot, field, ok := strings.Cut(k, ".")
+		if !ok {
+			d.Total[k] = n
+			continue
+		}
+		if i, err := strconv.Atoi(slot); err == nil && i >= 0 && i < DaySlots {
+			d.Slots[i][field] = n
+		}
 	}
-	return out
+	return d
 }
 
 // OldestWaiting is the arrival of the call that waits longest for skill

@@ -538,12 +538,19 @@ func TestDayStatsAndOldestWaiting(t *testing.T) {
 		}
 	}
 	_ = s.CountCall(ctx, "2026-12-02", 41, []string{"m:burgdorf"}, map[string]int64{"offered": 1})
-	total, slots, err := s.DayStats(ctx, "2026-12-02", "m:burgdorf")
-	if err != nil || total["offered"] != 4 || total["answered"] != 1 || slots[40]["offered"] != 3 || slots[41]["offered"] != 1 || len(slots[0]) != 0 {
-		t.Errorf("day %v, slot 40 %v, 41 %v, err %v", total, slots[40], slots[41], err)
+	days, err := s.DayStats(ctx, "2026-12-02", []string{"m:burgdorf", "q:burgdorf", "m:nobody"})
+	if err != nil || len(days) != 3 {
+		t.Fatalf("%d days, err %v", len(days), err)
 	}
-	if q, _, _ := s.DayStats(ctx, "2026-12-02", "q:burgdorf"); q["offered"] != 3 {
+	total, slots := days[0].Total, days[0].Slots
+	if total["offered"] != 4 || total["answered"] != 1 || slots[40]["offered"] != 3 || slots[41]["offered"] != 1 || len(slots[0]) != 0 || len(slots) != DaySlots {
+		t.Errorf("day %v, slot 40 %v, 41 %v", total, slots[40], slots[41])
+	}
+	if q := days[1].Total; q["offered"] != 3 || len(q) != 2 {
 		t.Errorf("queue day %v", q)
+	}
+	if n := days[2]; len(n.Total) != 0 || len(n.Slots) != DaySlots || len(n.Slots[40]) != 0 {
+		t.Errorf("a subject without calls: %+v", n.Total)
 	}
 	if at, err := s.OldestWaiting(ctx, "burgdorf"); err != nil || !at.IsZero() {
 		t.Errorf("nobody waits: %v %v", at, err)

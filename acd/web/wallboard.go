@@ -29,7 +29,7 @@ type Wallboard struct {
 
 	mu      sync.Mutex
 	viewers map[chan []byte]struct{}
-	last    []byte
+	last    []byte        // the picture (JSON)
 	wake    chan struct{} // a first viewer wakes the producer
 }
 
@@ -69,12 +69,15 @@ func (w *Wallboard) produce(ctx context.Context) []byte {
 		w.log.Error().Err(err).Msg("wallboard: encode")
 		return nil
 	}
+	// The event is framed once for all viewers: no copy per viewer.
+	frame := make([]byte, 0, len(data)+len(eventPrefix)+2)
+	frame = append(append(append(frame, eventPrefix...), data...), '\n', '\n')
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.last = data
 	for ch := range w.viewers {
 		select {
-		case ch <- data:
+		case ch <- frame:
 		default:
 		}
 	}
@@ -98,6 +101,9 @@ func (w *Wallboard) unsubscribe(ch chan []byte) {
 	delete(w.viewers, ch)
 	w.mu.Unlock()
 }
+
+// eventPrefix starts each picture on the live stream (one SSE event).
+const eventPrefix = "event: board\ndata: "
 
 // wallboardRoles may watch the wallboard: everyone with a role.
 var wallboardRoles = []string{acd.RoleAgent, acd.RoleSupervisor, acd.RoleBilling}
@@ -148,8 +154,8 @@ func (w *Wallboard) Mount(mux acd.Mux, a *Auth) {
 			select {
 			case <-r.Context().Done():
 				return
-			case data := <-ch:
-				if _, err := rw.Write(append(append([]byte("event: board\ndata: "), data...), '\n', '\n')); err != nil {
+			case frame := <-ch:
+				if _, err := rw.Write(frame); err != nil {
 					return
 				}
 				if err := rc.Flush(); err != nil {

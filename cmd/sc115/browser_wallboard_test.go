@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,6 +93,16 @@ func TestWallboardInChromium(t *testing.T) {
 	}
 	screenshot(t, ctx, "wallboard-waiting-1280x800.png")
 	_ = c.Bye(callCtx)
+	// The finished call is a bar in the chart: its quarter hour, one call.
+	bar, err := chromedp.Run(ctx, chromedp.Poll[string](`(() => { const r = document.querySelectorAll("#chart rect");
+		return r.length === 1 && r[0].querySelector("title").textContent; })()`, chromedp.WithPollingTimeout(30*time.Second)))
+	if err != nil || !strings.HasSuffix(bar, "– 1 Anrufe") {
+		t.Fatalf("the finished call never showed in the chart: %q %v", bar, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1920, 1080)); err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "wallboard-after-call-1920x1080.png")
 }
 
 // browserSignIn opens url (a page, or /login), signs in on the sign-in

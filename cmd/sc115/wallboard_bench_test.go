@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sc115/sc115/internal/interop"
 	"github.com/sc115/sc115/internal/testphone"
 )
 
@@ -25,14 +26,23 @@ import (
 // instance reads the store once a second for all viewers, so 50 viewers
 // cost 50 small writes a second, not 50 store reads.
 func BenchmarkCallsWithWallboardViewers(b *testing.B) {
-	for _, viewers := range []int{0, 50} {
-		b.Run(fmt.Sprintf("viewers=%d", viewers), func(b *testing.B) { benchViewers(b, viewers) })
+	for _, store := range []string{"embedded", "redis-server"} {
+		for _, viewers := range []int{0, 50} {
+			b.Run(fmt.Sprintf("store=%s/viewers=%d", store, viewers), func(b *testing.B) {
+				url := ""
+				if store == "redis-server" {
+					url = interop.RedisServer(b)
+				}
+				benchViewers(b, url, viewers)
+			})
+		}
 	}
 }
 
-func benchViewers(b *testing.B, viewers int) {
+func benchViewers(b *testing.B, redisURL string, viewers int) {
 	const agents, rate, talk = 200, 100, time.Second
 	cfg := testConfigB(b)
+	cfg.Queue.Redis = redisURL
 	cfg.ACD.Queue.Wrapup = 0
 	s := startWithAgents(b, cfg, agents)
 	target, base := s.sip.Addr().String(), "http://"+s.httpLn.Addr().String()
