@@ -475,18 +475,35 @@ func (c *call) storeFailed(err error) CallState {
 func (c *call) queueAndConnect(ctx context.Context) CallState {
 	e := c.e
 	waiting := e.m.waiting.WithLabelValues(c.muni.Key)
+	greeting := []string{c.greeting}
+	if c.muni.GreetingMode == GreetingComplete {
+		// Heard in full before any agent is offered: the call joins the
+		// queue when the greeting is over, with its arrival as its place
+		// (the score orders by priority, then arrival), so it keeps the
+		// place it would have had from the start without holding an agent
+		// reserved and idle while the greeting plays.
+		select {
+		case <-c.leg.PlayIntro(greeting, ""):
+		case <-c.leg.Ended():
+			return c.endUnanswered()
+		case <-e.stop:
+			return c.endUnanswered()
+		}
+		greeting = nil
+	}
 	if err := c.enqueue(); err != nil {
 		return c.storeFailed(err)
 	}
 	c.rec.QueuedAt = e.now()
 	if reason := c.overflowReason(ctx, true); reason != "" {
-		c.leg.Play([]string{c.greeting}, c.hold) // the caller hears something while other centers ring
+		c.leg.Play(greeting, c.hold) // the caller hears something while other centers ring
 		if st, done := c.overflowed(ctx, reason, true); done {
 			return st
 		}
 	}
-	// The greeting, then (if the call waits) its position and wait, then hold.
-	c.leg.Play(append([]string{c.greeting}, c.announce()...), c.hold)
+	// The greeting (unless heard already), then (if the call waits) its
+	// position and wait, then hold.
+	c.leg.Play(append(greeting, c.announce()...), c.hold)
 	for {
 		c.to(StateQueued)
 		agentID, st := c.wait(ctx, waiting)

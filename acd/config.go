@@ -86,6 +86,17 @@ type Config struct {
 	DrainTime time.Duration `yaml:"drain_time"`
 }
 
+// GreetingMode is how a municipality's greeting meets its agents.
+type GreetingMode string
+
+// The greeting modes: complete calls are offered to an agent only once
+// the greeting has been heard in full; interruptible ones at once (the
+// agent cuts the greeting off).
+const (
+	GreetingComplete      GreetingMode = "complete"
+	GreetingInterruptible GreetingMode = "interruptible"
+)
+
 // Municipality is one member of the service center.
 type Municipality struct {
 	Key        string   `yaml:"key"`
@@ -96,6 +107,11 @@ type Municipality struct {
 	MinLevel   int      `yaml:"min_level"` // proficiency an agent needs at first (1–10, default 1)
 	Priority   int      `yaml:"priority"`  // 1–9, higher first (0 or unset: 5)
 	Greeting   string   `yaml:"greeting"`  // prompt file; default: the media default greeting
+	// GreetingMode says whether the greeting is heard in full (complete,
+	// the default: e.g. a data-protection notice that must be played) or
+	// cut off when an agent answers (interruptible). The crisis greeting
+	// follows the same mode.
+	GreetingMode GreetingMode `yaml:"greeting_mode"`
 	// HoldTrack is the municipality's hold class: the track its waiting
 	// callers hear (a prompt file; default: media.hold_track).
 	HoldTrack string `yaml:"hold_track"`
@@ -331,6 +347,13 @@ func (c *Config) Validate() error {
 		}
 		if m.Priority == 0 {
 			m.Priority = 5
+		}
+		switch m.GreetingMode {
+		case "":
+			m.GreetingMode = GreetingComplete
+		case GreetingComplete, GreetingInterruptible:
+		default:
+			errs = append(errs, fieldErr(f+".greeting_mode", "%q is neither complete nor interruptible", m.GreetingMode))
 		}
 		if m.ClosedPrompt == "" {
 			m.ClosedPrompt = "closed.wav"

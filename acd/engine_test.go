@@ -30,6 +30,9 @@ type fakeLeg struct {
 	retryAfter time.Duration
 	// ack, if set, is the ACK Answer waits for after its 200 OK.
 	ack chan struct{}
+	// greeting, if set, is what PlayIntro returns: closed when the test
+	// says the greeting has been heard (nil: at once).
+	greeting chan struct{}
 }
 
 func (l *fakeLeg) connect() { l.conOnce.Do(func() { close(l.connected) }) }
@@ -57,8 +60,16 @@ func (l *fakeLeg) Answer(ctx context.Context) error {
 	}
 	return ctx.Err()
 }
-func (l *fakeLeg) PlayOnce([]string)       {}
-func (l *fakeLeg) Play([]string, string)   {}
+func (l *fakeLeg) PlayOnce([]string)     {}
+func (l *fakeLeg) Play([]string, string) {}
+func (l *fakeLeg) PlayIntro([]string, string) <-chan struct{} {
+	if l.greeting != nil {
+		return l.greeting
+	}
+	done := make(chan struct{})
+	close(done)
+	return done
+}
 func (l *fakeLeg) Hangup()                 { close(l.hungUp); l.end() }
 func (l *fakeLeg) EndReason() string       { return "" }
 func (l *fakeLeg) HoldTime() time.Duration { return 0 }

@@ -28,6 +28,9 @@ type CallerLeg interface {
 	// Play sends the named prompts once, then loops the prompt named hold
 	// (the hold track; "" = silence).
 	Play(prompts []string, hold string)
+	// PlayIntro is Play, and the channel it returns is closed once the
+	// prompts have been sent in full (then the hold track begins).
+	PlayIntro(prompts []string, hold string) <-chan struct{}
 	// PlayOnce plays the prompts and returns when they are over (or the
 	// caller hung up).
 	PlayOnce(prompts []string)

@@ -286,7 +286,12 @@ func (c *InboundCall) markAnswered() {
 
 // Play sends the named prompts once, then loops the prompt named hold (the
 // caller's hold track; "" = silence), ending any bridge the leg is in.
-func (c *InboundCall) Play(names []string, hold string) {
+func (c *InboundCall) Play(names []string, hold string) { c.PlayIntro(names, hold) }
+
+// PlayIntro is Play, and the channel it returns is closed once the last
+// frame of the named prompts has been sent (at once if none exists or
+// the call has no media). Playing something else first leaves it open.
+func (c *InboundCall) PlayIntro(names []string, hold string) <-chan struct{} {
 	var intro []*media.Prompt
 	for _, n := range names {
 		if p := c.s.media.Prompt(n); p != nil {
@@ -299,8 +304,11 @@ func (c *InboundCall) Play(names []string, hold string) {
 	}
 	if sess := c.session(); sess != nil {
 		media.Unbridge(sess) // a caller being played to hears only that (a transfer puts it on hold)
-		sess.Play(intro, loop)
+		return sess.PlayIntro(intro, loop)
 	}
+	played := make(chan struct{})
+	close(played)
+	return played
 }
 
 // PlayOnce plays the named prompts and returns when they are over or the

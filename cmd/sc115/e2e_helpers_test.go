@@ -50,6 +50,12 @@ func testConfigB(t testing.TB) Config {
 	c.ACD.Queue.NoAnswerRest = 500 * time.Millisecond
 	c.ACD.DrainTime = 2 * time.Second
 	c.ACD.Hours = acd.AlwaysOpen() // the example's Mon–Fri 08–18 would close tests run at night
+	// The example's greetings last 10 s and are heard in full by default:
+	// the suite's calls reach their agents at once instead (TestGreetingModes
+	// checks both modes).
+	for i := range c.ACD.Municipalities {
+		c.ACD.Municipalities[i].GreetingMode = acd.GreetingInterruptible
+	}
 	c.Instance = "test-1"
 	return c
 }

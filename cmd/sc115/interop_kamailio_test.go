@@ -321,6 +321,9 @@ func startBinaryInstance(t *testing.T, bin, instance string, sipPort int, redisU
 		s = strings.Replace(s, "holidays: NI", "holidays: none", 1)
 		s = strings.Replace(s, `closed_days: ["12-24", "12-31"]`, "closed_days: []", 1)
 		s = strings.Replace(s, "wrapup: 30s", "wrapup: 1s", 1)
+		// Agents cut the 10 s greetings off (as in testConfig).
+		s = regexp.MustCompile(`(?m)^\s+greeting_mode: .*\n`).ReplaceAllString(s, "")
+		s = regexp.MustCompile(`(?m)^(\s+)greeting: (greeting-\w+\.wav)$`).ReplaceAllString(s, "${1}greeting: ${2}\n${1}greeting_mode: interruptible")
 		return s
 	})
 	cdrDir := t.TempDir()

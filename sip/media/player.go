@@ -8,6 +8,22 @@ type player struct {
 	loop  *Prompt
 	item  int // index into intro; len(intro) means the loop
 	frame int
+	// played, if set, is closed once the last intro frame has been sent
+	// (a greeting that must be heard in full before an agent is offered).
+	played chan struct{}
+}
+
+// introSent closes played once the intro is over; the owning clock shard
+// calls it after each frame it sent.
+func (p *player) introSent() {
+	if p.played == nil {
+		return
+	}
+	last := len(p.intro) - 1
+	if p.item > last || (p.item == last && p.frame >= p.intro[last].Frames()) {
+		close(p.played)
+		p.played = nil
+	}
 }
 
 // silence is one 20 ms frame of G.711 silence in each law.

@@ -158,8 +158,24 @@ func (s *Session) LastReceived() time.Time {
 
 // Play sends each intro prompt once, then loops loop (nil: silence),
 // replacing whatever the leg sent before. It unbridges nothing: call Unbridge.
-func (s *Session) Play(intro []*Prompt, loop *Prompt) {
-	s.player.Store(&player{intro: intro, loop: loop})
+func (s *Session) Play(intro []*Prompt, loop *Prompt) { s.play(&player{intro: intro, loop: loop}) }
+
+// PlayIntro is Play, and the channel it returns is closed once the last
+// frame of intro has been sent (at once for no intro). It is never closed
+// if something else is played or the leg bridged before that.
+func (s *Session) PlayIntro(intro []*Prompt, loop *Prompt) <-chan struct{} {
+	played := make(chan struct{})
+	if len(intro) == 0 {
+		close(played)
+		s.Play(nil, loop)
+		return played
+	}
+	s.play(&player{intro: intro, loop: loop, played: played})
+	return played
+}
+
+func (s *Session) play(pl *player) {
+	s.player.Store(pl)
 	s.out.mu.Lock()
 	if s.shard == nil {
 		s.shard = s.eng.clock.pick()
@@ -236,6 +252,7 @@ func (s *Session) sendGenerated(skip int) {
 	s.out.seq++
 	s.out.ts += uint32(FrameSamples * (skip + 1))
 	s.writeLocked(p.PT, frame)
+	pl.introSent()
 	if s.out.frames++; s.out.frames >= srEvery {
 		s.out.frames = 0
 		s.sendSRLocked()

@@ -385,3 +385,47 @@ func TestRebridgeLeavesTheOldBridge(t *testing.T) {
 		t.Error("the consultation leg still gets the target's media")
 	}
 }
+
+// TestPlayedClosesAfterTheLastIntroFrame: a greeting that must be heard in
+// full is over only once its last frame has been sent — not a frame
+// earlier — also when two prompts make the intro or the clock skips.
+func TestPlayedClosesAfterTheLastIntroFrame(t *testing.T) {
+	a := PromptFromPCM("a", make([]int, 2*FrameSamples))
+	b := PromptFromPCM("b", make([]int, 3*FrameSamples))
+	over := func(p *player) bool {
+		select {
+		case <-p.played:
+			return true
+		default:
+			return p.played == nil
+		}
+	}
+	played := make(chan struct{})
+	p := &player{intro: []*Prompt{a, b}, played: played}
+	for i := 0; i < 5; i++ {
+		if over(p) {
+			t.Fatalf("over after %d of 5 frames", i)
+		}
+		p.next(PCMA, 0)
+		p.introSent()
+	}
+	select {
+	case <-played:
+	default:
+		t.Fatal("not over after the intro's 5 frames")
+	}
+	p.next(PCMA, 0) // silence after it: closing twice would panic
+	p.introSent()
+
+	skipped := make(chan struct{})
+	p = &player{intro: []*Prompt{a, b}, played: skipped}
+	p.next(PCMA, 0)
+	p.introSent()
+	p.next(PCMA, 5) // the clock fell behind past the intro's end
+	p.introSent()
+	select {
+	case <-skipped:
+	default:
+		t.Fatal("not over after the clock skipped past the intro")
+	}
+}
