@@ -476,7 +476,7 @@ func (c *call) queueAndConnect(ctx context.Context) CallState {
 	e := c.e
 	waiting := e.m.waiting.WithLabelValues(c.muni.Key)
 	greeting := []string{c.greeting}
-	if c.muni.GreetingMode == GreetingComplete {
+	if c.muni.GreetingMode == GreetingComplete || c.muni.Menu != nil { // a menu follows the greeting's end
 		// Heard in full before any agent is offered: the call joins the
 		// queue when the greeting is over, with its arrival as its place
 		// (the score orders by priority, then arrival), so it keeps the
@@ -490,6 +490,11 @@ func (c *call) queueAndConnect(ctx context.Context) CallState {
 			return c.endUnanswered()
 		}
 		greeting = nil
+	}
+	if c.muni.Menu != nil {
+		if st, done := c.menu(ctx); done {
+			return st
+		}
 	}
 	if err := c.enqueue(); err != nil {
 		return c.storeFailed(err)

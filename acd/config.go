@@ -112,6 +112,9 @@ type Municipality struct {
 	// cut off when an agent answers (interruptible). The crisis greeting
 	// follows the same mode.
 	GreetingMode GreetingMode `yaml:"greeting_mode"`
+	// Menu, if set, is played after the greeting: keys that inform or
+	// choose a queue (menu.go).
+	Menu *Menu `yaml:"menu"`
 	// HoldTrack is the municipality's hold class: the track its waiting
 	// callers hear (a prompt file; default: media.hold_track).
 	HoldTrack string `yaml:"hold_track"`
@@ -381,6 +384,18 @@ func (c *Config) Validate() error {
 			errs = append(errs, fieldErr(f+".numbers", "at least one dialed number is needed"))
 		}
 		errs = append(errs, c.claimNumbers(numbers, m.Key, f+".numbers", m.Numbers)...)
+	}
+	queues := map[string]bool{}
+	for s := range skills {
+		queues[s] = true
+	}
+	for q := range c.Queues {
+		queues[q] = true
+	}
+	for i := range c.Municipalities {
+		if m := &c.Municipalities[i]; m.Menu != nil {
+			errs = append(errs, validateMenu(fmt.Sprintf("acd.municipalities[%d].menu", i), m.Menu, queues)...)
+		}
 	}
 	ids := map[string]bool{}
 	users := map[string]bool{}

@@ -30,6 +30,11 @@ type fakeLeg struct {
 	retryAfter time.Duration
 	// ack, if set, is the ACK Answer waits for after its 200 OK.
 	ack chan struct{}
+	// keys are the caller's DTMF keys (nil: none).
+	keys chan rune
+	// intros are the prompts played in full with PlayIntro, in order.
+	playMu sync.Mutex
+	intros []string
 	// greeting, if set, is what PlayIntro returns: closed when the test
 	// says the greeting has been heard (nil: at once).
 	greeting chan struct{}
@@ -62,7 +67,10 @@ func (l *fakeLeg) Answer(ctx context.Context) error {
 }
 func (l *fakeLeg) PlayOnce([]string)     {}
 func (l *fakeLeg) Play([]string, string) {}
-func (l *fakeLeg) PlayIntro([]string, string) <-chan struct{} {
+func (l *fakeLeg) PlayIntro(prompts []string, _ string) <-chan struct{} {
+	l.playMu.Lock()
+	l.intros = append(l.intros, prompts...)
+	l.playMu.Unlock()
 	if l.greeting != nil {
 		return l.greeting
 	}
@@ -73,7 +81,7 @@ func (l *fakeLeg) PlayIntro([]string, string) <-chan struct{} {
 func (l *fakeLeg) Hangup()                 { close(l.hungUp); l.end() }
 func (l *fakeLeg) EndReason() string       { return "" }
 func (l *fakeLeg) HoldTime() time.Duration { return 0 }
-func (l *fakeLeg) DTMF() <-chan rune       { return nil }
+func (l *fakeLeg) DTMF() <-chan rune       { return l.keys }
 func (l *fakeLeg) Ended() <-chan struct{}  { return l.ended }
 func (l *fakeLeg) end()                    { l.once.Do(func() { close(l.ended) }) }
 

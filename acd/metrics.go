@@ -14,7 +14,10 @@ type metrics struct {
 	answered  *prometheus.CounterVec
 	abandoned *prometheus.CounterVec
 	rejected  *prometheus.CounterVec
-	active    prometheus.Gauge
+	// selfService counts calls the menu's information answered (never
+	// offered to an agent: left out of the service level).
+	selfService *prometheus.CounterVec
+	active      prometheus.Gauge
 	// answeredInSL and abandonedShort complete the service level:
 	// answered within threshold ÷ (offered − short abandons).
 	answeredInSL *prometheus.CounterVec
@@ -37,10 +40,12 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	lbl := []string{"municipality"}
 	m := &metrics{
-		offered:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_offered_total", Help: "Calls that reached sc115, per municipality (unknown = not routable)."}, lbl),
-		answered:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_answered_total", Help: "Calls answered by an agent."}, lbl),
-		abandoned:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_abandoned_total", Help: "Calls the caller hung up before an agent answered."}, lbl),
-		rejected:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_rejected_total", Help: "Calls refused (unknown number, closed, draining, overloaded, busy)."}, lbl),
+		offered:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_offered_total", Help: "Calls that reached sc115, per municipality (unknown = not routable)."}, lbl),
+		answered:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_answered_total", Help: "Calls answered by an agent."}, lbl),
+		abandoned: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_abandoned_total", Help: "Calls the caller hung up before an agent answered."}, lbl),
+		rejected:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_rejected_total", Help: "Calls refused (unknown number, closed, draining, overloaded, busy)."}, lbl),
+		selfService: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_self_service_total",
+			Help: "Calls the municipality's menu answered with information, without an agent (left out of the service level)."}, lbl),
 		answeredInSL: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_answered_within_sl_total", Help: "Calls answered by an agent within the service-level threshold (acd.service_level)."}, lbl),
 		overflowed:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_overflowed_total", Help: "Calls forwarded to another 115 center."}, lbl),
 		transfers: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_transfers_total",
@@ -56,7 +61,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Agents the reconciliation found stuck on a call nobody has and made ready again, by the state they were stuck in."}, []string{"state"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.offered, m.answered, m.abandoned, m.rejected, m.active, m.waiting, m.answeredInSL, m.abandonedShort, m.overflowed, m.overloaded, m.storeRetries, m.agentRepairs, m.transfers)
+		reg.MustRegister(m.offered, m.answered, m.abandoned, m.rejected, m.selfService, m.active, m.waiting, m.answeredInSL, m.abandonedShort, m.overflowed, m.overloaded, m.storeRetries, m.agentRepairs, m.transfers)
 	}
 	return m
 }
@@ -74,7 +79,7 @@ func (m *metrics) zeroFor(keys []string) {
 		m.agentRepairs.WithLabelValues(string(st))
 	}
 	for _, k := range keys {
-		for _, vec := range []*prometheus.CounterVec{m.offered, m.answered, m.abandoned, m.rejected, m.answeredInSL, m.overflowed, m.abandonedShort} {
+		for _, vec := range []*prometheus.CounterVec{m.offered, m.answered, m.abandoned, m.rejected, m.selfService, m.answeredInSL, m.overflowed, m.abandonedShort} {
 			vec.WithLabelValues(k)
 		}
 		m.waiting.WithLabelValues(k)

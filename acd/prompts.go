@@ -29,6 +29,9 @@ func (c *Config) Prompts() []PromptUse {
 		add(f+".hold_track", m.HoldTrack)
 		add(f+".closed_prompt", m.ClosedPrompt)
 		add(f+".crisis.greeting", m.Crisis.Greeting)
+		if m.Menu != nil {
+			menuPrompts(f+".menu", m.Menu, add)
+		}
 		if len(m.Directory) > 0 {
 			add(f+".directory", PromptDepartmentClosed) // an agent's consultation with a closed department
 		}

@@ -42,6 +42,12 @@ func (e *Engine) record(r *cdr.Record) {
 	if r.Municipality == "" {
 		return
 	}
+	if r.Disposition.Class() == cdr.ClassSelfService {
+		// The menu answered it: never offered to an agent, so outside the
+		// service level (75 % of the calls for agents within 30 s).
+		e.m.selfService.WithLabelValues(r.Municipality).Inc()
+		return
+	}
 	e.m.answeredInSLOnce(r, e.cfg.ServiceLevel)
 	e.countShared(r)
 	for _, c := range []*slCounters{e.sl[r.Municipality], e.slQueue[r.Queue]} {

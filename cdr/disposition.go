@@ -12,6 +12,7 @@ const (
 	ClassAbandonedShort              // … within the short-abandon threshold (left out of the service level)
 	ClassOverflowed                  // another 115 center answered
 	ClassRejected                    // refused: unknown number, closed, busy (draining, overloaded, no capacity)
+	ClassSelfService                 // served by the menu's information; never offered to an agent
 )
 
 // Class says what the disposition counts as.
@@ -27,6 +28,8 @@ func (d Disposition) Class() Class {
 		return ClassOverflowed
 	case RejectedClosed, RejectedUnknown, RejectedBusy:
 		return ClassRejected
+	case SelfService:
+		return ClassSelfService
 	}
 	return ClassOther
 }

@@ -20,6 +20,9 @@ const (
 	RejectedBusy    Disposition = "rejected_busy" // no capacity: draining, overloaded, no RTP port, all lines busy
 	Failed          Disposition = "failed"
 	Interrupted     Disposition = "interrupted" // never answered; cut by shutdown or a lost instance
+	// SelfService: the caller's choice in the municipality's menu answered
+	// the question (a prompt, e.g. opening hours); no agent was asked.
+	SelfService Disposition = "self_service"
 )
 
 // Record is one call's CDR: one per call, not per agent attempt. Durations

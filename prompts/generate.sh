@@ -28,6 +28,9 @@ say closed "Das Servicecenter 115 ist zurzeit nicht besetzt. Sie erreichen uns m
 say crisis-greeting "Sie sind mit der Krisenhotline verbunden. Bitte haben Sie einen Moment Geduld."
 say busy "Alle Leitungen sind zurzeit belegt. Bitte rufen Sie später wieder an."
 say department-closed "Diese Stelle ist zurzeit nicht besetzt. Bitte verbinden Sie zu den Öffnungszeiten."
+say menu-burgdorf "Für die Öffnungszeiten des Bürgerbüros drücken Sie die 1. Für alle anderen Anliegen drücken Sie die 2."
+say menu-invalid "Diese Eingabe ist leider ungültig."
+say hours-buergerbuero-burgdorf "Das Bürgerbüro Burgdorf ist montags, mittwochs und freitags von 8 bis 12 Uhr und dienstags und donnerstags von 8 bis 18 Uhr geöffnet. Auf Wiederhören."
 say unknown-origin "Ihre Region ist leider noch nicht an das Servicecenter 115 angeschlossen."
 # Hold track: a soft C-Am-F-G arpeggio, 16 s, synthesised (no rights involved).
 parts=(); i=0

@@ -200,3 +200,28 @@ func TestOpenMetricsWarningOffLoopback(t *testing.T) {
 		t.Errorf("with a token: %q", w)
 	}
 }
+
+// TestCheckConfigMenu (issue 16): a menu pointing at a missing prompt or
+// an unknown queue fails check-config with file and line of the field.
+func TestCheckConfigMenu(t *testing.T) {
+	for _, c := range []struct{ option, want string }{
+		{`{prompt: no-such-prompt.wav}`, `acd.municipalities[1].menu.options.1.prompt: prompt "no-such-prompt.wav" not found`},
+		{`{queue: nowhere}`, `acd.municipalities[1].menu.options.1.queue: no queue "nowhere"`},
+	} {
+		p := writeConfig(t, func(s string) string {
+			return strings.Replace(s, "      # menu:", `      menu:
+        prompt: menu-burgdorf.wav
+        options:
+          "1": `+c.option+`
+      # menu:`, 1)
+		})
+		lc, err := loadConfig(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("%s:%d: %s", p, lineOf(t, p, c.option), c.want)
+		if err := lc.validateForServe(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v\nwant %q", err, want)
+		}
+	}
+}
