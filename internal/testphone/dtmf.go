@@ -34,21 +34,7 @@ func (r *RTP) SendDTMF(pt uint8, key rune) error {
 			payload[1] |= 0x80
 		}
 		binary.BigEndian.PutUint16(payload[2:], uint16(dur))
-		r.mu.Lock()
-		r.seq++
-		h := rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: r.seq, Timestamp: start, SSRC: r.ssrc, Marker: i == 1}
-		peer, out := r.peer, r.srtpOut
-		r.mu.Unlock()
-		b, err := (&rtp.Packet{Header: h, Payload: payload}).Marshal()
-		if err != nil {
-			return err
-		}
-		if out != nil {
-			if b, err = out.EncryptRTP(nil, b, nil); err != nil {
-				return err
-			}
-		}
-		if _, err := r.conn.WriteToUDPAddrPort(b, peer); err != nil {
+		if err := r.sendPacket(rtp.Header{PayloadType: pt, Timestamp: start, Marker: i == 1}, payload); err != nil {
 			return err
 		}
 		time.Sleep(20 * time.Millisecond)

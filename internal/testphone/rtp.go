@@ -103,26 +103,37 @@ func (r *RTP) Reset() {
 func (r *RTP) Send(pt uint8, payload []byte, n int) error {
 	for i := 0; i < n; i++ {
 		r.mu.Lock()
-		r.seq++
 		r.ts += uint32(len(payload))
-		h := rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: r.seq, Timestamp: r.ts, SSRC: r.ssrc}
-		peer, out := r.peer, r.srtpOut
+		ts := r.ts
 		r.mu.Unlock()
-		b, err := (&rtp.Packet{Header: h, Payload: payload}).Marshal()
-		if err != nil {
-			return err
-		}
-		if out != nil {
-			if b, err = out.EncryptRTP(nil, b, nil); err != nil {
-				return err
-			}
-		}
-		if _, err := r.conn.WriteToUDPAddrPort(b, peer); err != nil {
+		if err := r.sendPacket(rtp.Header{PayloadType: pt, Timestamp: ts}, payload); err != nil {
 			return err
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	return nil
+}
+
+// sendPacket sends one packet of this stream (its SSRC and next sequence
+// number; the caller's payload type, timestamp and marker), encrypted
+// when SRTP is on.
+func (r *RTP) sendPacket(h rtp.Header, payload []byte) error {
+	r.mu.Lock()
+	r.seq++
+	h.Version, h.SequenceNumber, h.SSRC = 2, r.seq, r.ssrc
+	peer, out := r.peer, r.srtpOut
+	r.mu.Unlock()
+	b, err := (&rtp.Packet{Header: h, Payload: payload}).Marshal()
+	if err != nil {
+		return err
+	}
+	if out != nil {
+		if b, err = out.EncryptRTP(nil, b, nil); err != nil {
+			return err
+		}
+	}
+	_, err = r.conn.WriteToUDPAddrPort(b, peer)
+	return err
 }
 
 // Close stops the endpoint.
