@@ -475,26 +475,9 @@ func (c *call) storeFailed(err error) CallState {
 func (c *call) queueAndConnect(ctx context.Context) CallState {
 	e := c.e
 	waiting := e.m.waiting.WithLabelValues(c.muni.Key)
-	greeting := []string{c.greeting}
-	if c.muni.GreetingMode == GreetingComplete || c.muni.Menu != nil { // a menu follows the greeting's end
-		// Heard in full before any agent is offered: the call joins the
-		// queue when the greeting is over, with its arrival as its place
-		// (the score orders by priority, then arrival), so it keeps the
-		// place it would have had from the start without holding an agent
-		// reserved and idle while the greeting plays.
-		select {
-		case <-c.leg.PlayIntro(greeting, ""):
-		case <-c.leg.Ended():
-			return c.endUnanswered()
-		case <-e.stop:
-			return c.endUnanswered()
-		}
-		greeting = nil
-	}
-	if c.muni.Menu != nil {
-		if st, done := c.menu(ctx); done {
-			return st
-		}
+	greeting, st, done := c.greetBeforeQueue(ctx)
+	if done {
+		return st
 	}
 	if err := c.enqueue(); err != nil {
 		return c.storeFailed(err)

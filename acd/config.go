@@ -86,17 +86,6 @@ type Config struct {
 	DrainTime time.Duration `yaml:"drain_time"`
 }
 
-// GreetingMode is how a municipality's greeting meets its agents.
-type GreetingMode string
-
-// The greeting modes: complete calls are offered to an agent only once
-// the greeting has been heard in full; interruptible ones at once (the
-// agent cuts the greeting off).
-const (
-	GreetingComplete      GreetingMode = "complete"
-	GreetingInterruptible GreetingMode = "interruptible"
-)
-
 // Municipality is one member of the service center.
 type Municipality struct {
 	Key        string   `yaml:"key"`
