@@ -27,6 +27,9 @@ import (
 //	POST /api/agents/{id}/outcome?code=C the wrap-up outcome (resolved, forwarded, callback, other) for the CDR
 //	POST /api/calls/{call}/overflow        send a waiting call to the federation now (audited)
 //	POST /api/calls/{call}/move?queue=Q    move a waiting call to another queue, keeping its place (audited)
+//	GET  /api/callbacks                  every callback (virtual hold): waiting, parked, running, failed
+//	POST /api/callbacks/{call}/retry       try a parked callback now, not at its due time (audited)
+//	POST /api/callbacks/{call}/dismiss     forget a failed callback a supervisor dealt with (audited)
 //	GET  /api/audit                      the newest 100 supervisor actions: who, when, what, to whom
 //	GET  /api/queues                     per skill: waiting, logged in, handling time
 //	GET  /api/calls                      this instance's calls: state, position, estimated wait
@@ -141,6 +144,15 @@ func API(mux Mux, e *Engine, guard Guard) {
 	}))
 	h("POST /api/calls/{call}/move", supervisors, callAction("call-move", func(ctx context.Context, id string, r *http.Request) error {
 		return e.MoveCall(ctx, id, r.URL.Query().Get("queue"))
+	}))
+	h("GET /api/callbacks", supervisors, func(_ http.ResponseWriter, r *http.Request, _ Caller) (any, error) {
+		return e.Callbacks(r.Context())
+	})
+	h("POST /api/callbacks/{call}/dismiss", supervisors, callAction("callback-dismiss", func(ctx context.Context, id string, _ *http.Request) error {
+		return e.DismissCallback(ctx, id)
+	}))
+	h("POST /api/callbacks/{call}/retry", supervisors, callAction("callback-retry", func(ctx context.Context, id string, _ *http.Request) error {
+		return e.RetryCallbackNow(ctx, id)
 	}))
 	h("GET /api/audit", supervisors, func(_ http.ResponseWriter, r *http.Request, _ Caller) (any, error) {
 		return e.AuditLog(r.Context(), 100)

@@ -74,6 +74,11 @@ type call struct {
 	pendingOverflow string
 	ewtCheckedAt    time.Time // when the overflow check last read the call's estimated wait
 	crisis          bool      // the municipality was in crisis mode when the call came
+	// Callbacks (callbackrequest.go, callback.go): the offer was heard, the
+	// menu's callback option was chosen, the number a callback dials.
+	cbOffered     bool
+	callbackAsked bool
+	cbNumber      string
 
 	mu     sync.Mutex // guards state (read by the API), closed, agent and the hand-over of assignments
 	closed bool
@@ -182,6 +187,36 @@ func (e *Engine) HandleCall(leg CallerLeg) {
 	c.log = e.log.With().Str("call_id", c.rec.CallID).Str("caller_number", c.rec.Caller).Logger()
 
 	end := c.run()
+	if end == StateCallback {
+		// The caller hung up with a callback booked: the call lives on in
+		// the store; its CDR is written when the callback is over.
+		c.to(end)
+		return
+	}
+	c.conclude(end)
+}
+
+// conclude writes the call's CDR, counts it, and forgets it in the store.
+func (c *call) conclude(end CallState) {
+	c.concludeKept(end)
+	if c.muni != nil {
+		// After the CDR: if this instance dies in between, the reaper writes
+		// a second row for the call id, which billing deduplicates; the
+		// other order could lose the CDR.
+		// Retried if the store fails: a call record left behind would make
+		// the reaper write a second row.
+		e := c.e
+		e.storeWrite("remove-call", c.rec.CallID, nil, func(ctx context.Context) error {
+			_, err := e.Store.RemoveCall(ctx, c.rec.CallID)
+			return err
+		})
+	}
+}
+
+// concludeKept writes the call's CDR and counts it, leaving the store's
+// record (a failed callback stays there for the supervisors).
+func (c *call) concludeKept(end CallState) {
+	e := c.e
 	c.to(end)
 	c.rec.EndedAt = orNow(c.rec.EndedAt, e.now())
 	if c.rec.AnsweredAt.IsZero() {
@@ -200,17 +235,6 @@ func (e *Engine) HandleCall(leg CallerLeg) {
 		c.log.Error().Err(err).Msg("cdr write failed")
 	}
 	e.record(&c.rec)
-	if c.muni != nil {
-		// After the CDR: if this instance dies in between, the reaper writes
-		// a second row for the call id, which billing deduplicates; the
-		// other order could lose the CDR.
-		// Retried if the store fails: a call record left behind would make
-		// the reaper write a second row.
-		e.storeWrite("remove-call", c.rec.CallID, nil, func(ctx context.Context) error {
-			_, err := e.Store.RemoveCall(ctx, c.rec.CallID)
-			return err
-		})
-	}
 }
 
 func orDefaultString(s, d string) string {
@@ -474,7 +498,6 @@ func (c *call) storeFailed(err error) CallState {
 // queueAndConnect waits for an agent, offers, bridges, and runs wrap-up.
 func (c *call) queueAndConnect(ctx context.Context) CallState {
 	e := c.e
-	waiting := e.m.waiting.WithLabelValues(c.muni.Key)
 	greeting, st, done := c.greetBeforeQueue(ctx)
 	if done {
 		return st
@@ -492,6 +515,27 @@ func (c *call) queueAndConnect(ctx context.Context) CallState {
 	// The greeting (unless heard already), then (if the call waits) its
 	// position and wait, then hold.
 	c.leg.Play(append(greeting, c.announce()...), c.hold)
+	return c.waitAndConnect(ctx)
+}
+
+// requeueAndConnect puts a call that is on the line (a called-back
+// citizen an agent transferred to a queue) back into its queue, at the
+// front, and waits for an agent.
+func (c *call) requeueAndConnect() CallState {
+	ctx, cancel := c.whileOnLine(context.Background())
+	defer cancel()
+	if err := c.enqueue(); err != nil {
+		return c.storeFailed(err)
+	}
+	c.leg.Play(nil, c.hold)
+	return c.waitAndConnect(ctx)
+}
+
+// waitAndConnect waits for an agent (or an overflow), offers, bridges and
+// runs wrap-up, until the call is over.
+func (c *call) waitAndConnect(ctx context.Context) CallState {
+	e := c.e
+	waiting := e.m.waiting.WithLabelValues(c.muni.Key)
 	for {
 		c.to(StateQueued)
 		agentID, st := c.wait(ctx, waiting)
@@ -566,6 +610,12 @@ func (c *call) wait(ctx context.Context, waiting prometheus.Gauge) (string, Call
 	escalation.Stop()
 	defer escalation.Stop()
 	armed := time.Duration(0) // the step the timer is set for
+	if c.callbackAsked {      // the menu's callback option
+		c.callbackAsked = false
+		if agentID, st, done := c.requestCallback(ctx); agentID != "" || done {
+			return agentID, st
+		}
+	}
 	for {
 		_, next := c.targets(e.now().Sub(c.rec.ArrivedAt))
 		var escalate <-chan time.Time
@@ -589,7 +639,12 @@ func (c *call) wait(ctx context.Context, waiting prometheus.Gauge) (string, Call
 				return "", stateOverflowCheck
 			}
 		case d := <-c.leg.DTMF():
-			// Menus and callback requests will use these; for now they are logged.
+			if d == '1' && c.cbOffered {
+				if agentID, st, done := c.requestCallback(ctx); agentID != "" || done {
+					return agentID, st
+				}
+				continue
+			}
 			c.log.Info().Str("dtmf", string(d)).Msg("caller pressed a key while waiting")
 		case <-every:
 			if p := c.announce(); len(p) > 0 {
@@ -633,7 +688,7 @@ func (c *call) announce() []string {
 	if c.e.cfg.Announce.Position && len(p) > 0 && p[0] == promptPosition {
 		c.lastPos = pos
 	}
-	return p
+	return append(p, c.callbackOffer(ewt)...)
 }
 
 // endUnanswered is the exit for a call that ends before any agent answered.

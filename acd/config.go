@@ -32,6 +32,9 @@ type Config struct {
 	ServiceLevel time.Duration `yaml:"service_level"`
 	// Announce says when waiting callers hear position and wait.
 	Announce AnnounceSettings `yaml:"announce"`
+	// Callback is virtual hold: waiting callers may be called back at
+	// their place (callbackconfig.go).
+	Callback Callback `yaml:"callback"`
 	// FeatureCodes agents dial from their phones (default *41 … *45).
 	FeatureCodes FeatureCodes `yaml:"feature_codes"`
 	// PauseReasons names the digits of "*43*<digits>".
@@ -383,7 +386,7 @@ func (c *Config) Validate() error {
 	}
 	for i := range c.Municipalities {
 		if m := &c.Municipalities[i]; m.Menu != nil {
-			errs = append(errs, validateMenu(fmt.Sprintf("acd.municipalities[%d].menu", i), m.Menu, queues)...)
+			errs = append(errs, validateMenu(fmt.Sprintf("acd.municipalities[%d].menu", i), m.Menu, queues, c.Callback.Enabled)...)
 		}
 	}
 	ids := map[string]bool{}
@@ -420,6 +423,7 @@ func (c *Config) Validate() error {
 	if _, err := compileHours(c.Hours, "acd.hours"); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.Callback.validate()...)
 	if c.UnknownOrigin == "" {
 		c.UnknownOrigin = "reject"
 	} else if c.UnknownOrigin != "reject" && c.UnknownOrigin != "announce" && !keys[c.UnknownOrigin] {

@@ -168,6 +168,7 @@ func (e *Engine) Run(ctx context.Context) {
 	}
 	go e.renewLease(ctx)
 	go e.reconcileLoop(ctx)
+	go e.wakeCallbacks(ctx)
 	reap := time.NewTicker(ReapEvery)
 	defer reap.Stop()
 	suspects := map[string]bool{} // instances whose lease was missing on the last check
@@ -241,6 +242,17 @@ func (e *Engine) dispatch(ctx context.Context) {
 				e.log.Error().Err(err).Msg("store: assignments")
 				time.Sleep(100 * time.Millisecond)
 			}
+			continue
+		}
+		if m != nil && m.Owner == queue.CallbackOwner && m.Signal == "" {
+			if ctx.Err() != nil || e.Draining() {
+				// Stopping: not the moment to start a callback; another
+				// instance (or this one's next run) takes it.
+				e.requeueCallback(m.CallID)
+				e.release(m.AgentID, m.CallID)
+				continue
+			}
+			e.takeCallback(m)
 			continue
 		}
 		if m != nil && m.Signal == queue.SignalTransfer {

@@ -38,6 +38,8 @@ type fakeLeg struct {
 	// greeting, if set, is what PlayIntro returns: closed when the test
 	// says the greeting has been heard (nil: at once).
 	greeting chan struct{}
+	// withheld: the caller withheld its number.
+	withheld bool
 }
 
 func (l *fakeLeg) connect() { l.conOnce.Do(func() { close(l.connected) }) }
@@ -47,7 +49,7 @@ func newFakeLeg(id, dialed string) *fakeLeg {
 }
 func (l *fakeLeg) CallID() string            { return l.id }
 func (l *fakeLeg) DialedNumbers() []string   { return l.dialed }
-func (l *fakeLeg) Caller() (string, bool)    { return "+495136123456", false }
+func (l *fakeLeg) Caller() (string, bool)    { return "+495136123456", l.withheld }
 func (l *fakeLeg) Reject(code int, _ string) { l.rejected <- code; l.end() }
 func (l *fakeLeg) Refuse(after time.Duration) {
 	l.retryAfter = after
@@ -149,6 +151,16 @@ type fakeDialer struct {
 	outLegs  chan *fakeAgentLeg
 	outFail  int
 	outGate  chan struct{} // if set, a call out waits for it (or ctx) before its answer
+	// events are offers ("offer agent display caller") and calls out
+	// ("callout number") in order; outLegs get the call-out legs.
+	events []string
+}
+
+// eventsSoFar is what the dialer did, in order.
+func (d *fakeDialer) eventsSoFar() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]string(nil), d.events...)
 }
 
 // codedErr is a refusal with a SIP status, as the SIP layer returns it.
@@ -160,6 +172,7 @@ func (c codedErr) SIPCode() int  { return int(c) }
 func (d *fakeDialer) CallOut(ctx context.Context, o OutboundOffer) (AgentLeg, error) {
 	d.mu.Lock()
 	d.callouts = append(d.callouts, o.Number)
+	d.events = append(d.events, "callout "+o.Number)
 	fail, gate := d.outFail, d.outGate
 	d.mu.Unlock()
 	if gate != nil {
@@ -182,6 +195,7 @@ func (d *fakeDialer) CallOut(ctx context.Context, o OutboundOffer) (AgentLeg, er
 func (d *fakeDialer) Offer(ctx context.Context, o Offer) (AgentLeg, error) {
 	d.mu.Lock()
 	d.offers = append(d.offers, o.AgentID+":"+o.CallID)
+	d.events = append(d.events, "offer "+o.AgentID+" "+o.DisplayName+" "+o.CallerNumber)
 	decline := d.decline[o.AgentID]
 	d.mu.Unlock()
 	if decline {

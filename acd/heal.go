@@ -135,6 +135,11 @@ func (e *Engine) reconcile(ctx context.Context, suspects map[string]string) map[
 			e.log.Error().Err(err).Str("agent", g.Agent).Msg("store: release stuck agent")
 			continue
 		}
+		if ok && g.CallOwner == queue.CallbackOwner {
+			// A callback's match nobody took (its instance died between
+			// taking the match and claiming it): back to its place.
+			e.requeueCallback(g.Call)
+		}
 		if ok {
 			delete(next, g.Agent)
 			e.m.agentRepairs.WithLabelValues(g.State).Inc()
@@ -154,7 +159,7 @@ func (e *Engine) stuck(g queue.Engaged) bool {
 		return false // its assignment is on the owner's list: not delivered yet
 	}
 	switch g.CallOwner {
-	case "":
+	case "", queue.CallbackOwner: // a callback's match nobody claimed
 		return true
 	case e.Instance:
 		v, ok := e.calls.Load(g.Call)

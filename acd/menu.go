@@ -37,13 +37,18 @@ type Menu struct {
 	Options map[string]MenuOption `yaml:"options"`
 }
 
-// MenuOption is what a key does: exactly one of Prompt and Queue.
+// MenuOption is what a key does: exactly one of Prompt, Queue and
+// Callback.
 type MenuOption struct {
 	// Prompt is played, then the call ends (information only).
 	Prompt string `yaml:"prompt"`
 	// Queue is the queue (skill) the call waits in instead of the
 	// municipality's own.
 	Queue string `yaml:"queue"`
+	// Callback: the caller asks to be called back at once (the callback
+	// dialog; needs acd.callback.enabled). The call takes its place in
+	// the municipality's queue first.
+	Callback bool `yaml:"callback"`
 }
 
 // promptMenuInvalid is the default invalid-key prompt.
@@ -54,7 +59,7 @@ const menuKeys = "0123456789*#"
 
 // validateMenu fills a menu's defaults and checks every key and target;
 // queues are the known queues (municipalities' skills and acd.queues).
-func validateMenu(f string, m *Menu, queues map[string]bool) []error {
+func validateMenu(f string, m *Menu, queues map[string]bool, callbacks bool) []error {
 	var errs []error
 	if m.Prompt == "" {
 		errs = append(errs, fieldErr(f+".prompt", "must be set (what the keys do)"))
@@ -87,9 +92,17 @@ func validateMenu(f string, m *Menu, queues map[string]bool) []error {
 		if len(k) != 1 || !strings.Contains(menuKeys, k) {
 			errs = append(errs, fieldErr(of, "%q is not a key (0–9, *, #)", k))
 		}
+		set := 0
+		for _, b := range []bool{o.Prompt != "", o.Queue != "", o.Callback} {
+			if b {
+				set++
+			}
+		}
 		switch {
-		case (o.Prompt == "") == (o.Queue == ""):
-			errs = append(errs, fieldErr(of, "needs exactly one of prompt (inform, then end) and queue"))
+		case set != 1:
+			errs = append(errs, fieldErr(of, "needs exactly one of prompt (inform, then end), queue and callback"))
+		case o.Callback && !callbacks:
+			errs = append(errs, fieldErr(of+".callback", "needs acd.callback.enabled"))
 		case o.Queue != "" && !queues[o.Queue]:
 			errs = append(errs, fieldErr(of+".queue", "no queue %q (a municipality's skill or an acd.queues entry)", o.Queue))
 		}
@@ -170,6 +183,10 @@ func (c *call) menuKey(ctx context.Context, m *Menu) (rune, CallState, bool) {
 
 // menuOption applies an option: inform and end, or a queue.
 func (c *call) menuOption(o MenuOption) (CallState, bool) {
+	if o.Callback {
+		c.callbackAsked = true
+		return "", false
+	}
 	if o.Queue != "" {
 		if o.Queue != c.muni.Skill {
 			c.queueSkill, c.rec.Queue = o.Queue, o.Queue

@@ -17,7 +17,10 @@ type metrics struct {
 	// selfService counts calls the menu's information answered (never
 	// offered to an agent: left out of the service level).
 	selfService *prometheus.CounterVec
-	active      prometheus.Gauge
+	// callbacks counts virtual-hold callbacks by event: requested,
+	// answered (the citizen), retry, failed (out of tries).
+	callbacks *prometheus.CounterVec
+	active    prometheus.Gauge
 	// answeredInSL and abandonedShort complete the service level:
 	// answered within threshold ÷ (offered − short abandons).
 	answeredInSL *prometheus.CounterVec
@@ -46,6 +49,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		rejected:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_rejected_total", Help: "Calls refused (unknown number, closed, draining, overloaded, busy)."}, lbl),
 		selfService: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_self_service_total",
 			Help: "Calls the municipality's menu answered with information, without an agent (left out of the service level)."}, lbl),
+		callbacks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_callbacks_total",
+			Help: "Callbacks (virtual hold) by municipality and event: requested, answered (the citizen answered), retry, failed (out of tries)."},
+			[]string{"municipality", "event"}),
 		answeredInSL: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_answered_within_sl_total", Help: "Calls answered by an agent within the service-level threshold (acd.service_level)."}, lbl),
 		overflowed:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_calls_overflowed_total", Help: "Calls forwarded to another 115 center."}, lbl),
 		transfers: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sc115_transfers_total",
@@ -61,7 +67,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Agents the reconciliation found stuck on a call nobody has and made ready again, by the state they were stuck in."}, []string{"state"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.offered, m.answered, m.abandoned, m.rejected, m.selfService, m.active, m.waiting, m.answeredInSL, m.abandonedShort, m.overflowed, m.overloaded, m.storeRetries, m.agentRepairs, m.transfers)
+		reg.MustRegister(m.offered, m.answered, m.abandoned, m.rejected, m.selfService, m.callbacks, m.active, m.waiting, m.answeredInSL, m.abandonedShort, m.overflowed, m.overloaded, m.storeRetries, m.agentRepairs, m.transfers)
 	}
 	return m
 }

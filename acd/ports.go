@@ -158,6 +158,16 @@ type Store interface {
 	EngagedAgents(ctx context.Context, agents []string) ([]queue.Engaged, error)
 	ReleaseStuck(ctx context.Context, agentID, callID string, since int64, states ...string) (*queue.Match, bool, error)
 	Claim(ctx context.Context, agentID, callID string) (bool, error)
+	// Callbacks (virtual hold; queue/callbacks.go).
+	RequestCallback(ctx context.Context, callID string, fields map[string]string) (bool, error)
+	ClaimCallback(ctx context.Context, callID, agentID, instance string) (map[string]string, error)
+	RequeueCallback(ctx context.Context, callID string, fields map[string]string) error
+	ParkCallback(ctx context.Context, callID string, due time.Time, fields map[string]string) error
+	WakeCallbacks(ctx context.Context) (int, error)
+	RetryCallbackNow(ctx context.Context, callID string) (bool, error)
+	FailCallback(ctx context.Context, callID string, fields map[string]string) error
+	DismissCallback(ctx context.Context, callID string) (bool, error)
+	Callbacks(ctx context.Context) ([]map[string]string, error)
 }
 
 // CDRSink stores finished calls durably (package cdr implements it).

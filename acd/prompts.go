@@ -60,6 +60,7 @@ func (c *Config) Prompts() []PromptUse {
 			add("acd.announce.wait", p)
 		}
 	}
+	c.Callback.prompts(add)
 	for _, p := range []string{PromptLogin, PromptLogout, PromptPause, PromptReady, PromptWrapup, PromptRefused} {
 		add("acd.feature_codes", p)
 	}

@@ -45,7 +45,7 @@ func ScanFile(path string, bad *[]string, each func([]string) error) error {
 		return nil
 	}
 	joined := strings.Join(head, ",")
-	old := err == nil && (joined == strings.Join(headerV1, ",") || joined == strings.Join(headerV2, ","))
+	old := err == nil && (joined == strings.Join(headerV1, ",") || joined == strings.Join(headerV2, ",") || joined == strings.Join(headerV3, ","))
 	if err != nil || !old && joined != strings.Join(Header, ",") {
 		*bad = append(*bad, fmt.Sprintf("%s:1: not a CDR file of this version", path))
 		return nil

@@ -23,6 +23,9 @@ const (
 	// SelfService: the caller's choice in the municipality's menu answered
 	// the question (a prompt, e.g. opening hours); no agent was asked.
 	SelfService Disposition = "self_service"
+	// CallbackFailed: the caller booked a callback (virtual hold) and the
+	// citizen was not reached in the configured tries.
+	CallbackFailed Disposition = "callback_failed"
 )
 
 // Record is one call's CDR: one per call, not per agent attempt. Durations
@@ -71,6 +74,14 @@ type Record struct {
 	// given. The first-contact-resolution KPI is resolved ÷ answered calls
 	// with an outcome.
 	Outcome string
+	// A callback (virtual hold, issue 16): when the caller booked it, how
+	// often the citizen was dialed, and when the citizen answered. The
+	// call's answered_at is when the agent took the callback (its wait is
+	// the caller's place in the queue: arrival until its turn), its talk
+	// from the citizen's answer.
+	CallbackRequestedAt time.Time
+	CallbackAttempts    int
+	CallbackAnsweredAt  time.Time
 }
 
 // Outcomes an agent may give a call in its wrap-up.
@@ -91,15 +102,18 @@ var Header = []string{"call_id", "instance", "municipality", "dialed_number", "c
 	"arrived_at", "queued_at", "answered_at", "ended_at", "wrapup_ended_at",
 	"wait_ms", "ring_ms", "talk_ms", "hold_ms", "wrapup_ms", "agent", "queue", "disposition",
 	"overflow_target", "hangup_by", "sip_code", "attempts",
-	"transfer_kind", "transfer_target", "transferred_by", "transfer_ms", "agent_segments", "outcome"}
+	"transfer_kind", "transfer_target", "transferred_by", "transfer_ms", "agent_segments", "outcome",
+	"callback_requested_at", "callback_attempts", "callback_answered_at"}
 
 // Earlier versions' headers: before transfers (issue 14; their rows read
-// as rows without a transfer) and before the wrap-up outcome (issue 15;
-// rows without an outcome). Files keep the header they were started
-// with; a day's file with another header is continued in a new one.
+// as rows without a transfer), before the wrap-up outcome (issue 15;
+// rows without an outcome) and before callbacks (issue 16). Files keep
+// the header they were started with; a day's file with another header is
+// continued in a new one.
 var (
 	headerV1 = Header[:23]
 	headerV2 = Header[:28]
+	headerV3 = Header[:29]
 )
 
 // TimeFormat is RFC 3339 in UTC with milliseconds.
@@ -120,12 +134,13 @@ func (r Record) Fields() []string {
 		fmtTime(r.ArrivedAt), fmtTime(r.QueuedAt), fmtTime(r.AnsweredAt), fmtTime(r.EndedAt), fmtTime(r.WrapupEndedAt),
 		itoa(r.WaitMS), itoa(r.RingMS), itoa(r.TalkMS), itoa(r.HoldMS), itoa(r.WrapupMS), r.Agent, r.Queue, string(r.Disposition),
 		r.OverflowTarget, r.HangupBy, itoa(int64(r.SIPCode)), itoa(int64(r.Attempts)),
-		r.TransferKind, r.TransferTarget, r.TransferredBy, itoa(r.TransferMS), r.Segments, r.Outcome}
+		r.TransferKind, r.TransferTarget, r.TransferredBy, itoa(r.TransferMS), r.Segments, r.Outcome,
+		fmtTime(r.CallbackRequestedAt), itoa(int64(r.CallbackAttempts)), fmtTime(r.CallbackAnsweredAt)}
 }
 
 // ParseRecord reads a row in Header order (as written by Fields).
 func ParseRecord(f []string) (Record, error) {
-	if len(f) == len(headerV1) || len(f) == len(headerV2) {
+	if len(f) == len(headerV1) || len(f) == len(headerV2) || len(f) == len(headerV3) {
 		f = padOld(f)
 	}
 	if len(f) != len(Header) {
@@ -154,7 +169,8 @@ func ParseRecord(f []string) (Record, error) {
 		WaitMS: num(f[11]), RingMS: num(f[12]), TalkMS: num(f[13]), HoldMS: num(f[14]), WrapupMS: num(f[15]),
 		Agent: f[16], Queue: f[17], Disposition: Disposition(f[18]), OverflowTarget: f[19], HangupBy: f[20],
 		SIPCode: int(num(f[21])), Attempts: int(num(f[22])),
-		TransferKind: f[23], TransferTarget: f[24], TransferredBy: f[25], TransferMS: num(f[26]), Segments: f[27], Outcome: f[28]}
+		TransferKind: f[23], TransferTarget: f[24], TransferredBy: f[25], TransferMS: num(f[26]), Segments: f[27], Outcome: f[28],
+		CallbackRequestedAt: tm(f[29]), CallbackAttempts: int(num(f[30])), CallbackAnsweredAt: tm(f[31])}
 	if r.CallID == "" {
 		return r, fmt.Errorf("row without call_id")
 	}
@@ -165,12 +181,14 @@ func ParseRecord(f []string) (Record, error) {
 }
 
 // padOld extends a row of an earlier version's file to the current
-// columns: no transfer (version 1), no outcome (versions 1 and 2).
+// columns: no transfer (version 1), no outcome (versions 1 and 2), no
+// callback (versions 1 to 3).
 func padOld(f []string) []string {
 	out := make([]string, len(Header))
 	copy(out, f)
 	if len(f) == len(headerV1) {
 		out[26] = "0" // transfer_ms
 	}
+	out[30] = "0" // callback_attempts
 	return out
 }

@@ -47,7 +47,7 @@ func TestWriterHeaderRowsAndDailyFiles(t *testing.T) {
 	if len(rows) != 3 {
 		t.Fatalf("%d rows in %s, want header + 2", len(rows), f1)
 	}
-	want := "abc,hannover-1,burgdorf,+495136115,+495136123xxx,,2026-10-31T23:58:29.000Z,,2026-10-31T23:58:39.000Z,2026-10-31T23:59:59.000Z,,10000,0,80000,0,30000,1003,,answered,,,0,0,,,,0,,"
+	want := "abc,hannover-1,burgdorf,+495136115,+495136123xxx,,2026-10-31T23:58:29.000Z,,2026-10-31T23:58:39.000Z,2026-10-31T23:59:59.000Z,,10000,0,80000,0,30000,1003,,answered,,,0,0,,,,0,,,,0,"
 	if got := strings.Join(rows[1], ","); got != want {
 		t.Errorf("row\n got %s\nwant %s", got, want)
 	}
@@ -322,6 +322,45 @@ func TestVersion2FilesStayReadable(t *testing.T) {
 		t.Errorf("old row %+v", r)
 	}
 	if r := byID["new-2"]; r.Outcome != "resolved" {
+		t.Errorf("new row %+v", r)
+	}
+}
+
+// TestVersion3FilesStayReadable: a file written with outcomes but before
+// callbacks (29 columns) reads as rows without a callback next to this
+// version's rows with one.
+func TestVersion3FilesStayReadable(t *testing.T) {
+	dir := t.TempDir()
+	day := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	old := strings.Join(headerV3, ",") + "\n" +
+		"old-3,hannover-1,burgdorf,+495136115,+495136123xxx,shortened,2026-12-02T08:00:00.000Z,,2026-12-02T08:00:10.000Z,2026-12-02T08:02:10.000Z,2026-12-02T08:02:40.000Z,10000,0,120000,0,30000,1003,burgdorf,answered,,caller,200,1,,,,0,,resolved\n"
+	if err := os.WriteFile(filepath.Join(dir, "cdr-hannover-1-2026-12-02.csv"), []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w, err := NewWriter(dir, "hannover-1", nil, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Now = func() time.Time { return day }
+	if err := w.Write(Record{CallID: "new-3", Instance: "hannover-1", Municipality: "burgdorf", ArrivedAt: day, AnsweredAt: day.Add(time.Hour),
+		EndedAt: day.Add(2 * time.Hour), TalkMS: 60000, Agent: "1003", Disposition: Answered,
+		CallbackRequestedAt: day.Add(time.Minute), CallbackAttempts: 2, CallbackAnsweredAt: day.Add(time.Hour + 10*time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	recs, stats, err := Read(dir)
+	if err != nil || len(stats.Bad) != 0 || len(recs) != 2 {
+		t.Fatalf("read %d records, bad %v, %v", len(recs), stats.Bad, err)
+	}
+	byID := map[string]Record{}
+	for _, r := range recs {
+		byID[r.CallID] = r
+	}
+	if r := byID["old-3"]; r.Outcome != "resolved" || r.CallbackAttempts != 0 || !r.CallbackRequestedAt.IsZero() {
+		t.Errorf("old row %+v", r)
+	}
+	if r := byID["new-3"]; r.CallbackAttempts != 2 || !r.CallbackRequestedAt.Equal(day.Add(time.Minute)) ||
+		!r.CallbackAnsweredAt.Equal(day.Add(time.Hour+10*time.Second)) {
 		t.Errorf("new row %+v", r)
 	}
 }

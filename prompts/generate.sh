@@ -31,6 +31,13 @@ say department-closed "Diese Stelle ist zurzeit nicht besetzt. Bitte verbinden S
 say menu-burgdorf "Für die Öffnungszeiten des Bürgerbüros drücken Sie die 1. Für alle anderen Anliegen drücken Sie die 2."
 say menu-invalid "Diese Eingabe ist leider ungültig."
 say hours-buergerbuero-burgdorf "Das Bürgerbüro Burgdorf ist montags, mittwochs und freitags von 8 bis 12 Uhr und dienstags und donnerstags von 8 bis 18 Uhr geöffnet. Auf Wiederhören."
+say num-0 "null"
+say callback-offer "Wenn wir Sie zurückrufen sollen, drücken Sie die 1. Ihr Platz in der Warteschlange bleibt erhalten."
+say callback-number "Wir rufen Sie unter dieser Nummer zurück:"
+say callback-confirm "Drücken Sie die 1 zur Bestätigung, oder die 2, um eine andere Nummer einzugeben."
+say callback-enter "Bitte geben Sie Ihre Rufnummer mit Vorwahl ein, und drücken Sie danach die Raute-Taste."
+say callback-thanks "Vielen Dank. Wir rufen Sie zurück, sobald Sie an der Reihe sind. Auf Wiederhören."
+say callback-agent "Rückruf. Die Bürgerin oder der Bürger wird jetzt angerufen."
 say unknown-origin "Ihre Region ist leider noch nicht an das Servicecenter 115 angeschlossen."
 # Hold track: a soft C-Am-F-G arpeggio, 16 s, synthesised (no rights involved).
 parts=(); i=0

@@ -285,12 +285,14 @@ return 0
 `)
 
 // reapScript takes over a dead instance (its lease expired): its calls
-// leave the queues and are returned (as field lists, for CDRs), agents
+// leave the queues and are returned (as field lists, for CDRs) — except
+// callbacks it ran that no citizen answered yet, which go back to their
+// place — agents
 // reserved for or talking on them become ready again, agents logged in
 // through it are logged out. One reaper wins (NX lock). ARGV: now, dead,
 // restart ("1": the instance itself at start — no lease check, and its
 // agents keep their states: their phones register again).
-var reapScript = redis.NewScript(lib + `
+var reapScript = redis.NewScript(lib + cbLib + `
 local now, dead, restart = tonumber(ARGV[1]), ARGV[2], ARGV[3] == '1'
 if not restart then
   if redis.call('EXISTS', '{sc}:lease:' .. dead) == 1 then return {} end
@@ -317,6 +319,16 @@ end
 local out = {}
 for _, call in ipairs(redis.call('SMEMBERS', '{sc}:calls:' .. dead)) do
   local k = callKey(call)
+  if redis.call('HGET', k, 'callback') == '1' and not redis.call('HGET', k, 'answered') then
+    -- A callback the instance ran before the citizen answered (issue 16):
+    -- not over, back at its place for the next instance to run.
+    local agent = redis.call('HGET', k, 'agent')
+    dequeue(call)
+    toCallbacks(call)
+    redis.call('HSET', k, 'agent', '')
+    if agent and agent ~= '' and redis.call('HGET', agentKey(agent), 'call') == call then ready(agent, now) end
+    place(call, now)
+  else
   if redis.call('HGET', k, 'state') == 'waiting' then cevent(call, 'removed', now) end
   dequeue(call)
   out[#out + 1] = redis.call('HGETALL', k)
@@ -324,6 +336,7 @@ for _, call in ipairs(redis.call('SMEMBERS', '{sc}:calls:' .. dead)) do
   redis.call('DEL', k)
   if agent and agent ~= '' and redis.call('HGET', agentKey(agent), 'call') == call then
     ready(agent, now)
+  end
   end
 end
 redis.call('DEL', '{sc}:calls:' .. dead, '{sc}:assign:' .. dead)

@@ -456,9 +456,10 @@ func (s *Store) reap(ctx context.Context, dead, restart string) ([]map[string]st
 }
 
 // NextAssignment waits up to timeout for a match for a call the instance
-// owns; nil when none came.
+// owns, or for a callback any instance may run (Owner CallbackOwner: claim
+// it with ClaimCallback); nil when none came.
 func (s *Store) NextAssignment(ctx context.Context, instance string, timeout time.Duration) (*Match, error) {
-	v, err := s.rdb.BLPop(ctx, timeout, "{sc}:assign:"+instance).Result()
+	v, err := s.rdb.BLPop(ctx, timeout, "{sc}:assign:"+instance, "{sc}:assign:"+CallbackOwner).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
@@ -470,6 +471,9 @@ func (s *Store) NextAssignment(ctx context.Context, instance string, timeout tim
 		return &Match{CallID: call, AgentID: agent, Owner: instance, Signal: sig[1:]}, nil
 	}
 	call, agent, _ := strings.Cut(v[1], " ")
+	if v[0] == "{sc}:assign:"+CallbackOwner {
+		instance = CallbackOwner
+	}
 	return &Match{CallID: call, AgentID: agent, Owner: instance}, nil
 }
 

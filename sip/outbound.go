@@ -326,3 +326,29 @@ func (s *Server) Bridge(in *InboundCall, out *AgentCall) error {
 	media.Bridge(a, out.sess)
 	return nil
 }
+
+// PlayIntro plays the named prompts to the leg's far end (an agent
+// hearing that a callback is being dialed, a called-back citizen on
+// hold), then loops hold ("" = silence), ending any bridge the leg is in.
+// The channel is closed once the prompts have been sent in full.
+func (a *AgentCall) PlayIntro(names []string, hold string) <-chan struct{} {
+	var intro []*media.Prompt
+	for _, n := range names {
+		if p := a.s.media.Prompt(n); p != nil {
+			intro = append(intro, p)
+		}
+	}
+	var loop *media.Prompt
+	if hold != "" {
+		loop = a.s.media.Prompt(hold)
+	}
+	media.Unbridge(a.sess)
+	return a.sess.PlayIntro(intro, loop)
+}
+
+// BridgeLegs relays media between two legs sc115 dialed (a called-back
+// citizen and the agent).
+func (s *Server) BridgeLegs(a, b *AgentCall) error {
+	media.Bridge(a.sess, b.sess)
+	return nil
+}

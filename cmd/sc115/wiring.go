@@ -14,8 +14,13 @@ var _ acd.Transferable = (*sip.AgentCall)(nil)
 // … rings back its consultation calls …
 var _ acd.Ringer = (*sip.InboundCall)(nil)
 
-// … and holds the call (the caller hears the hold track meanwhile).
-var _ acd.Holdable = (*sip.AgentCall)(nil)
+// … and holds the call (the caller hears the hold track meanwhile);
+// prompts reach it (a callback's notice to the agent, a called-back
+// citizen's hold).
+var (
+	_ acd.Holdable = (*sip.AgentCall)(nil)
+	_ acd.Player   = (*sip.AgentCall)(nil)
+)
 
 // agentDialer adapts sip.Server to acd.AgentDialer: acd and sip do not
 // import each other, main translates between their types.
@@ -67,6 +72,14 @@ func (d agentDialer) CallOut(ctx context.Context, o acd.OutboundOffer) (acd.Agen
 }
 
 func (d agentDialer) Bridge(c acd.CallerLeg, a acd.AgentLeg) error {
+	if cb, ok := c.(interface{ Leg() acd.AgentLeg }); ok { // a citizen called back
+		citizen, ok1 := cb.Leg().(*sip.AgentCall)
+		out, ok2 := a.(*sip.AgentCall)
+		if !ok1 || !ok2 {
+			return fmt.Errorf("bridge: unexpected leg types %T, %T", cb.Leg(), a)
+		}
+		return d.srv.BridgeLegs(citizen, out)
+	}
 	in, ok1 := c.(*sip.InboundCall)
 	out, ok2 := a.(*sip.AgentCall)
 	if !ok1 || !ok2 {
