@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/sc115/sc115/acd"
 	"github.com/sc115/sc115/internal/testphone"
+	"github.com/sc115/sc115/queue"
 )
 
 // TestSupervisorInChromium (issue 15) in a real headless browser: the
@@ -131,4 +133,56 @@ func TestBillingPageInChromium(t *testing.T) {
 	waitText(t, ctx, "#inv-burgdorf", "9,00")
 	waitText(t, ctx, "#links", "Verbindungsdaten")
 	screenshot(t, ctx, "billing-2026-10-1280x800.png")
+}
+
+// TestSupervisorCallbacksInChromium (issue 16): the supervisor view
+// lists the callbacks — a failed one first, with the number to call by
+// hand, then a parked one with why and until when. "Jetzt versuchen" puts
+// the parked one back at its place at once; "Erledigt" removes the failed
+// one; both are in the audit log.
+func TestSupervisorCallbacksInChromium(t *testing.T) {
+	ctx := browserContext(t, 1920, 1080)
+	cfg := testConfig(t)
+	cfg.ACD.Callback = acd.Callback{Enabled: true}
+	s := startTest(t, cfg)
+	base := "http://" + s.httpLn.Addr().String()
+	bg := context.Background()
+	arrived := time.Now().Add(-20 * time.Minute)
+	book := func(id string, attempts int) {
+		fields := map[string]string{"id": id, "municipality": "burgdorf", "caller": "+495136123xxx", "privacy": "shortened",
+			"arrived": strconv.FormatInt(arrived.UnixMilli(), 10)}
+		if _, err := s.store.Enqueue(bg, id, cfg.Instance, queue.Score(5, arrived), []queue.Target{{Skill: "burgdorf", MinLevel: 1}}, fields); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := s.store.RequestCallback(bg, id, map[string]string{"cb_number": "05136123456",
+			"cb_requested": strconv.FormatInt(arrived.Add(time.Minute).UnixMilli(), 10), "cb_attempts": strconv.Itoa(attempts)}); !ok || err != nil {
+			t.Fatalf("request callback %s: %v %v", id, ok, err)
+		}
+	}
+	book("cb-parked", 1)
+	if err := s.store.ParkCallback(bg, "cb-parked", time.Now().Add(10*time.Minute), map[string]string{"cb_parked": "not-reached"}); err != nil {
+		t.Fatal(err)
+	}
+	book("cb-failed", 3)
+	if err := s.store.FailCallback(bg, "cb-failed", nil); err != nil {
+		t.Fatal(err)
+	}
+	browserSignIn(t, ctx, base+"/supervisor", "aufsicht", "demo-aufsicht", "callbacks")
+	waitText(t, ctx, "#cb-0 .st", "fehlgeschlagen um")
+	waitText(t, ctx, "#cb-0 .num", "05136123456")
+	waitText(t, ctx, "#cb-1 .st", "geparkt (nicht erreicht) bis")
+	if err := chromedp.Do(ctx, chromedp.ScrollIntoView("#callbacks")); err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "supervisor-callbacks-1920x1080.png")
+	click(t, ctx, "#cb-1 .retry")
+	waitText(t, ctx, "#cb-1 .st", "wartet an seinem Platz")
+	click(t, ctx, "#cb-0 .dismiss")
+	waitText(t, ctx, "#cb-0 .st", "wartet an seinem Platz")
+	waitText(t, ctx, "#audit", "Rückruf erledigt")
+	waitText(t, ctx, "#audit", "Rückruf jetzt")
+	cbs, err := s.engine.Callbacks(bg)
+	if err != nil || len(cbs) != 1 || cbs[0].CallID != "cb-parked" || cbs[0].State != "waiting" {
+		t.Fatalf("callbacks after the supervisor's actions: %+v, %v", cbs, err)
+	}
 }

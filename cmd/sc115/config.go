@@ -123,6 +123,15 @@ func (lc *loadedConfig) validate() error {
 			add(cfgerr.New(fmt.Sprintf("acd.agents[%d].require_tls", i), "needs sip.tls.listen"))
 		}
 	}
+	if lc.ACD.Callback.Enabled {
+		out := false
+		for _, tr := range lc.SIP.Trunks {
+			out = out || tr.Outbound != ""
+		}
+		if !out {
+			add(cfgerr.New("acd.callback.enabled", "callbacks dial the citizen through a trunk: give a sip.trunks entry an outbound URI"))
+		}
+	}
 	add(lc.Media.Validate())
 	add(lc.Queue.Validate())
 	add(lc.ACD.Validate())

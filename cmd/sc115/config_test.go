@@ -225,3 +225,46 @@ func TestCheckConfigMenu(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckConfigCallback (issue 16): callbacks switched on in the
+// example pass check-config with the shipped prompts (the dialog's and
+// the digits'); without a trunk to dial out through they are refused with
+// file:line; a menu's callback option needs them on.
+func TestCheckConfigCallback(t *testing.T) {
+	on := func(s string) string {
+		return strings.Replace(s, "  # callback:", "  callback:\n    enabled: true\n  # callback:", 1)
+	}
+	lc, err := loadConfig(writeConfig(t, on))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lc.validateForServe(); err != nil {
+		t.Fatalf("the example with callbacks on: %v", err)
+	}
+
+	p := writeConfig(t, func(s string) string {
+		return strings.Replace(on(s), `      outbound: "sip:{number}@127.0.0.1:5080"`, "", 1)
+	})
+	if lc, err = loadConfig(p); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%s:%d: acd.callback.enabled: callbacks dial the citizen through a trunk", p, lineOf(t, p, "enabled: true"))
+	if err := lc.validateForServe(); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v\nwant %q", err, want)
+	}
+
+	p = writeConfig(t, func(s string) string {
+		return strings.Replace(s, "      # menu:", `      menu:
+        prompt: menu-burgdorf.wav
+        options:
+          "9": {callback: true}
+      # menu:`, 1)
+	})
+	if lc, err = loadConfig(p); err != nil {
+		t.Fatal(err)
+	}
+	want = fmt.Sprintf("%s:%d: acd.municipalities[1].menu.options.9.callback: needs acd.callback.enabled", p, lineOf(t, p, "{callback: true}"))
+	if err := lc.validateForServe(); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v\nwant %q", err, want)
+	}
+}
