@@ -1,6 +1,7 @@
 package acd
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -27,6 +28,7 @@ import (
 //	POST /api/agents/{id}/outcome?code=C the wrap-up outcome (resolved, forwarded, callback, other) for the CDR
 //	POST /api/calls/{call}/overflow        send a waiting call to the federation now (audited)
 //	POST /api/calls/{call}/move?queue=Q    move a waiting call to another queue, keeping its place (audited)
+//	POST /api/tickets                    an agent books a callback ticket: {municipality, number or call_id, topic}
 //	GET  /api/callbacks                  every callback (virtual hold): waiting, parked, running, failed
 //	POST /api/callbacks/{call}/retry       try a parked callback now, not at its due time (audited)
 //	POST /api/callbacks/{call}/dismiss     forget a failed callback a supervisor dealt with (audited)
@@ -145,6 +147,14 @@ func API(mux Mux, e *Engine, guard Guard) {
 	h("POST /api/calls/{call}/move", supervisors, callAction("call-move", func(ctx context.Context, id string, r *http.Request) error {
 		return e.MoveCall(ctx, id, r.URL.Query().Get("queue"))
 	}))
+	h("POST /api/tickets", agents, func(_ http.ResponseWriter, r *http.Request, who Caller) (any, error) {
+		var req TicketRequest
+		if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 4096)).Decode(&req); err != nil {
+			return nil, fmt.Errorf("%w: %v", errBadRequest, err)
+		}
+		by := cmp.Or(who.Agent, who.User, "api-token")
+		return e.CreateTicket(r.Context(), by, req)
+	})
 	h("GET /api/callbacks", supervisors, func(_ http.ResponseWriter, r *http.Request, _ Caller) (any, error) {
 		return e.Callbacks(r.Context())
 	})

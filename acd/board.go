@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sc115/sc115/cdr"
+	"github.com/sc115/sc115/queue"
 )
 
 // The wallboard's figures (issue 15), the same on every instance: they
@@ -124,6 +125,9 @@ type BoardMunicipality struct {
 	// Intervals: today's quarter hours in which calls came, in order (a
 	// day has 96; the empty ones are left out to keep the picture small).
 	Intervals []Interval `json:"intervals"`
+	// Callback tickets now: open, and past their due time (acd.tickets).
+	TicketsOpen    int64 `json:"tickets_open"`
+	TicketsOverdue int64 `json:"tickets_overdue"`
 }
 
 // Interval is one quarter hour of a day: Slot 0 is 00:00–00:15, 95 is
@@ -167,8 +171,19 @@ func (e *Engine) Board(ctx context.Context) Board {
 	if err != nil {
 		b.StoreUnavailable = true
 	}
+	var tickets map[string]queue.TicketCount
+	if e.cfg.Tickets.Queue != "" {
+		keys := make([]string, len(e.cfg.Municipalities))
+		for i, m := range e.cfg.Municipalities {
+			keys[i] = m.Key
+		}
+		if tickets, err = e.Store.Tickets(ctx, keys, now); err != nil {
+			b.StoreUnavailable = true
+		}
+	}
 	for i, m := range e.cfg.Municipalities {
 		bm := BoardMunicipality{Key: m.Key, Name: m.Name, Intervals: []Interval{}}
+		bm.TicketsOpen, bm.TicketsOverdue = tickets[m.Key].Open, tickets[m.Key].Overdue
 		var err error
 		if bm.Crisis, err = e.Store.Crisis(ctx, m.Key); err != nil {
 			b.StoreUnavailable = true

@@ -79,6 +79,10 @@ type call struct {
 	cbOffered     bool
 	callbackAsked bool
 	cbNumber      string
+	// A ticket (tickets.go): its topic and due time.
+	ticket bool
+	topic  string
+	dueAt  time.Time
 
 	mu     sync.Mutex // guards state (read by the API), closed, agent and the hand-over of assignments
 	closed bool

@@ -95,6 +95,7 @@ func (e *Engine) restoreCallback(f map[string]string) *call {
 	c.rec = cdr.Record{CallID: f["id"], Instance: e.Instance, Municipality: m.Key, DialedNumber: f["dialed"],
 		Caller: f["caller"], CallerPrivacy: f["privacy"], Queue: f["queue"], ArrivedAt: ms("arrived"), QueuedAt: ms("queued_at"),
 		CallbackRequestedAt: ms("cb_requested"), CallbackAttempts: attempts, Attempts: offers, RingMS: ringMS, SIPCode: 200}
+	c.ticket, c.topic, c.dueAt = f["kind"] == "ticket", f["topic"], ms("due_at")
 	c.log = e.log.With().Str("call_id", c.rec.CallID).Str("municipality", m.Key).Bool("callback", true).Logger()
 	return c
 }
@@ -177,13 +178,16 @@ func (c *call) offerCallback(agentID string) (AgentLeg, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), ring)
 	defer cancel()
-	waited := int(e.now().Sub(c.rec.ArrivedAt) / time.Minute)
+	display := fmt.Sprintf("Rückruf %s, wartet seit %d min", c.muni.Name, int(e.now().Sub(c.rec.ArrivedAt)/time.Minute))
+	if c.ticket {
+		display = ticketDisplay(c.muni, c.topic, c.dueAt, e.berlin)
+	}
 	c.to(StateOffering)
 	c.rec.Attempts++
 	start := e.now()
 	defer func() { c.rec.RingMS += e.now().Sub(start).Milliseconds() }()
 	return e.Dialer.Offer(ctx, Offer{CallID: c.rec.CallID, AgentID: agentID, SIPUser: a.cfg.SIPUser,
-		DisplayName: fmt.Sprintf("Rückruf %s, wartet seit %d min", c.muni.Name, waited), MunicipalityKey: c.muni.Key,
+		DisplayName: display, MunicipalityKey: c.muni.Key,
 		CallerNumber: c.cbNumber, KnowledgeURL: e.knowledgeURL(c.muni, c.rec.CallID), AutoAnswer: a.cfg.AutoAnswer})
 }
 

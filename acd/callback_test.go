@@ -350,3 +350,63 @@ type fakeClock struct{ ms atomic.Int64 }
 
 func (c *fakeClock) set(t time.Time) { c.ms.Store(t.UnixMilli()) }
 func (c *fakeClock) now() time.Time  { return time.UnixMilli(c.ms.Load()) }
+
+// TestTicketIsBookedDueAndRun (issue 16, callback tickets): an agent
+// books a ticket on Friday 17:00; it is due after 24 hours of service time
+// (Mon–Fri 08–18: Wednesday 11:00), open and then overdue in the service
+// level view; an agent of the tickets' queue is rung for it ("Ticket
+// Burgdorf: Wohngeld, fällig …"), then the citizen; the CDR is the
+// ticket's, in the tickets' queue, and it stays out of the service level.
+func TestTicketIsBookedDueAndRun(t *testing.T) {
+	var clock fakeClock
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	clock.set(time.Date(2026, 12, 4, 17, 0, 0, 0, berlin)) // a Friday
+	e, d, s := testEngineDeps(t, func(dp *Deps) { dp.Now = clock.now }, withCallbacks, func(c *Config) {
+		c.Hours = DefaultHours()
+		c.Tickets = Tickets{Queue: "rueckruf"}
+		c.Agents[0].Skills["rueckruf"] = 5
+	})
+	ctx := context.Background()
+	if _, err := e.CreateTicket(ctx, "a2", TicketRequest{Municipality: "burgdorf", Number: "0900 123456", Topic: "Wohngeld"}); err == nil {
+		t.Fatal("a premium-rate number was booked")
+	}
+	tk, err := e.CreateTicket(ctx, "a2", TicketRequest{Municipality: "burgdorf", Number: "+49 5136 987654", Topic: "Wohngeld"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2026, 12, 9, 11, 0, 0, 0, berlin); !tk.Due.Equal(want) {
+		t.Fatalf("due %v, want %v (24 service hours after Friday 17:00)", tk.Due.In(berlin), want)
+	}
+	tickets := func() (int64, int64) {
+		for _, l := range e.ServiceLevels(ctx) {
+			if l.Municipality == "burgdorf" {
+				return l.TicketsOpen, l.TicketsOverdue
+			}
+		}
+		return -1, -1
+	}
+	if o, late := tickets(); o != 1 || late != 0 {
+		t.Fatalf("tickets open %d overdue %d, want 1, 0", o, late)
+	}
+	clock.set(time.Date(2026, 12, 9, 12, 0, 0, 0, berlin))
+	if o, late := tickets(); o != 1 || late != 1 {
+		t.Fatalf("after its due time: tickets open %d overdue %d, want 1, 1", o, late)
+	}
+	e.AgentRegistered("a1")
+	connect(t, d)
+	citizen := <-d.outLegs
+	if ev := d.eventsSoFar(); len(ev) != 2 || ev[0] != "offer a1 Ticket Burgdorf: Wohngeld, fällig 09.12. 11:00 05136987654" || ev[1] != "callout 05136987654" {
+		t.Fatalf("dialer did %q", ev)
+	}
+	citizen.Hangup()
+	r := waitRec(t, s)
+	if r.CallID != tk.ID || !strings.HasPrefix(r.CallID, "ticket-") || r.Disposition != cdr.Answered || r.Queue != "rueckruf" || r.Agent != "a1" {
+		t.Fatalf("ticket CDR %+v", r)
+	}
+	waitFor(t, "the ticket closed", func() bool { o, late := tickets(); return o == 0 && late == 0 })
+	for _, l := range e.ServiceLevels(ctx) {
+		if l.Offered != 0 {
+			t.Fatalf("a ticket counted in the service level: %+v", l)
+		}
+	}
+}

@@ -45,11 +45,9 @@ const (
 	promptDigitZero       = "num-0.wav"
 )
 
-// validate fills the defaults and checks the values.
+// validate fills the defaults and checks the values (the dialing
+// settings serve tickets too, with callbacks off).
 func (cb *Callback) validate() []error {
-	if !cb.Enabled {
-		return nil
-	}
 	if !cb.OfferAlways && cb.OfferAbove == 0 {
 		cb.OfferAbove = 2 * time.Minute
 	}

@@ -27,6 +27,11 @@ type CallbackTicket struct {
 	// Number is the number to call, shown only for a failed callback: a
 	// supervisor must be able to deal with it by hand.
 	Number string `json:"number,omitempty"`
+	// A ticket booked by an agent: its topic, when it is due, who booked it.
+	Ticket    bool       `json:"ticket"`
+	Topic     string     `json:"topic,omitempty"`
+	TicketDue *time.Time `json:"ticket_due,omitempty"`
+	BookedBy  string     `json:"booked_by,omitempty"`
 }
 
 // Callbacks lists every callback in the store, failed ones first, then
@@ -48,6 +53,9 @@ func (e *Engine) Callbacks(ctx context.Context) ([]CallbackTicket, error) {
 	for _, f := range all {
 		t := CallbackTicket{CallID: f["id"], Municipality: f["municipality"], Caller: f["caller"], State: f["state"]}
 		t.Attempts, _ = strconv.Atoi(f["cb_attempts"])
+		if f["kind"] == "ticket" {
+			t.Ticket, t.Topic, t.TicketDue, t.BookedBy = true, f["topic"], ms(f["due_at"]), f["by"]
+		}
 		if a := ms(f["arrived"]); a != nil {
 			t.ArrivedAt = *a
 		}

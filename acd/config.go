@@ -35,6 +35,8 @@ type Config struct {
 	// Callback is virtual hold: waiting callers may be called back at
 	// their place (callbackconfig.go).
 	Callback Callback `yaml:"callback"`
+	// Tickets are callbacks agents book for later (tickets.go).
+	Tickets Tickets `yaml:"tickets"`
 	// FeatureCodes agents dial from their phones (default *41 … *45).
 	FeatureCodes FeatureCodes `yaml:"feature_codes"`
 	// PauseReasons names the digits of "*43*<digits>".
@@ -377,6 +379,13 @@ func (c *Config) Validate() error {
 		}
 		errs = append(errs, c.claimNumbers(numbers, m.Key, f+".numbers", m.Numbers)...)
 	}
+	if q := c.Tickets.Queue; q != "" {
+		if keys[q] || skills[q] {
+			errs = append(errs, fieldErr("acd.tickets.queue", "%q is a municipality's queue; tickets need a queue of their own", q))
+		}
+		skills[q] = true // agents who take tickets have this skill
+	}
+	errs = append(errs, c.Tickets.validate()...)
 	queues := map[string]bool{}
 	for s := range skills {
 		queues[s] = true

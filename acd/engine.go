@@ -101,6 +101,9 @@ var errUnknownMunicipality = errors.New("unknown municipality")
 
 // NewEngine builds the engine from a validated config.
 func NewEngine(cfg Config, d Deps) *Engine {
+	// Defaults a config built in code may lack (Validate fills them too).
+	cfg.Callback.validate()
+	cfg.Tickets.validate()
 	e := &Engine{Deps: d, cfg: cfg, router: NewRouter(&cfg), agents: map[string]*agent{},
 		m: newMetrics(d.Registry), now: d.Now, log: d.Log, stop: make(chan struct{})}
 	if e.now == nil {

@@ -168,6 +168,9 @@ type Store interface {
 	FailCallback(ctx context.Context, callID string, fields map[string]string) error
 	DismissCallback(ctx context.Context, callID string) (bool, error)
 	Callbacks(ctx context.Context) ([]map[string]string, error)
+	// Tickets (queue/tickets.go).
+	CreateTicket(ctx context.Context, id string, score int64, targets []queue.Target, due time.Time, fields map[string]string) (bool, error)
+	Tickets(ctx context.Context, municipalities []string, now time.Time) (map[string]queue.TicketCount, error)
 }
 
 // CDRSink stores finished calls durably (package cdr implements it).

@@ -3,10 +3,12 @@ package acd
 import (
 	"context"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/sc115/sc115/cdr"
+	"github.com/sc115/sc115/queue"
 )
 
 // slCounters count one municipality's calls on this instance for the
@@ -35,11 +37,20 @@ type ServiceLevel struct {
 	ThresholdSecs  float64 `json:"threshold_s"`
 	Level          float64 `json:"service_level"`
 	Reachability   float64 `json:"reachability"`
+	// Callback tickets of the municipality now (all instances): open, and
+	// of those past their due time (tickets.go; with acd.tickets only).
+	TicketsOpen    int64 `json:"tickets_open"`
+	TicketsOverdue int64 `json:"tickets_overdue"`
 }
 
 // record counts a finished call for its municipality and its queue.
 func (e *Engine) record(r *cdr.Record) {
 	if r.Municipality == "" {
+		return
+	}
+	if strings.HasPrefix(r.CallID, queue.TicketPrefix) {
+		// A ticket is no inbound call: outside the service level; its
+		// measure is being done by its due time (open, overdue).
 		return
 	}
 	if r.Disposition.Class() == cdr.ClassSelfService {
@@ -80,6 +91,17 @@ func (c *slCounters) count(r *cdr.Record, threshold time.Duration) {
 // level on this instance.
 func (e *Engine) ServiceLevels(ctx context.Context) []ServiceLevel {
 	out := e.levels(ctx, e.sl, false)
+	if e.cfg.Tickets.Queue != "" {
+		keys := make([]string, len(out))
+		for i := range out {
+			keys[i] = out[i].Municipality
+		}
+		if counts, err := e.Store.Tickets(ctx, keys, e.now()); err == nil {
+			for i := range out {
+				out[i].TicketsOpen, out[i].TicketsOverdue = counts[keys[i]].Open, counts[keys[i]].Overdue
+			}
+		}
+	}
 	return append(out, e.levels(ctx, e.slQueue, true)...)
 }
 

@@ -224,6 +224,7 @@ dequeue(call)
 local owner = redis.call('HGET', k, 'owner')
 if owner then redis.call('SREM', '{sc}:calls:' .. owner, call) end
 redis.call('ZREM', '{sc}:cb:due', call)
+closeTicket(call)
 redis.call('HSET', k, 'state', 'failed', 'owner', '', 'agent', '', 'cb_failed', now)
 for i = 3, #ARGV, 2 do redis.call('HSET', k, ARGV[i], ARGV[i + 1]) end
 redis.call('ZADD', '{sc}:cb:failed', now, call)

@@ -81,6 +81,14 @@ local function unavail(agent)
   end
 end
 
+-- a ticket that is over (answered, failed, reaped) is no longer open
+local function closeTicket(call)
+  local k = callKey(call)
+  if redis.call('HGET', k, 'kind') == 'ticket' then
+    redis.call('ZREM', '{sc}:tickets:' .. (redis.call('HGET', k, 'municipality') or ''), call)
+  end
+end
+
 local function dequeue(call)
   for _, x in ipairs(targets(redis.call('HGET', callKey(call), 'queued'))) do
     redis.call('ZREM', qkey(x[1], x[2]), call)
@@ -278,6 +286,7 @@ local k = callKey(call)
 local state, owner = redis.call('HGET', k, 'state'), redis.call('HGET', k, 'owner')
 if state == 'waiting' then cevent(call, 'removed', 0) end
 dequeue(call)
+closeTicket(call)
 redis.call('DEL', k)
 if owner then redis.call('SREM', '{sc}:calls:' .. owner, call) end
 if state == 'waiting' then return 1 end
@@ -333,6 +342,7 @@ for _, call in ipairs(redis.call('SMEMBERS', '{sc}:calls:' .. dead)) do
   dequeue(call)
   out[#out + 1] = redis.call('HGETALL', k)
   local agent = redis.call('HGET', k, 'agent')
+  closeTicket(call)
   redis.call('DEL', k)
   if agent and agent ~= '' and redis.call('HGET', agentKey(agent), 'call') == call then
     ready(agent, now)

@@ -123,13 +123,17 @@ func (lc *loadedConfig) validate() error {
 			add(cfgerr.New(fmt.Sprintf("acd.agents[%d].require_tls", i), "needs sip.tls.listen"))
 		}
 	}
-	if lc.ACD.Callback.Enabled {
+	if lc.ACD.Callback.Enabled || lc.ACD.Tickets.Queue != "" {
 		out := false
 		for _, tr := range lc.SIP.Trunks {
 			out = out || tr.Outbound != ""
 		}
+		field := "acd.callback.enabled"
+		if !lc.ACD.Callback.Enabled {
+			field = "acd.tickets.queue"
+		}
 		if !out {
-			add(cfgerr.New("acd.callback.enabled", "callbacks dial the citizen through a trunk: give a sip.trunks entry an outbound URI"))
+			add(cfgerr.New(field, "callbacks dial the citizen through a trunk: give a sip.trunks entry an outbound URI"))
 		}
 	}
 	add(lc.Media.Validate())
