@@ -563,13 +563,7 @@ func (c *call) waitAndConnect(ctx context.Context) CallState {
 				c.disengage(agentID)
 				return c.endUnanswered()
 			}
-			if errors.Is(err, errUnknownAgent) {
-				e.unknownAgent(agentID, c.rec.CallID)
-			} else {
-				c.log.Info().Err(err).Str("agent", agentID).Msg("offer not answered; back to its place")
-				e.noAnswer(agentID, c.rec.CallID, e.cfg.settings(c.muni.Skill))
-			}
-			c.disengage(agentID)
+			c.offerFailed(agentID, err)
 			if err := c.enqueue(); err != nil {
 				return c.storeFailed(err)
 			}
@@ -587,6 +581,21 @@ func (c *call) waitAndConnect(ctx context.Context) CallState {
 		}
 		c.leg.Play(nil, c.hold)
 	}
+}
+
+// offerFailed takes the agent of an offer that was not answered out of
+// distribution — a rest, or a pause if the store offered an agent this
+// instance does not know — before the call goes back to its place (so the
+// same agent is not offered it again at once).
+func (c *call) offerFailed(agentID string, err error) {
+	e := c.e
+	if errors.Is(err, errUnknownAgent) {
+		e.unknownAgent(agentID, c.rec.CallID)
+	} else {
+		c.log.Info().Err(err).Str("agent", agentID).Msg("offer not answered; back to its place")
+		e.noAnswer(agentID, c.rec.CallID, e.cfg.settings(c.muni.Skill))
+	}
+	c.disengage(agentID)
 }
 
 // wait blocks until an agent is reserved for the call (its id), or the

@@ -119,13 +119,7 @@ func (c *call) callBack(agentID string) {
 	}
 	agentLeg, err := c.offerCallback(agentID)
 	if err != nil {
-		if errors.Is(err, errUnknownAgent) {
-			e.unknownAgent(agentID, c.rec.CallID)
-		} else {
-			c.log.Info().Err(err).Str("agent", agentID).Msg("callback: the agent did not answer; back to its place")
-			e.noAnswer(agentID, c.rec.CallID, e.cfg.settings(c.muni.Skill))
-		}
-		c.disengage(agentID)
+		c.offerFailed(agentID, err)
 		e.requeueCallbackWith(c.rec.CallID, c.progress())
 		return
 	}

@@ -410,3 +410,48 @@ func TestTicketIsBookedDueAndRun(t *testing.T) {
 		}
 	}
 }
+
+// TestCallbacksInFlightNeverExceedReservedAgents: three callbacks wait and
+// two agents are free; while the citizens' phones ring (their answers
+// held back), exactly two are dialed — one per reserved agent — and the
+// third waits at its place until an agent is free again.
+func TestCallbacksInFlightNeverExceedReservedAgents(t *testing.T) {
+	e, d, s := testEngine(t, withCallbacks)
+	d.outGate = make(chan struct{})
+	for _, id := range []string{"cb-1", "cb-2", "cb-3"} {
+		l := newFakeLeg(id, "+495136115")
+		l.keys = make(chan rune, 8)
+		bookCallback(t, e, l)
+	}
+	e.AgentRegistered("a1")
+	e.AgentRegistered("a2")
+	dialed := func() int {
+		n := 0
+		for _, ev := range d.eventsSoFar() {
+			if strings.HasPrefix(ev, "callout ") {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, "two citizens dialed", func() bool { return dialed() == 2 })
+	time.Sleep(300 * time.Millisecond) // a bounded look: a slow machine can only make this pass
+	if n := dialed(); n != 2 {
+		t.Fatalf("%d callbacks dialed with two agents", n)
+	}
+	cbs, _ := e.Callbacks(context.Background())
+	states := map[string]string{}
+	for _, c := range cbs {
+		states[c.CallID] = c.State
+	}
+	if states["cb-1"] != "running" || states["cb-2"] != "running" || states["cb-3"] != "waiting" {
+		t.Fatalf("callback states %v, want the first two running, the third waiting", states)
+	}
+	close(d.outGate) // the citizens answer
+	for i := 0; i < 3; i++ {
+		(<-d.outLegs).Hangup()
+		if r := waitRec(t, s); r.Disposition != cdr.Answered {
+			t.Fatalf("CDR %+v", r)
+		}
+	}
+}

@@ -239,7 +239,11 @@ func (e *Engine) heartbeat(ctx context.Context) {
 // dispatch hands each match for a call of this instance to that call.
 func (e *Engine) dispatch(ctx context.Context) {
 	for ctx.Err() == nil {
-		m, err := e.Store.NextAssignment(ctx, e.Instance, time.Second)
+		next := e.Store.NextAssignment
+		if e.Draining() {
+			next = e.Store.NextOwnAssignment // a draining instance starts no callback
+		}
+		m, err := next(ctx, e.Instance, time.Second)
 		if err != nil {
 			if ctx.Err() == nil {
 				e.log.Error().Err(err).Msg("store: assignments")

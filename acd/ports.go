@@ -150,6 +150,7 @@ type Store interface {
 	ReapOwn(ctx context.Context, instance string) ([]map[string]string, error)
 	DevicePresent(ctx context.Context, agentID string) error
 	NextAssignment(ctx context.Context, instance string, timeout time.Duration) (*queue.Match, error)
+	NextOwnAssignment(ctx context.Context, instance string, timeout time.Duration) (*queue.Match, error)
 	SignalWrapup(ctx context.Context, agentID, signal string) (bool, error)
 	// Arrive records a call before it is answered; it returns the
 	// municipality's crisis mode.

@@ -89,6 +89,9 @@ type BoardWaitingCall struct {
 	Queue        string  `json:"queue"`
 	Priority     int     `json:"priority"`
 	WaitedSecs   float64 `json:"waited_s"`
+	// Callback: the caller hung up to be called back at this place (no
+	// overflow or move: see the callbacks).
+	Callback bool `json:"callback"`
 }
 
 // waitingCalls lists the calls waiting in every municipality's queue, in
@@ -107,7 +110,7 @@ func (e *Engine) waitingCalls(ctx context.Context, now time.Time) ([]BoardWaitin
 			}
 			seen[w.CallID] = true
 			out = append(out, BoardWaitingCall{CallID: w.CallID, Municipality: w.Municipality, Queue: skill, Priority: w.Priority,
-				WaitedSecs: max(0, now.Sub(w.Arrived).Seconds())})
+				WaitedSecs: max(0, now.Sub(w.Arrived).Seconds()), Callback: w.Callback})
 		}
 	}
 	return out, nil

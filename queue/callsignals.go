@@ -32,6 +32,10 @@ local call, signal, arg, waiting = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local owner = redis.call('HGET', callKey(call), 'owner')
 local queued = redis.call('HGET', callKey(call), 'queued')
 if not owner then return 0 end
+-- A callback has no caller on the line to overflow or move (nobody would
+-- carry the signal out): it keeps its place; a supervisor dismisses or
+-- retries it instead (GET /api/callbacks).
+if owner == '@callbacks' then return 0 end
 if waiting == '1' and (not queued or queued == '') then return 0 end
 redis.call('RPUSH', '{sc}:assign:' .. owner, '!' .. signal .. ' ' .. arg .. ' ' .. call)
 return 1
@@ -50,6 +54,8 @@ type WaitingCall struct {
 	Municipality string
 	Priority     int // 0–9
 	Arrived      time.Time
+	// Callback: a caller who hung up to be called back at this place.
+	Callback bool
 }
 
 // WaitingCalls lists up to limit calls waiting for skill, in queue order
@@ -81,9 +87,9 @@ func (s *Store) WaitingCalls(ctx context.Context, skill string, limit int64) ([]
 		ids = ids[:limit]
 	}
 	pipe = s.rdb.Pipeline()
-	munis := make([]*redis.StringCmd, len(ids))
+	munis := make([]*redis.SliceCmd, len(ids))
 	for i, id := range ids {
-		munis[i] = pipe.HGet(ctx, "{sc}:call:"+id, "municipality")
+		munis[i] = pipe.HMGet(ctx, "{sc}:call:"+id, "municipality", "callback")
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, err
@@ -92,7 +98,14 @@ func (s *Store) WaitingCalls(ctx context.Context, skill string, limit int64) ([]
 	for i, id := range ids {
 		score := int64(best[id])
 		band := score / 1e13
-		out = append(out, WaitingCall{CallID: id, Municipality: munis[i].Val(), Priority: int(9 - band), Arrived: time.UnixMilli(score - band*1e13)})
+		v := munis[i].Val()
+		w := WaitingCall{CallID: id, Priority: int(9 - band), Arrived: time.UnixMilli(score - band*1e13)}
+		if len(v) == 2 {
+			w.Municipality, _ = v[0].(string)
+			cb, _ := v[1].(string)
+			w.Callback = cb == "1"
+		}
+		out = append(out, w)
 	}
 	return out, nil
 }

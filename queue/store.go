@@ -459,7 +459,17 @@ func (s *Store) reap(ctx context.Context, dead, restart string) ([]map[string]st
 // owns, or for a callback any instance may run (Owner CallbackOwner: claim
 // it with ClaimCallback); nil when none came.
 func (s *Store) NextAssignment(ctx context.Context, instance string, timeout time.Duration) (*Match, error) {
-	v, err := s.rdb.BLPop(ctx, timeout, "{sc}:assign:"+instance, "{sc}:assign:"+CallbackOwner).Result()
+	return s.nextAssignment(ctx, instance, timeout, "{sc}:assign:"+instance, "{sc}:assign:"+CallbackOwner)
+}
+
+// NextOwnAssignment is NextAssignment without the callbacks (a draining
+// instance starts none).
+func (s *Store) NextOwnAssignment(ctx context.Context, instance string, timeout time.Duration) (*Match, error) {
+	return s.nextAssignment(ctx, instance, timeout, "{sc}:assign:"+instance)
+}
+
+func (s *Store) nextAssignment(ctx context.Context, instance string, timeout time.Duration, keys ...string) (*Match, error) {
+	v, err := s.rdb.BLPop(ctx, timeout, keys...).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}

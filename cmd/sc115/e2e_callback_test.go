@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
 	"github.com/rs/zerolog"
 
 	"github.com/sc115/sc115/acd"
@@ -61,13 +62,7 @@ func TestCallbackEndToEnd(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	load := func(name string) *media.Prompt {
-		p, err := media.LoadWAV("../../prompts/de/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	load := func(name string) *media.Prompt { return loadPrompt(t, name) }
 
 	// The caller books the callback at A.
 	call := keysCaller(ctx, t, a.sip.Addr().String())
@@ -219,4 +214,68 @@ func untilHeard(t *testing.T, call *testphone.Call, p *media.Prompt, from int) i
 	}
 	t.Fatalf("never heard the prompt (%d frames long) after packet %d", p.Frames(), from)
 	return 0
+}
+
+// TestCallbackTypedNumberEndToEnd (issue 16): a caller who withheld its
+// number is never called back without asking: after pressing 1 it hears
+// "Bitte geben Sie Ihre Rufnummer … ein", types 0511 3005 and #, hears
+// it read back, confirms, and the callback waits with that number.
+func TestCallbackTypedNumberEndToEnd(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.ACD.Callback = acd.Callback{Enabled: true, OfferAlways: true, KeyTimeout: 20 * time.Second}
+	for i := range cfg.ACD.Municipalities {
+		if m := &cfg.ACD.Municipalities[i]; m.Key == "burgdorf" {
+			m.Greeting = "feature-pause.wav"
+		}
+	}
+	s := startTest(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	load := func(name string) *media.Prompt { return loadPrompt(t, name) }
+	phone, err := testphone.New("+495136123456", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer phone.Close()
+	call, err := phone.Dial(ctx, s.sip.Addr().String(), "05136115", []string{"8 PCMA/8000", "101 telephone-event/8000"},
+		sip.NewHeader("Privacy", "id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	press := func(keys string) {
+		for _, k := range keys {
+			if err := call.RTP.SendDTMF(101, k); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	at := untilHeard(t, call, load("callback-offer.wav"), 0)
+	press("1")
+	at = untilHeard(t, call, load("callback-enter.wav"), at)
+	press("05113005#")
+	at = untilHeard(t, call, load("callback-number.wav"), at)
+	for _, d := range "05113005" {
+		at = untilHeard(t, call, load("num-"+string(d)+".wav"), at+1)
+	}
+	at = untilHeard(t, call, load("callback-confirm.wav"), at)
+	press("1")
+	untilHeard(t, call, load("callback-thanks.wav"), at)
+	waitEnded(t, "the caller's call after booking", call.Ended())
+	cbs, err := s.engine.Callbacks(ctx)
+	if err != nil || len(cbs) != 1 || cbs[0].CallID != call.CallID || cbs[0].Caller != "anonymous" {
+		t.Fatalf("callbacks %+v, %v: want the call, its caller withheld in the record", cbs, err)
+	}
+	if f, err := s.store.CallFields(ctx, call.CallID); err != nil || f["cb_number"] != "05113005" {
+		t.Fatalf("the callback's number %q, %v: want the typed 05113005", f["cb_number"], err)
+	}
+}
+
+// loadPrompt reads a shipped prompt as sc115 plays it.
+func loadPrompt(t *testing.T, name string) *media.Prompt {
+	t.Helper()
+	p, err := media.LoadWAV("../../prompts/de/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

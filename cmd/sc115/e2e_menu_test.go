@@ -17,13 +17,7 @@ import (
 // first: the invalid-key prompt, then the menu again. 2: the call rings
 // an agent of Garbsen's queue (1003), and the CDR names that queue.
 func TestMenuWithRealKeys(t *testing.T) {
-	load := func(name string) *media.Prompt {
-		p, err := media.LoadWAV("../../prompts/de/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	load := func(name string) *media.Prompt { return loadPrompt(t, name) }
 	menuPrompt, invalid, hours := load("menu-burgdorf.wav"), load("menu-invalid.wav"), load("hours-buergerbuero-burgdorf.wav")
 	setup := func(t *testing.T) (*service, Config) {
 		cfg := testConfig(t)
