@@ -16,6 +16,8 @@ type BillingConfig struct {
 	DefaultTariff  string                         `yaml:"default_tariff"`
 	Tariffs        map[string]Tariff              `yaml:"tariffs"`
 	Municipalities map[string]MunicipalityBilling `yaml:"municipalities"`
+	// Staffing prices the agents a center needs (sc115 staffing).
+	Staffing StaffingConfig `yaml:"staffing"`
 }
 
 // Party is an invoice's sender or recipient.
@@ -76,6 +78,16 @@ var Models = []string{"per_minute", "levy", "per_resident"}
 // Validate checks the section against the municipality keys; field paths
 // start with "billing".
 func (b *BillingConfig) Validate(municipalities map[string]bool) error {
+	b.Staffing.Defaults()
+	if p := b.Staffing.ShrinkagePercent; p < 0 || p > 90 {
+		return cfgerr.New("billing.staffing.shrinkage_percent", "%d is outside 0–90", p)
+	}
+	if b.Staffing.HourlyCostCents < 0 {
+		return cfgerr.New("billing.staffing.hourly_cost_cents", "must not be negative")
+	}
+	if b.Staffing.WeeklyHours <= 0 || b.Staffing.WeeklyHours > 60 {
+		return cfgerr.New("billing.staffing.weekly_hours", "%v is outside (0, 60]", b.Staffing.WeeklyHours)
+	}
 	if len(b.Tariffs) == 0 && len(b.Municipalities) == 0 && b.DefaultTariff == "" {
 		return nil // no billing configured
 	}

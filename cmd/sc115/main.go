@@ -30,6 +30,8 @@ func run(args []string) int {
 		return billingCmd(args[1:])
 	case "cdr":
 		return cdrCmd(args[1:])
+	case "staffing":
+		return staffingCmd(args[1:])
 	case "hash-password":
 		return hashPasswordCmd(args[1:])
 	case "new-token":
@@ -57,6 +59,9 @@ commands:
   billing estimate  yearly cost under each financing model:
                  sc115 billing estimate --config FILE --population N --calls-per-resident X --aht-s Y
                  (or --municipality KEY --from-cdrs DIR)
+  staffing       agents for the 75/30 promise (Erlang C), FTE, staff cost vs each financing model:
+                 sc115 staffing --config FILE [--calls-per-resident-year 0.3 --aht 4m] [--from-cdrs DIR]
+                 [--add municipality=NAME,population=N] [--csv FILE] [--html FILE]
   cdr purge      delete CDRs past retention, keep daily aggregates: sc115 cdr purge --cdr-dir DIR --older-than 180d
   hash-password  bcrypt hash of the password on stdin, for web.users[].password_hash
   new-token      a fresh API token and its web.users[].token_hash

@@ -1,0 +1,109 @@
+package billing
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/sc115/sc115/cdr"
+)
+
+// TestStaffAWeek: a synthetic week — the published Erlang C example's
+// traffic (360 calls in a half hour, 4 min each) on Monday 09:00 and
+// nothing else — is staffed with its 55 agents for 80/15; with 30 %
+// shrinkage, 39 h per FTE and 48.00 € per paid hour the year costs
+// 55 half hours × 24.00 € ÷ 0.7 × 52 = 98,057.14 €, to the cent.
+func TestStaffAWeek(t *testing.T) {
+	var d Demand
+	d.AHT = 4 * time.Minute
+	d.Calls[time.Monday][18] = 360
+	st := Staff(d, 0.80, 15*time.Second, StaffingConfig{HourlyCostCents: 4800})
+	if len(st.Intervals) != 1 || st.Intervals[0].Agents != 55 || math.Abs(st.Intervals[0].Erlangs-48) > 1e-9 {
+		t.Fatalf("intervals %+v, want one of 48 Erlangs staffed with 55", st.Intervals)
+	}
+	if iv := st.Intervals[0]; math.Abs(iv.Level-0.8459) > 0.0001 || math.Abs(iv.Occupancy-48.0/55) > 1e-9 {
+		t.Errorf("level %.4f occupancy %.4f", iv.Level, iv.Occupancy)
+	}
+	if st.AgentHours != 27.5 || math.Abs(st.PaidHours-27.5/0.7) > 1e-9 || math.Abs(st.FTE-27.5/0.7/39) > 1e-9 {
+		t.Errorf("hours %.2f paid %.4f FTE %.4f", st.AgentHours, st.PaidHours, st.FTE)
+	}
+	if st.YearCostCent != 9805714 {
+		t.Errorf("cost %d cents, want 9805714 (98,057.14 €)", st.YearCostCent)
+	}
+}
+
+// TestProfile115: the shipped profile covers Mon–Fri 08:00–18:00 only,
+// adds up to one week, and Monday 09:00–11:00 is the busiest.
+func TestProfile115(t *testing.T) {
+	p := Profile115()
+	sum, busiest, at := 0.0, 0.0, [2]int{}
+	for d := range p.Share {
+		for s, x := range p.Share[d] {
+			if x > 0 && (d == int(time.Saturday) || d == int(time.Sunday) || s < 16 || s >= 36) {
+				t.Errorf("calls on day %d at %s", d, SlotTime(s))
+			}
+			sum += x
+			if x > busiest {
+				busiest, at = x, [2]int{d, s}
+			}
+		}
+	}
+	if math.Abs(sum-1) > 1e-9 || at[0] != int(time.Monday) || at[1] < 18 || at[1] >= 22 {
+		t.Errorf("sum %v, busiest day %d at %s", sum, at[0], SlotTime(at[1]))
+	}
+}
+
+// TestReportAndMarginal: the revenue of every tariff is the sum of the
+// members' estimates to the cent, the balance is revenue − cost, the
+// cost-neutral price covers the cost, and a member joining adds what the
+// two reports differ by.
+func TestReportAndMarginal(t *testing.T) {
+	cfg := BillingConfig{DefaultTariff: "std", Tariffs: map[string]Tariff{
+		"std": {Model: "per_minute", PerMinuteCents: 150, Increment: "60/60", Components: []string{"talk", "wrapup"}, Rounding: "per_call"},
+	}}
+	if err := cfg.Validate(nil); err != nil {
+		t.Fatal(err)
+	}
+	members := []Member{{Key: "a", Name: "A", Population: 500000, CallsPerYear: 150000}, {Key: "b", Name: "B", Population: 30000, CallsPerYear: 9000}}
+	as := Assumptions{Profile: Profile115(), AHT: 4 * time.Minute, Target: 0.75, Threshold: 30 * time.Second, Staffing: StaffingConfig{HourlyCostCents: 3500}}
+	r := Report(members, as, cfg)
+	if len(r.Models) != 1 || r.Models[0].RevenueCents != 159000*4*150 {
+		t.Fatalf("models %+v, want 159,000 calls × 4 started minutes × 1.50 €", r.Models)
+	}
+	if r.Models[0].BalanceCents != r.Models[0].RevenueCents-r.Staffing.YearCostCent || r.BillableMinutes != 159000*4 {
+		t.Errorf("balance %d, minutes %d", r.Models[0].BalanceCents, r.BillableMinutes)
+	}
+	if p := r.CostNeutralPerMinCt; p*r.BillableMinutes < r.Staffing.YearCostCent || (p-1)*r.BillableMinutes >= r.Staffing.YearCostCent {
+		t.Errorf("cost-neutral %d cents/min does not just cover %d cents", p, r.Staffing.YearCostCent)
+	}
+	mg := AddMember(members, Member{Key: "c", Name: "C", Population: 24000, CallsPerYear: 7200}, as, cfg)
+	if mg.CostCents != mg.With.Staffing.YearCostCent-r.Staffing.YearCostCent || mg.BillableMinutes != 7200*4 || mg.CostCents <= 0 {
+		t.Errorf("marginal %+v", mg)
+	}
+	// Pooling: the added cost per added minute is below the center's average.
+	if mg.PerMinuteCents >= r.CostNeutralPerMinCt {
+		t.Errorf("a small member's marginal price %d ≥ the average %d: no pooling effect?", mg.PerMinuteCents, r.CostNeutralPerMinCt)
+	}
+}
+
+// TestMeasureHistory: demand from CDRs — the refused and self-served
+// calls do not count, the handling time is the answered calls' mean talk
+// + wrap-up, a week of rows is scaled to 52.
+func TestMeasureHistory(t *testing.T) {
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	mon := time.Date(2026, 11, 23, 9, 10, 0, 0, berlin)
+	recs := []cdr.Record{
+		{Municipality: "a", ArrivedAt: mon, Disposition: cdr.Answered, TalkMS: 200000, WrapupMS: 40000},
+		{Municipality: "a", ArrivedAt: mon.Add(5 * time.Minute), Disposition: cdr.Abandoned},
+		{Municipality: "b", ArrivedAt: mon.Add(7*24*time.Hour - time.Hour), Disposition: cdr.Answered, TalkMS: 100000, WrapupMS: 20000},
+		{Municipality: "a", ArrivedAt: mon, Disposition: cdr.RejectedClosed},
+		{Municipality: "a", ArrivedAt: mon, Disposition: cdr.SelfService},
+	}
+	h, err := MeasureHistory(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.AHT != 180*time.Second || h.Profile.Share[time.Monday][18] != 2.0/3 || h.CallsPerYear["a"] != 2*52*7*24/(7*24-1) {
+		t.Errorf("history: aht %v, Monday 09:00 share %v, a %d calls/year", h.AHT, h.Profile.Share[time.Monday][18], h.CallsPerYear["a"])
+	}
+}
