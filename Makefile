@@ -6,11 +6,20 @@ VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run build test bench lint fmt clean
+.PHONY: run build test bench lint fmt clean demo
 
 ## run: start sc115 on the Region Hannover example with the embedded store
 run: build
 	./$(BIN) serve --config $(CONFIG) --log-format console
+
+## demo: sc115 on the example plus `sc115 simulate` at a gentle rate:
+## calls flow on /metrics and the wallboard (http://127.0.0.1:8115/) at once
+demo: build
+	@mkdir -p var; ./$(BIN) serve --config $(CONFIG) --log-format console > var/demo-sc115.log 2>&1 & echo $$! > var/demo.pid; \
+	trap 'kill $$(cat var/demo.pid) 2>/dev/null' EXIT INT TERM; \
+	for i in $$(seq 1 100); do curl -sf http://127.0.0.1:8115/readyz >/dev/null 2>&1 && break; sleep 0.2; done; \
+	echo "sc115 runs (log: var/demo-sc115.log); wallboard http://127.0.0.1:8115/ (user aufsicht), metrics http://127.0.0.1:8115/metrics"; \
+	./$(BIN) simulate --config $(CONFIG) --rate 0.06 --calls 100 --talk 15s --patience 90s
 
 ## build: compile bin/sc115
 build:

@@ -32,6 +32,8 @@ func run(args []string) int {
 		return cdrCmd(args[1:])
 	case "staffing":
 		return staffingCmd(args[1:])
+	case "simulate":
+		return simulateCmd(args[1:])
 	case "hash-password":
 		return hashPasswordCmd(args[1:])
 	case "new-token":
@@ -62,6 +64,8 @@ commands:
   staffing       agents for the 75/30 promise (Erlang C), FTE, staff cost vs each financing model:
                  sc115 staffing --config FILE [--calls-per-resident-year 0.3 --aht 4m] [--from-cdrs DIR]
                  [--add municipality=NAME,population=N] [--csv FILE] [--html FILE]
+  simulate       drive a running sc115 with virtual agents and callers (SIP + RTP), SL vs Erlang C:
+                 sc115 simulate --config FILE --rate 0.5 --calls 60 --talk 20s [--patience 60s]
   cdr purge      delete CDRs past retention, keep daily aggregates: sc115 cdr purge --cdr-dir DIR --older-than 180d
   hash-password  bcrypt hash of the password on stdin, for web.users[].password_hash
   new-token      a fresh API token and its web.users[].token_hash

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"time"
+
+	"github.com/sc115/sc115/simulate"
+)
+
+// simulateCmd: sc115 simulate — drive a running sc115 with virtual agents
+// and callers over SIP and RTP, and compare its service level with
+// Erlang C's.
+func simulateCmd(args []string) int {
+	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
+	config := fs.String("config", "deploy/examples/region-hannover.yaml", "the config sc115 runs with (agents, their passwords, the wrap-up, the service level)")
+	target := fs.String("target", "", "sc115's SIP address (default: the config's sip.listen)")
+	municipality := fs.String("municipality", "burgdorf", "callers dial this municipality's first number; its agents answer")
+	agents := fs.Int("agents", 0, "how many of the municipality's agents take part (0: all with a plain password)")
+	rate := fs.Float64("rate", 0.5, "calls per second (Poisson)")
+	calls := fs.Int("calls", 60, "calls in all")
+	talk := fs.Duration("talk", 20*time.Second, "mean talk time (exponential, at least 0.2 s)")
+	patience := fs.Duration("patience", 0, "callers' mean patience (exponential; 0: they wait)")
+	ring := fs.Duration("ring-delay", time.Second, "agents answer after this")
+	seed := fs.Uint64("seed", 1, "random seed")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	lc, err := loadAndValidate(*config)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	cfg := simulate.Config{Target: *target, Rate: *rate, Calls: *calls, Talk: *talk, Patience: *patience, RingDelay: *ring,
+		Wrapup: lc.ACD.Queue.Wrapup, Threshold: lc.ACD.ServiceLevel, Seed: *seed, Progress: os.Stderr}
+	if cfg.Target == "" {
+		cfg.Target = lc.SIP.Listen
+	}
+	skill := ""
+	for _, m := range lc.ACD.Municipalities {
+		if m.Key == *municipality && len(m.Numbers) > 0 {
+			cfg.Dialed, skill = m.Numbers[0], m.Skill
+		}
+	}
+	if cfg.Dialed == "" {
+		fmt.Fprintf(os.Stderr, "sc115 simulate: no municipality %q with a number in %s\n", *municipality, *config)
+		return 2
+	}
+	for _, a := range lc.ACD.Agents {
+		if _, ok := a.Skills[skill]; ok && a.Password != "" && (*agents == 0 || len(cfg.Agents) < *agents) {
+			cfg.Agents = append(cfg.Agents, simulate.Agent{User: a.SIPUser, Password: a.Password})
+		}
+	}
+	if len(cfg.Agents) == 0 {
+		fmt.Fprintf(os.Stderr, "sc115 simulate: no agent of %s with a plain password in %s\n", skill, *config)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	fmt.Fprintf(os.Stderr, "simulate: %d calls at %.2f/s to %s (%s), %d agents, talk %v, ring %v, wrap-up %v\n",
+		cfg.Calls, cfg.Rate, cfg.Dialed, *municipality, len(cfg.Agents), cfg.Talk, cfg.RingDelay, cfg.Wrapup)
+	r, err := simulate.Run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sc115 simulate:", err)
+		return 1
+	}
+	q := simulate.Quantile
+	fmt.Printf("offered %d, answered %d, abandoned %d (%.1f %%), failed %d in %v\n", r.Offered, r.Answered, r.Abandoned,
+		100*float64(r.Abandoned)/float64(max(1, r.Offered)), r.Failed, r.Elapsed.Round(time.Second))
+	fmt.Printf("service level %.1f %% within %v; Erlang C predicts %.1f %% (%.2f Erlangs, %d agents)\n",
+		100*r.ServiceLevel(), cfg.Threshold, 100*r.Predicted, r.Erlangs, len(cfg.Agents))
+	fmt.Printf("wait p50 %v p90 %v p99 %v; setup (INVITE → 200) p50 %v p99 %v\n", q(r.Waits, 0.5).Round(time.Millisecond),
+		q(r.Waits, 0.9).Round(time.Millisecond), q(r.Waits, 0.99).Round(time.Millisecond), q(r.Setups, 0.5).Round(time.Microsecond),
+		q(r.Setups, 0.99).Round(time.Microsecond))
+	fmt.Printf("media: %d agent frames sent, %d reached the callers (loss %s %%), %d in the wrong law\n",
+		r.FramesSent, r.FramesReceived, strconv.FormatFloat(100*r.MediaLoss(), 'f', 2, 64), r.WrongLaw)
+	return 0
+}
