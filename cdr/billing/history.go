@@ -14,6 +14,10 @@ type History struct {
 	Profile      Profile
 	AHT          time.Duration
 	CallsPerYear map[string]int64
+	// Patience is the callers' mean patience, estimated as the time all
+	// callers waited over the number who hung up (exponential patience,
+	// answered callers' waits censored); 0 if nobody hung up.
+	Patience time.Duration
 }
 
 // MeasureHistory reads demand from CDRs. Calls that wanted an agent count
@@ -28,7 +32,7 @@ func MeasureHistory(recs []cdr.Record) (History, error) {
 	}
 	h := History{CallsPerYear: map[string]int64{}}
 	counts := map[string]int64{}
-	var total, answered, handleMS int64
+	var total, answered, handleMS, waitMS, gaveUp int64
 	var first, last time.Time
 	for _, r := range recs {
 		switch r.Disposition.Class() {
@@ -37,7 +41,10 @@ func MeasureHistory(recs []cdr.Record) (History, error) {
 		case cdr.ClassAnswered:
 			answered++
 			handleMS += r.TalkMS + r.WrapupMS
+		case cdr.ClassAbandoned, cdr.ClassAbandonedShort:
+			gaveUp++
 		}
+		waitMS += r.WaitMS
 		t := r.ArrivedAt.In(berlin)
 		h.Profile.Share[t.Weekday()][t.Hour()*2+t.Minute()/30]++
 		counts[r.Municipality]++
@@ -62,6 +69,9 @@ func MeasureHistory(recs []cdr.Record) (History, error) {
 		h.CallsPerYear[m] = int64(float64(n) / weeks * 52)
 	}
 	h.AHT = time.Duration(handleMS/answered) * time.Millisecond
+	if gaveUp > 0 {
+		h.Patience = time.Duration(waitMS/gaveUp) * time.Millisecond
+	}
 	h.Profile.Name = "measured from " + first.Format("2006-01-02") + " to " + last.Format("2006-01-02")
 	return h, nil
 }

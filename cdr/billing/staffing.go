@@ -41,6 +41,9 @@ func (s *StaffingConfig) Defaults() {
 type Demand struct {
 	Calls [7][48]float64
 	AHT   time.Duration
+	// Patience is callers' mean patience (0: unknown — Erlang C, callers
+	// who never hang up).
+	Patience time.Duration
 }
 
 // DemandFrom spreads a week's calls over a profile.
@@ -63,6 +66,7 @@ type Interval struct {
 	Agents    int     // on the phone, for the target
 	Level     float64 // the service level they give
 	Occupancy float64
+	Abandon   float64 // callers who hang up first (Erlang A; 0 with Erlang C)
 }
 
 // Staffing is a week staffed for a target.
@@ -76,7 +80,8 @@ type Staffing struct {
 }
 
 // Staff staffs every half hour of the week with Erlang C for target
-// (0.75) within threshold (30 s).
+// (0.75) within threshold (30 s) — or with Erlang A when the callers'
+// mean patience is known (d.Patience > 0).
 func Staff(d Demand, target float64, threshold time.Duration, cfg StaffingConfig) Staffing {
 	cfg.Defaults()
 	var st Staffing
@@ -89,9 +94,17 @@ func Staff(d Demand, target float64, threshold time.Duration, cfg StaffingConfig
 			}
 			st.WeeklyCalls += calls
 			a := calls * d.AHT.Seconds() / 1800
-			n := AgentsFor(a, d.AHT, threshold, target)
-			st.Intervals = append(st.Intervals, Interval{Day: day, Slot: s, Calls: calls, Erlangs: a, Agents: n,
-				Level: ServiceLevel(a, n, d.AHT, threshold), Occupancy: a / float64(n)})
+			iv := Interval{Day: day, Slot: s, Calls: calls, Erlangs: a}
+			if d.Patience > 0 {
+				iv.Agents = AgentsForA(calls/1800, d.AHT, d.Patience, threshold, target)
+				m := ErlangAModel(calls/1800, d.AHT, d.Patience, iv.Agents, threshold)
+				iv.Level, iv.Occupancy, iv.Abandon = m.WithinT, m.Occupancy, m.Abandon
+			} else {
+				iv.Agents = AgentsFor(a, d.AHT, threshold, target)
+				iv.Level, iv.Occupancy = ServiceLevel(a, iv.Agents, d.AHT, threshold), a/float64(iv.Agents)
+			}
+			n := iv.Agents
+			st.Intervals = append(st.Intervals, iv)
 			st.AgentHours += float64(n) / 2
 		}
 	}

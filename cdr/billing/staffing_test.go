@@ -93,8 +93,8 @@ func TestMeasureHistory(t *testing.T) {
 	berlin, _ := time.LoadLocation("Europe/Berlin")
 	mon := time.Date(2026, 11, 23, 9, 10, 0, 0, berlin)
 	recs := []cdr.Record{
-		{Municipality: "a", ArrivedAt: mon, Disposition: cdr.Answered, TalkMS: 200000, WrapupMS: 40000},
-		{Municipality: "a", ArrivedAt: mon.Add(5 * time.Minute), Disposition: cdr.Abandoned},
+		{Municipality: "a", ArrivedAt: mon, Disposition: cdr.Answered, TalkMS: 200000, WrapupMS: 40000, WaitMS: 10000},
+		{Municipality: "a", ArrivedAt: mon.Add(5 * time.Minute), Disposition: cdr.Abandoned, WaitMS: 50000},
 		{Municipality: "b", ArrivedAt: mon.Add(7*24*time.Hour - time.Hour), Disposition: cdr.Answered, TalkMS: 100000, WrapupMS: 20000},
 		{Municipality: "a", ArrivedAt: mon, Disposition: cdr.RejectedClosed},
 		{Municipality: "a", ArrivedAt: mon, Disposition: cdr.SelfService},
@@ -103,7 +103,33 @@ func TestMeasureHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if h.Patience != time.Minute {
+		t.Errorf("patience %v, want the 60 s all waited over the one who hung up", h.Patience)
+	}
 	if h.AHT != 180*time.Second || h.Profile.Share[time.Monday][18] != 2.0/3 || h.CallsPerYear["a"] != 2*52*7*24/(7*24-1) {
 		t.Errorf("history: aht %v, Monday 09:00 share %v, a %d calls/year", h.AHT, h.Profile.Share[time.Monday][18], h.CallsPerYear["a"])
+	}
+}
+
+// TestStaffWithPatience: with the callers' patience known, Erlang A
+// staffs each half hour with no more agents than Erlang C (callers who
+// hang up take no agent's time), still meeting the target, and says how
+// many hang up.
+func TestStaffWithPatience(t *testing.T) {
+	d := DemandFrom(Profile115(), 4000, 4*time.Minute)
+	c := Staff(d, 0.75, 30*time.Second, StaffingConfig{HourlyCostCents: 3500})
+	d.Patience = 90 * time.Second
+	a := Staff(d, 0.75, 30*time.Second, StaffingConfig{HourlyCostCents: 3500})
+	if len(a.Intervals) != len(c.Intervals) || a.AgentHours > c.AgentHours || a.AgentHours == c.AgentHours {
+		t.Fatalf("Erlang A %.1f agent hours, Erlang C %.1f", a.AgentHours, c.AgentHours)
+	}
+	for i, iv := range a.Intervals {
+		if iv.Agents > c.Intervals[i].Agents || iv.Level < 0.75 || iv.Abandon <= 0 || iv.Abandon > 0.2 {
+			t.Errorf("%s %s: Erlang A %d agents (SL %.3f, %.3f hang up), Erlang C %d", dayNames[iv.Day], SlotTime(iv.Slot),
+				iv.Agents, iv.Level, iv.Abandon, c.Intervals[i].Agents)
+		}
+		if m := ErlangAModel(iv.Calls/1800, d.AHT, d.Patience, iv.Agents-1, 30*time.Second); iv.Agents > 1 && m.WithinT >= 0.75 {
+			t.Errorf("%s %s: %d agents would do", dayNames[iv.Day], SlotTime(iv.Slot), iv.Agents-1)
+		}
 	}
 }

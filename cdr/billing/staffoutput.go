@@ -26,8 +26,8 @@ func (r StaffReport) Print(w io.Writer) {
 		calls += m.CallsPerYear
 	}
 	fmt.Fprintf(w, "Staffing for %d municipalities, %d residents: %d calls/year, %v talk + wrap-up per call\n", len(r.Members), pop, calls, as.AHT)
-	fmt.Fprintf(w, "Profile: %s. Target %.0f %% within %v (Erlang C). Shrinkage %d %%, %.1f h per FTE, %s per paid hour.\n\n",
-		as.Profile.Name, 100*as.Target, as.Threshold, as.Staffing.ShrinkagePercent, as.Staffing.WeeklyHours, Euro(as.Staffing.HourlyCostCents))
+	fmt.Fprintf(w, "Profile: %s. Target %.0f %% within %v (%s). Shrinkage %d %%, %.1f h per FTE, %s per paid hour.\n\n",
+		as.Profile.Name, 100*as.Target, as.Threshold, as.model(), as.Staffing.ShrinkagePercent, as.Staffing.WeeklyHours, Euro(as.Staffing.HourlyCostCents))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "municipality\tresidents\tcalls/year\tcalls/week\t")
 	for _, m := range r.Members {
@@ -61,14 +61,22 @@ func (mg Marginal) Print(w io.Writer) {
 		mg.BillableMinutes, Euro(mg.PerMinuteCents), Euro(mg.With.CostNeutralPerMinCt))
 }
 
+// model names the queueing model the assumptions staff with.
+func (as Assumptions) model() string {
+	if as.Patience > 0 {
+		return fmt.Sprintf("Erlang A, mean patience %v", as.Patience)
+	}
+	return "Erlang C"
+}
+
 // WriteCSV writes one row per staffed half hour.
 func (s Staffing) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"day", "from", "calls", "erlangs", "agents", "service_level", "occupancy"})
+	_ = cw.Write([]string{"day", "from", "calls", "erlangs", "agents", "service_level", "occupancy", "abandon"})
 	for _, iv := range s.Intervals {
 		_ = cw.Write([]string{dayNames[iv.Day], SlotTime(iv.Slot), strconv.FormatFloat(iv.Calls, 'f', 1, 64),
 			strconv.FormatFloat(iv.Erlangs, 'f', 2, 64), strconv.Itoa(iv.Agents), strconv.FormatFloat(iv.Level, 'f', 3, 64),
-			strconv.FormatFloat(iv.Occupancy, 'f', 3, 64)})
+			strconv.FormatFloat(iv.Occupancy, 'f', 3, 64), strconv.FormatFloat(iv.Abandon, 'f', 3, 64)})
 	}
 	cw.Flush()
 	return cw.Error()
@@ -101,7 +109,7 @@ func (r StaffReport) HTML(w io.Writer) error {
 		bars = append(bars, bar{X: x, Y: height - 20 - h, W: slotW - 1, H: h,
 			Title: fmt.Sprintf("%s %s: %d Agenten, %.0f Anrufe, SL %.0f %%", dayNames[iv.Day], SlotTime(iv.Slot), iv.Agents, iv.Calls, 100*iv.Level)})
 	}
-	return staffPage.Execute(w, map[string]any{"R": r, "Bars": bars, "Peak": peak, "Days": st.Days(), "DayNames": dayNames,
+	return staffPage.Execute(w, map[string]any{"R": r, "Model": r.Assumptions.model(), "Bars": bars, "Peak": peak, "Days": st.Days(), "DayNames": dayNames,
 		"Euro": Euro, "SlotTime": SlotTime, "DayX": func(i int) float64 { return float64(i*20) * slotW }})
 }
 
@@ -115,7 +123,7 @@ svg { background: #f4f6fa; } svg text { font-size: 11px; fill: #556; }
 </style></head><body>
 <h1>Personalbedarf und Kosten</h1>
 <p>{{len .R.Members}} Kommunen, {{printf "%.0f" .R.Staffing.WeeklyCalls}} Anrufe je Woche, {{.R.Assumptions.AHT}} Gespräch und Nachbereitung je Anruf.
-Ziel {{printf "%.0f" (mul100 .R.Assumptions.Target)}} % in {{.R.Assumptions.Threshold}} (Erlang C), Ausfallzeiten {{.R.Assumptions.Staffing.ShrinkagePercent}} %.</p>
+Ziel {{printf "%.0f" (mul100 .R.Assumptions.Target)}} % in {{.R.Assumptions.Threshold}} ({{.Model}}), Ausfallzeiten {{.R.Assumptions.Staffing.ShrinkagePercent}} %.</p>
 <h2>Agenten am Telefon je halbe Stunde (Mo–Fr 08–18, höchstens {{.Peak}})</h2>
 <svg id="chart" width="960" height="220" viewBox="0 0 960 220" role="img" aria-label="Agenten je halbe Stunde">
 {{range .Bars}}<rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" fill="#2a6fd6"><title>{{.Title}}</title></rect>

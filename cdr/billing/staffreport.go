@@ -20,7 +20,10 @@ type Assumptions struct {
 	AHT       time.Duration // talk + wrap-up per call
 	Target    float64       // 0.75
 	Threshold time.Duration // 30 s
-	Staffing  StaffingConfig
+	// Patience is callers' mean patience: known, Erlang A staffs; 0,
+	// Erlang C.
+	Patience time.Duration
+	Staffing StaffingConfig
 }
 
 // ModelResult is one tariff's revenue from all members and the balance
@@ -55,7 +58,9 @@ func Report(members []Member, as Assumptions, cfg BillingConfig) StaffReport {
 		calls += m.CallsPerYear
 	}
 	r := StaffReport{Members: members, Assumptions: as}
-	r.Staffing = Staff(DemandFrom(as.Profile, float64(calls)/52, as.AHT), as.Target, as.Threshold, as.Staffing)
+	d := DemandFrom(as.Profile, float64(calls)/52, as.AHT)
+	d.Patience = as.Patience
+	r.Staffing = Staff(d, as.Target, as.Threshold, as.Staffing)
 	ahtS := int64(as.AHT / time.Second)
 	byTariff := map[string]*ModelResult{}
 	var names []string

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sc115/sc115/simulate"
@@ -17,7 +18,7 @@ import (
 // Erlang C's.
 func simulateCmd(args []string) int {
 	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
-	config := fs.String("config", "deploy/examples/region-hannover.yaml", "the config sc115 runs with (agents, their passwords, the wrap-up, the service level)")
+	config := fs.String("config", "deploy/examples/region-hannover.yaml", "the config sc115 runs with (agents, their passwords, the wrap-up, the service level); \"\": none")
 	target := fs.String("target", "", "sc115's SIP address (default: the config's sip.listen)")
 	municipality := fs.String("municipality", "burgdorf", "callers dial this municipality's first number; its agents answer")
 	agents := fs.Int("agents", 0, "how many of the municipality's agents take part (0: all with a plain password)")
@@ -27,36 +28,68 @@ func simulateCmd(args []string) int {
 	patience := fs.Duration("patience", 0, "callers' mean patience (exponential; 0: they wait)")
 	ring := fs.Duration("ring-delay", time.Second, "agents answer after this")
 	seed := fs.Uint64("seed", 1, "random seed")
+	dial := fs.String("dial", "", "the number callers dial (default: the municipality's first)")
+	agentRange := fs.String("agent-range", "", "generated agents instead of the config's: SIP users FROM-TO (e.g. 2000-2099), password --agent-password-prefix + user")
+	pwPrefix := fs.String("agent-password-prefix", "pw", "with --agent-range: each agent's password is this + its user")
+	wrapup := fs.Duration("wrapup", -1, "sc115's wrap-up, for the prediction (default: the config's acd.queue.wrapup)")
+	threshold := fs.Duration("threshold", 0, "service-level threshold (default: the config's acd.service_level)")
+	quiet := fs.Bool("quiet", false, "no progress line")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	lc, err := loadAndValidate(*config)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+	cfg := simulate.Config{Target: *target, Dialed: *dial, Rate: *rate, Calls: *calls, Talk: *talk, Patience: *patience, RingDelay: *ring,
+		Wrapup: *wrapup, Threshold: *threshold, Seed: *seed, Progress: os.Stderr}
+	if *quiet {
+		cfg.Progress = nil
 	}
-	cfg := simulate.Config{Target: *target, Rate: *rate, Calls: *calls, Talk: *talk, Patience: *patience, RingDelay: *ring,
-		Wrapup: lc.ACD.Queue.Wrapup, Threshold: lc.ACD.ServiceLevel, Seed: *seed, Progress: os.Stderr}
-	if cfg.Target == "" {
-		cfg.Target = lc.SIP.Listen
-	}
-	skill := ""
-	for _, m := range lc.ACD.Municipalities {
-		if m.Key == *municipality && len(m.Numbers) > 0 {
-			cfg.Dialed, skill = m.Numbers[0], m.Skill
+	if *agentRange != "" {
+		from, to, ok := strings.Cut(*agentRange, "-")
+		lo, err1 := strconv.Atoi(from)
+		hi, err2 := strconv.Atoi(to)
+		if !ok || err1 != nil || err2 != nil || hi < lo || hi-lo >= 10000 {
+			fmt.Fprintf(os.Stderr, "sc115 simulate: --agent-range %q: want FROM-TO, at most 10,000 agents\n", *agentRange)
+			return 2
+		}
+		for u := lo; u <= hi; u++ {
+			cfg.Agents = append(cfg.Agents, simulate.Agent{User: strconv.Itoa(u), Password: *pwPrefix + strconv.Itoa(u)})
 		}
 	}
-	if cfg.Dialed == "" {
-		fmt.Fprintf(os.Stderr, "sc115 simulate: no municipality %q with a number in %s\n", *municipality, *config)
-		return 2
-	}
-	for _, a := range lc.ACD.Agents {
-		if _, ok := a.Skills[skill]; ok && a.Password != "" && (*agents == 0 || len(cfg.Agents) < *agents) {
-			cfg.Agents = append(cfg.Agents, simulate.Agent{User: a.SIPUser, Password: a.Password})
+	if *config != "" {
+		lc, err := loadAndValidate(*config)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if cfg.Target == "" {
+			cfg.Target = lc.SIP.Listen
+		}
+		if cfg.Wrapup < 0 {
+			cfg.Wrapup = lc.ACD.Queue.Wrapup
+		}
+		if cfg.Threshold == 0 {
+			cfg.Threshold = lc.ACD.ServiceLevel
+		}
+		skill := ""
+		for _, m := range lc.ACD.Municipalities {
+			if m.Key == *municipality && len(m.Numbers) > 0 {
+				skill = m.Skill
+				if cfg.Dialed == "" {
+					cfg.Dialed = m.Numbers[0]
+				}
+			}
+		}
+		for _, a := range lc.ACD.Agents {
+			if _, ok := a.Skills[skill]; ok && a.Password != "" && *agentRange == "" && (*agents == 0 || len(cfg.Agents) < *agents) {
+				cfg.Agents = append(cfg.Agents, simulate.Agent{User: a.SIPUser, Password: a.Password})
+			}
 		}
 	}
-	if len(cfg.Agents) == 0 {
-		fmt.Fprintf(os.Stderr, "sc115 simulate: no agent of %s with a plain password in %s\n", skill, *config)
+	cfg.Wrapup = max(cfg.Wrapup, 0)
+	if cfg.Threshold == 0 {
+		cfg.Threshold = 30 * time.Second
+	}
+	if cfg.Target == "" || cfg.Dialed == "" || len(cfg.Agents) == 0 {
+		fmt.Fprintln(os.Stderr, "sc115 simulate: need a target, a number to dial and agents (from --config's municipality, or --target, --dial and --agent-range)")
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

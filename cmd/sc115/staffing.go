@@ -21,6 +21,7 @@ func staffingCmd(args []string) int {
 	aht := fs.Duration("aht", 4*time.Minute, "talk + wrap-up per call")
 	target := fs.Float64("target", 0.75, "service level target (share answered within --threshold)")
 	threshold := fs.Duration("threshold", 30*time.Second, "answer time of the service level")
+	patience := fs.Duration("patience", 0, "callers' mean patience: staff with Erlang A (0: Erlang C, callers never hang up; --from-cdrs measures it)")
 	shrinkage := fs.Int64("shrinkage", 0, "percent of paid time off the phone (default: billing.staffing.shrinkage_percent, 30)")
 	hourly := fs.Int64("hourly-cost-cents", 0, "cost of a paid agent hour in cents (default: billing.staffing.hourly_cost_cents)")
 	fromCDRs := fs.String("from-cdrs", "", "measure calls per half hour, handling time and calls per municipality from this CDR directory")
@@ -50,7 +51,7 @@ func staffingCmd(args []string) int {
 		fmt.Fprintln(os.Stderr, "sc115 staffing: --target in (0, 1), --threshold and --aht positive")
 		return 2
 	}
-	as := billing.Assumptions{Profile: billing.Profile115(), AHT: *aht, Target: *target, Threshold: *threshold, Staffing: cfg.Staffing}
+	as := billing.Assumptions{Profile: billing.Profile115(), AHT: *aht, Target: *target, Threshold: *threshold, Patience: *patience, Staffing: cfg.Staffing}
 	var members []billing.Member
 	for _, m := range lc.ACD.Municipalities {
 		members = append(members, billing.Member{Key: m.Key, Name: m.Name, Population: m.Population,
@@ -68,6 +69,9 @@ func staffingCmd(args []string) int {
 			return 1
 		}
 		as.Profile, as.AHT = h.Profile, h.AHT
+		if *patience == 0 {
+			as.Patience = h.Patience
+		}
 		for i := range members {
 			members[i].CallsPerYear = h.CallsPerYear[members[i].Key]
 		}

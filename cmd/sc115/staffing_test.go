@@ -37,7 +37,7 @@ func TestStaffingCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-	if lines[0] != "day,from,calls,erlangs,agents,service_level,occupancy" || len(lines) != 1+5*20 {
+	if lines[0] != "day,from,calls,erlangs,agents,service_level,occupancy,abandon" || len(lines) != 1+5*20 {
 		t.Fatalf("CSV: %d lines, header %q; want a row per half hour Mon–Fri 08–18", len(lines), lines[0])
 	}
 	if !strings.HasPrefix(lines[1], "Mo,08:00,") {
