@@ -26,10 +26,10 @@ import (
 
 // ErlangA holds the model's results for one staffing.
 type ErlangA struct {
-	Wait        float64 // P(a caller waits)
-	Abandon     float64 // P(a caller hangs up before an agent answers)
-	WithinT     float64 // P(answered within t), of all callers
-	Occupancy   float64
+	Wait       float64 // P(a caller waits)
+	Abandon    float64 // P(a caller hangs up before an agent answers)
+	WithinT    float64 // P(answered within t), of all callers
+	Occupancy  float64
 	MeanQueued float64 // mean callers waiting
 }
 
