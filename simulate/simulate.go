@@ -30,6 +30,10 @@ type Config struct {
 	// in all.
 	Rate  float64
 	Calls int
+	// RateAt, if set, is the arrival rate at a time into the run (e.g. an
+	// intraday profile sped up), never above Rate: arrivals are thinned
+	// from a Poisson process at Rate.
+	RateAt func(elapsed time.Duration) float64
 	// Patience is callers' mean patience (exponential; 0: they wait as
 	// long as it takes), Talk the mean talk time (exponential), RingDelay
 	// how long agents let the phone ring.
@@ -138,12 +142,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	start := time.Now()
 	stopProgress := s.progress(start)
 	var wg sync.WaitGroup
-	next := start
 	var first time.Time
+	arrive := arrivals(cfg, start, exp, func() float64 { mu.Lock(); defer mu.Unlock(); return rng.Float64() })
+	var rates []float64 // the arrival rate each call came at
 	for i := 0; i < cfg.Calls && ctx.Err() == nil; i++ {
-		if i > 0 {
-			next = next.Add(exp(time.Duration(float64(time.Second) / cfg.Rate)))
-		}
+		next, rate := arrive()
+		rates = append(rates, rate)
 		select {
 		case <-time.After(time.Until(next)):
 		case <-ctx.Done():
@@ -184,8 +188,38 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	aht := cfg.RingDelay + talk + cfg.Wrapup
 	res.Erlangs = rate * aht.Seconds()
 	res.Predicted = billing.ServiceLevel(res.Erlangs, len(cfg.Agents), aht, cfg.Threshold)
+	if cfg.RateAt != nil && len(rates) > 0 {
+		// A varying rate: each call's chance by the rate it came at (Erlang C
+		// in steady state at every moment), averaged over the calls.
+		sum := 0.0
+		for _, r := range rates {
+			sum += billing.ServiceLevel(r*aht.Seconds(), len(cfg.Agents), aht, cfg.Threshold)
+		}
+		res.Predicted = sum / float64(len(rates))
+	}
 	res.FramesSent, res.FramesReceived, res.WrongLaw = s.sent.Load(), s.received.Load(), s.wrongLaw.Load()
 	return res, nil
+}
+
+// arrivals returns the next arrival time and the rate at it: Poisson at
+// cfg.Rate, thinned to cfg.RateAt(t) when that is set (Lewis–Shedler).
+func arrivals(cfg Config, start time.Time, exp func(time.Duration) time.Duration, uniform func() float64) func() (time.Time, float64) {
+	t := time.Duration(0)
+	firstCall := true
+	return func() (time.Time, float64) {
+		for {
+			if !firstCall || cfg.RateAt != nil {
+				t += exp(time.Duration(float64(time.Second) / cfg.Rate))
+			}
+			firstCall = false
+			if cfg.RateAt == nil {
+				return start.Add(t), cfg.Rate
+			}
+			if r := cfg.RateAt(t); uniform()*cfg.Rate < r {
+				return start.Add(t), r
+			}
+		}
+	}
 }
 
 // run is a simulation in progress.

@@ -34,3 +34,21 @@ func Profile115() Profile {
 	}
 	return p
 }
+
+// ProfileRate turns a profile into an arrival rate over a run: weeklyCalls
+// spread as p says, the run beginning offset into the week (from Sunday
+// 00:00) and going speedup times as fast. It returns the rate (calls per
+// real second) at a time into the run, and its maximum.
+func ProfileRate(p Profile, weeklyCalls float64, offset time.Duration, speedup float64) (func(time.Duration) float64, float64) {
+	top := 0.0
+	for d := range p.Share {
+		for _, x := range p.Share[d] {
+			top = max(top, x)
+		}
+	}
+	perSec := func(share float64) float64 { return weeklyCalls * share / 1800 * speedup }
+	return func(e time.Duration) float64 {
+		at := (offset + time.Duration(float64(e)*speedup)) % (7 * 24 * time.Hour)
+		return perSec(p.Share[int(at/(24*time.Hour))][int(at%(24*time.Hour)/(30*time.Minute))])
+	}, perSec(top)
+}

@@ -133,3 +133,21 @@ func TestStaffWithPatience(t *testing.T) {
 		}
 	}
 }
+
+// TestProfileRate: the shipped profile as a run's arrival rate — a run
+// that begins Monday 08:00 at 60× is at Monday 09:00 after a minute, when
+// the rate is the week's calls times that half hour's share per 1,800 s,
+// 60 times over; Saturday has none; the maximum is Monday's peak.
+func TestProfileRate(t *testing.T) {
+	p := Profile115()
+	rate, top := ProfileRate(p, 3600, 32*time.Hour, 60) // Monday 08:00
+	if got, want := rate(time.Minute), 3600*p.Share[time.Monday][18]/1800*60; math.Abs(got-want) > 1e-9 {
+		t.Errorf("Monday 09:00: %v calls/s, want %v", got, want)
+	}
+	if got := rate(time.Duration(5*24*60) * time.Second); got != 0 { // +5 days at 60× = Saturday 08:00
+		t.Errorf("Saturday: %v calls/s", got)
+	}
+	if want := 3600 * p.Share[time.Monday][19] / 1800 * 60; math.Abs(top-want) > 1e-9 {
+		t.Errorf("top %v, want Monday's peak %v", top, want)
+	}
+}

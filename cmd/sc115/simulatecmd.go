@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sc115/sc115/cdr/billing"
 	"github.com/sc115/sc115/simulate"
 )
 
@@ -34,6 +35,10 @@ func simulateCmd(args []string) int {
 	wrapup := fs.Duration("wrapup", -1, "sc115's wrap-up, for the prediction (default: the config's acd.queue.wrapup)")
 	threshold := fs.Duration("threshold", 0, "service-level threshold (default: the config's acd.service_level)")
 	quiet := fs.Bool("quiet", false, "no progress line")
+	profile := fs.String("profile", "", "arrivals by an intraday profile instead of --rate: \"115\" (the shipped one; see sc115 staffing)")
+	speedup := fs.Float64("speedup", 60, "with --profile: simulated seconds per real second")
+	startAt := fs.String("start", "Mon 08:00", "with --profile: where in the week the run begins")
+	perResident := fs.Float64("calls-per-resident-year", 0.3, "with --profile: the municipality's calls per resident and year (its population from --config)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -54,6 +59,7 @@ func simulateCmd(args []string) int {
 			cfg.Agents = append(cfg.Agents, simulate.Agent{User: strconv.Itoa(u), Password: *pwPrefix + strconv.Itoa(u)})
 		}
 	}
+	population := 0
 	if *config != "" {
 		lc, err := loadAndValidate(*config)
 		if err != nil {
@@ -72,7 +78,7 @@ func simulateCmd(args []string) int {
 		skill := ""
 		for _, m := range lc.ACD.Municipalities {
 			if m.Key == *municipality && len(m.Numbers) > 0 {
-				skill = m.Skill
+				skill, population = m.Skill, m.Population
 				if cfg.Dialed == "" {
 					cfg.Dialed = m.Numbers[0]
 				}
@@ -83,6 +89,20 @@ func simulateCmd(args []string) int {
 				cfg.Agents = append(cfg.Agents, simulate.Agent{User: a.SIPUser, Password: a.Password})
 			}
 		}
+	}
+	if *profile != "" {
+		if *profile != "115" || *speedup <= 0 || population == 0 {
+			fmt.Fprintln(os.Stderr, "sc115 simulate: --profile 115 needs --speedup > 0 and a municipality with a population (--config)")
+			return 2
+		}
+		at, err := time.Parse("Mon 15:04", *startAt)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "sc115 simulate: --start %q: want e.g. \"Mon 08:00\"\n", *startAt)
+			return 2
+		}
+		weekday := map[string]time.Weekday{"Sun": 0, "Mon": 1, "Tue": 2, "Wed": 3, "Thu": 4, "Fri": 5, "Sat": 6}[(*startAt)[:3]]
+		offset := time.Duration(weekday)*24*time.Hour + time.Duration(at.Hour())*time.Hour + time.Duration(at.Minute())*time.Minute
+		cfg.RateAt, cfg.Rate = billing.ProfileRate(billing.Profile115(), float64(population)**perResident/52, offset, *speedup)
 	}
 	cfg.Wrapup = max(cfg.Wrapup, 0)
 	if cfg.Threshold == 0 {
