@@ -2,13 +2,16 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -39,9 +42,10 @@ func TestServeBinaryBannerHealthAndSIGTERM(t *testing.T) {
 	cmd.Dir = "../.."
 	cmd.Args[3] = "deploy/examples/region-hannover.yaml"
 	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if !testing.Verbose() {
-		cmd.Stderr = nil
+	var stderr syncBuffer // why it did not start, if it did not
+	cmd.Stderr = &stderr
+	if testing.Verbose() {
+		cmd.Stderr = io.MultiWriter(os.Stderr, &stderr)
 	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -57,7 +61,7 @@ func TestServeBinaryBannerHealthAndSIGTERM(t *testing.T) {
 	go func() { _, _ = bufio.NewReader(stdout).WriteTo(devNull{}) }()
 	if !strings.HasPrefix(banner["SIP"], "udp+tcp 127.0.0.1:") || !strings.Contains(banner["RTP"], "ports") ||
 		!strings.HasPrefix(banner["store"], "embedded") || banner["CDRs"] != cdrDir {
-		t.Fatalf("banner %v", banner)
+		t.Fatalf("banner %v; stderr:\n%s", banner, stderr.String())
 	}
 	httpAddr := strings.Fields(banner["HTTP"])[0]
 	if code, body := httpGet(t, httpAddr+"/healthz"); code != 200 || body != "ok\n" {
@@ -88,3 +92,21 @@ func TestServeBinaryBannerHealthAndSIGTERM(t *testing.T) {
 type devNull struct{}
 
 func (devNull) Write(p []byte) (int, error) { return len(p), nil }
+
+// syncBuffer is a bytes.Buffer safe for the process's writer and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
