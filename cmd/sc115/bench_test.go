@@ -94,11 +94,7 @@ func benchCalls(b *testing.B, redisURL string) {
 // every offer at once with PCMA; everything stops when the benchmark ends.
 func startWithAgents(b *testing.B, cfg Config, n int) *service {
 	b.Helper()
-	cfg.ACD.Agents = nil
-	for i := 0; i < n; i++ {
-		id := fmt.Sprintf("%d", 2000+i)
-		cfg.ACD.Agents = append(cfg.ACD.Agents, acd.Agent{ID: id, SIPUser: id, Password: "pw" + id, Skills: map[string]int{"burgdorf": 5}})
-	}
+	cfg.ACD.Agents = burgdorfAgents(n, 2000)
 	if err := cfg.ACD.Validate(); err != nil {
 		b.Fatal(err)
 	}
@@ -126,4 +122,15 @@ func startWithAgents(b *testing.B, cfg Config, n int) *service {
 		}
 	}
 	return s
+}
+
+// burgdorfAgents are n generated Burgdorf agents, SIP users first…, each
+// with password "pw" + its user.
+func burgdorfAgents(n, first int) []acd.Agent {
+	out := make([]acd.Agent, 0, n)
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("%d", first+i)
+		out = append(out, acd.Agent{ID: id, SIPUser: id, Password: "pw" + id, Skills: map[string]int{"burgdorf": 5}})
+	}
+	return out
 }

@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-
-	"github.com/sc115/sc115/acd"
 )
 
 // BenchmarkSimulateLoadGenerator (issue 17): what `sc115 simulate` costs
@@ -31,11 +29,7 @@ func BenchmarkSimulateLoadGenerator(b *testing.B) {
 	const agents = 200
 	cfg := testConfigB(b)
 	cfg.ACD.Queue.Wrapup = 0
-	cfg.ACD.Agents = nil
-	for i := 0; i < agents; i++ {
-		id := strconv.Itoa(2000 + i)
-		cfg.ACD.Agents = append(cfg.ACD.Agents, acd.Agent{ID: id, SIPUser: id, Password: "pw" + id, Skills: map[string]int{"burgdorf": 5}})
-	}
+	cfg.ACD.Agents = burgdorfAgents(agents, 2000)
 	if err := cfg.ACD.Validate(); err != nil {
 		b.Fatal(err)
 	}
