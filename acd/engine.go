@@ -428,6 +428,11 @@ func (e *Engine) Refusing() string {
 // Draining reports whether the engine refuses new calls.
 func (e *Engine) Draining() bool { return e.drain.Load() }
 
+// cutCallsWait is how long Drain waits for the calls it cut to write
+// their CDRs: two BYE timeouts and a margin (deploy/systemd's
+// TimeoutStopSec allows drain_time plus this).
+const cutCallsWait = 12 * time.Second
+
 // Drain refuses new calls (503), lets active calls finish for up to
 // cfg.DrainTime (or until ctx ends), then ends the rest, each with a CDR.
 func (e *Engine) Drain(ctx context.Context) {
@@ -437,7 +442,9 @@ func (e *Engine) Drain(ctx context.Context) {
 		return
 	}
 	e.stopped.Do(func() { close(e.stop) })
-	if !e.waitIdle(context.Background(), 5*time.Second) {
+	// Cut calls end by BYEs that may wait for a dead phone (5 s each, two
+	// legs): long enough for that, so their CDRs are written before exit.
+	if !e.waitIdle(context.Background(), cutCallsWait) {
 		e.log.Error().Int64("active_calls", e.active.Load()).Msg("drain: calls still active after cut-off")
 	}
 }

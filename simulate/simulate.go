@@ -41,6 +41,12 @@ type Config struct {
 	// Wrapup is the wrap-up sc115 gives agents (for the prediction: an
 	// agent's handling time is ring + talk + wrap-up).
 	Wrapup time.Duration
+	// WrapupMean, if set, makes the agents end their wrap-up themselves
+	// after an exponential time of this mean (capped by Wrapup), by dialing
+	// ReadyCode (sc115's feature code, default *44) from their phones, as
+	// agents do who are done early.
+	WrapupMean time.Duration
+	ReadyCode  string
 	// Threshold of the service level.
 	Threshold time.Duration
 	Seed      uint64
@@ -54,6 +60,7 @@ type Result struct {
 	AnsweredWithin                       int
 	Waits, Setups                        []time.Duration // answered calls' waits; every call's INVITE → 200
 	Talks                                []time.Duration // the agents' talk times as drawn
+	Wrapups                              []time.Duration // the agents' wrap-ups as drawn (WrapupMean set)
 	// ArrivalSpan is from the first to the last arrival (the realised rate
 	// is Offered−1 over it).
 	ArrivalSpan                time.Duration
@@ -172,6 +179,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	s.mu.Lock()
 	res := s.res
 	res.Talks = append([]time.Duration(nil), s.res.Talks...)
+	res.Wrapups = append([]time.Duration(nil), s.res.Wrapups...)
 	s.mu.Unlock()
 	res.Elapsed = time.Since(start)
 	var talk time.Duration
@@ -185,7 +193,15 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	} else {
 		talk = cfg.Talk
 	}
-	aht := cfg.RingDelay + talk + cfg.Wrapup
+	wrapup := cfg.Wrapup
+	if len(res.Wrapups) > 0 {
+		wrapup = 0
+		for _, w := range res.Wrapups {
+			wrapup += w
+		}
+		wrapup /= time.Duration(len(res.Wrapups))
+	}
+	aht := cfg.RingDelay + talk + wrapup
 	res.Erlangs = rate * aht.Seconds()
 	res.Predicted = billing.ServiceLevel(res.Erlangs, len(cfg.Agents), aht, cfg.Threshold)
 	if cfg.RateAt != nil && len(rates) > 0 {
@@ -271,10 +287,37 @@ func (s *run) startAgent(ctx context.Context, a Agent, exp func(time.Duration) t
 				}
 				s.count(func(r *Result) { r.Talks = append(r.Talks, time.Duration(n)*20*time.Millisecond) })
 				_ = in.Bye(context.Background())
+				if s.cfg.WrapupMean > 0 {
+					s.readyEarly(ctx, ph, exp(s.cfg.WrapupMean))
+				}
 			}()
 		}
 	}()
 	return nil
+}
+
+// readyEarly ends the agent's wrap-up after w (if that is before sc115
+// would end it) by dialing the ready feature code.
+func (s *run) readyEarly(ctx context.Context, ph *testphone.Phone, w time.Duration) {
+	w = min(w, s.cfg.Wrapup)
+	s.count(func(r *Result) { r.Wrapups = append(r.Wrapups, w) })
+	if w >= s.cfg.Wrapup {
+		return // sc115's own wrap-up ends first
+	}
+	select {
+	case <-time.After(w):
+	case <-ctx.Done():
+		return
+	}
+	code := s.cfg.ReadyCode
+	if code == "" {
+		code = "*44"
+	}
+	c, err := ph.Dial(ctx, s.cfg.Target, code, []string{"8 PCMA/8000"})
+	if err != nil {
+		return
+	}
+	_ = c.Bye(context.Background())
 }
 
 // call is one caller: dial, wait for an agent's voice (or give up), talk

@@ -33,6 +33,7 @@ func simulateCmd(args []string) int {
 	agentRange := fs.String("agent-range", "", "generated agents instead of the config's: SIP users FROM-TO (e.g. 2000-2099), password --agent-password-prefix + user")
 	pwPrefix := fs.String("agent-password-prefix", "pw", "with --agent-range: each agent's password is this + its user")
 	wrapup := fs.Duration("wrapup", -1, "sc115's wrap-up, for the prediction (default: the config's acd.queue.wrapup)")
+	wrapupMean := fs.Duration("wrapup-mean", 0, "agents end their wrap-up after an exponential time of this mean, by the ready feature code (0: sc115's wrap-up runs out)")
 	threshold := fs.Duration("threshold", 0, "service-level threshold (default: the config's acd.service_level)")
 	quiet := fs.Bool("quiet", false, "no progress line")
 	profile := fs.String("profile", "", "arrivals by an intraday profile instead of --rate: \"115\" (the shipped one; see sc115 staffing)")
@@ -43,7 +44,7 @@ func simulateCmd(args []string) int {
 		return 2
 	}
 	cfg := simulate.Config{Target: *target, Dialed: *dial, Rate: *rate, Calls: *calls, Talk: *talk, Patience: *patience, RingDelay: *ring,
-		Wrapup: *wrapup, Threshold: *threshold, Seed: *seed, Progress: os.Stderr}
+		Wrapup: *wrapup, WrapupMean: *wrapupMean, Threshold: *threshold, Seed: *seed, Progress: os.Stderr}
 	if *quiet {
 		cfg.Progress = nil
 	}
@@ -75,6 +76,7 @@ func simulateCmd(args []string) int {
 		if cfg.Threshold == 0 {
 			cfg.Threshold = lc.ACD.ServiceLevel
 		}
+		cfg.ReadyCode = lc.ACD.FeatureCodes.Ready
 		skill := ""
 		for _, m := range lc.ACD.Municipalities {
 			if m.Key == *municipality && len(m.Numbers) > 0 {
