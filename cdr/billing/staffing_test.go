@@ -76,6 +76,11 @@ func TestReportAndMarginal(t *testing.T) {
 	if p := r.CostNeutralPerMinCt; p*r.BillableMinutes < r.Staffing.YearCostCent || (p-1)*r.BillableMinutes >= r.Staffing.YearCostCent {
 		t.Errorf("cost-neutral %d cents/min does not just cover %d cents", p, r.Staffing.YearCostCent)
 	}
+	// Pooled, the center needs fewer agents than the members would alone.
+	if len(r.Alone) != 2 || r.Alone[0].YearCostCent+r.Alone[1].YearCostCent <= r.Staffing.YearCostCent ||
+		r.Alone[0].FTE >= r.Staffing.FTE {
+		t.Errorf("alone %+v vs pooled FTE %.1f cost %d", r.Alone, r.Staffing.FTE, r.Staffing.YearCostCent)
+	}
 	mg := AddMember(members, Member{Key: "c", Name: "C", Population: 24000, CallsPerYear: 7200}, as, cfg)
 	if mg.CostCents != mg.With.Staffing.YearCostCent-r.Staffing.YearCostCent || mg.BillableMinutes != 7200*4 || mg.CostCents <= 0 {
 		t.Errorf("marginal %+v", mg)

@@ -29,11 +29,23 @@ func (r StaffReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "Profile: %s. Target %.0f %% within %v (%s). Shrinkage %d %%, %.1f h per FTE, %s per paid hour.\n\n",
 		as.Profile.Name, 100*as.Target, as.Threshold, as.model(), as.Staffing.ShrinkagePercent, as.Staffing.WeeklyHours, Euro(as.Staffing.HourlyCostCents))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "municipality\tresidents\tcalls/year\tcalls/week\t")
-	for _, m := range r.Members {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t\n", m.Name, m.Population, m.CallsPerYear, float64(m.CallsPerYear)/52)
+	fmt.Fprintln(tw, "municipality\tresidents\tcalls/year\tcalls/week\tFTE alone\tcost alone/year\t")
+	var aloneFTE float64
+	var aloneCost int64
+	for i, m := range r.Members {
+		fte, cost := st.FTE, st.YearCostCent
+		if i < len(r.Alone) {
+			fte, cost = r.Alone[i].FTE, r.Alone[i].YearCostCent
+		}
+		aloneFTE += fte
+		aloneCost += cost
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.1f\t%s\t\n", m.Name, m.Population, m.CallsPerYear, float64(m.CallsPerYear)/52, fte, Euro(cost))
 	}
 	_ = tw.Flush()
+	if len(r.Alone) > 0 {
+		fmt.Fprintf(w, "Each on its own: %.1f FTE, %s a year; pooled in the center: %.1f FTE, %s (%s saved).\n",
+			aloneFTE, Euro(aloneCost), st.FTE, Euro(st.YearCostCent), Euro(aloneCost-st.YearCostCent))
+	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "day\tcalls\tpeak agents\tat\tagent hours\t")

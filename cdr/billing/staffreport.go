@@ -48,6 +48,9 @@ type StaffReport struct {
 	// to the cent.
 	BillableMinutes     int64
 	CostNeutralPerMinCt int64
+	// Alone is each member staffed on its own (agents for it only), next
+	// to the pool: what the center saves by pooling.
+	Alone []Staffing
 }
 
 // Report staffs the members' calls together (one pool of agents, as the
@@ -58,9 +61,17 @@ func Report(members []Member, as Assumptions, cfg BillingConfig) StaffReport {
 		calls += m.CallsPerYear
 	}
 	r := StaffReport{Members: members, Assumptions: as}
-	d := DemandFrom(as.Profile, float64(calls)/52, as.AHT)
-	d.Patience = as.Patience
-	r.Staffing = Staff(d, as.Target, as.Threshold, as.Staffing)
+	staff := func(calls int64) Staffing {
+		d := DemandFrom(as.Profile, float64(calls)/52, as.AHT)
+		d.Patience = as.Patience
+		return Staff(d, as.Target, as.Threshold, as.Staffing)
+	}
+	r.Staffing = staff(calls)
+	if len(members) > 1 {
+		for _, m := range members {
+			r.Alone = append(r.Alone, staff(m.CallsPerYear))
+		}
+	}
 	ahtS := int64(as.AHT / time.Second)
 	byTariff := map[string]*ModelResult{}
 	var names []string

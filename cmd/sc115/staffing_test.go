@@ -24,7 +24,7 @@ func TestStaffingCommand(t *testing.T) {
 	// 714,000 residents × 0.3 = 214,200 calls/year; standard tariff 4
 	// started minutes × 1.50 € each: 1,285,200.00 €.
 	for _, want := range []string{"214200 calls/year", "standard", "1.285.200,00 €", "FTE", "Staff cost per year:",
-		"Cost-neutral price:", "With Sehnde (24000 residents, 7200 calls/year) joining:", "keeps the whole center cost-neutral"} {
+		"Cost-neutral price:", "Each on its own:", "pooled in the center:", "With Sehnde (24000 residents, 7200 calls/year) joining:", "keeps the whole center cost-neutral"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
