@@ -19,7 +19,7 @@ demo: build
 	trap 'kill $$(cat var/demo.pid) 2>/dev/null' EXIT INT TERM; \
 	for i in $$(seq 1 100); do curl -sf http://127.0.0.1:8115/readyz >/dev/null 2>&1 && break; sleep 0.2; done; \
 	echo "sc115 runs (log: var/demo-sc115.log); wallboard http://127.0.0.1:8115/ (user aufsicht), metrics http://127.0.0.1:8115/metrics"; \
-	./$(BIN) simulate --config $(CONFIG) --rate 0.06 --calls 100 --talk 15s --patience 90s
+	./$(BIN) simulate --config $(CONFIG) --rate 0.1 --calls 300 --talk 15s --wrapup-mean 5s --patience 120s
 
 ## build: compile bin/sc115
 build:
