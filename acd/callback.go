@@ -137,7 +137,9 @@ func (c *call) callBack(agentID string) {
 	}
 	e.m.callbacks.WithLabelValues(c.muni.Key, "answered").Inc()
 	c.rec.CallbackAnsweredAt = e.now()
+	c.mu.Lock() // the API reads the leg (callerNumber) from other goroutines
 	c.leg = &calledBack{out: citizen, id: c.rec.CallID, dialed: c.rec.DialedNumber, number: c.cbNumber}
+	c.mu.Unlock()
 	c.log.Info().Int("attempt", c.rec.CallbackAttempts).Msg("callback: the citizen answered")
 	st, requeue := c.connected(agentID, agentLeg)
 	c.callbackAnswered(agentAnswered)

@@ -455,3 +455,25 @@ func TestCallbacksInFlightNeverExceedReservedAgents(t *testing.T) {
 		}
 	}
 }
+
+// TestTicketFromACallbackNotYetAnswered: an agent rung for a callback
+// (the citizen not dialed yet) who books a ticket from its console with
+// the callback's call id gets a clear error, not the citizen's number by
+// a leg that does not exist yet, and nothing panics.
+func TestTicketFromACallbackNotYetAnswered(t *testing.T) {
+	e, d, _ := testEngine(t, withCallbacks, func(c *Config) {
+		c.Tickets = Tickets{Queue: "rueckruf"}
+		c.Agents[0].Skills["rueckruf"] = 5
+	})
+	d.outGate = make(chan struct{}) // the citizen's phone rings and rings
+	l := newFakeLeg("cb", "+495136115")
+	l.keys = make(chan rune, 8)
+	bookCallback(t, e, l)
+	e.AgentRegistered("a1")
+	connect(t, d)
+	waitFor(t, "the citizen dialed", func() bool { return len(d.eventsSoFar()) == 2 })
+	if _, err := e.CreateTicket(context.Background(), "a1", TicketRequest{Municipality: "burgdorf", CallID: "cb", Topic: "x"}); err == nil {
+		t.Fatal("a ticket booked without a number")
+	}
+	close(d.outGate)
+}

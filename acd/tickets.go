@@ -78,7 +78,7 @@ func (e *Engine) CreateTicket(ctx context.Context, by string, r TicketRequest) (
 	number := r.Number
 	if number == "" && r.CallID != "" {
 		if v, ok := e.calls.Load(r.CallID); ok {
-			if n, withheld := v.(*call).leg.Caller(); !withheld {
+			if n, withheld := v.(*call).callerNumber(); !withheld {
 				number = n
 			}
 		}
@@ -130,4 +130,16 @@ func ticketDisplay(m *Municipality, topic string, due time.Time, loc *time.Locat
 		s = string(r[:60])
 	}
 	return s + ", fällig " + due.In(loc).Format("02.01. 15:04")
+}
+
+// callerNumber is the number of the call's caller as presented, from any
+// goroutine; withheld also while a callback has no citizen's leg yet.
+func (c *call) callerNumber() (string, bool) {
+	c.mu.Lock()
+	leg := c.leg
+	c.mu.Unlock()
+	if leg == nil {
+		return "", true
+	}
+	return leg.Caller()
 }
