@@ -14,6 +14,10 @@ type History struct {
 	Profile      Profile
 	AHT          time.Duration
 	CallsPerYear map[string]int64
+	// SkillCallsPerYear are the calls per queue (skill) they waited in —
+	// after a menu, its choice — scaled the same way; a call that never
+	// reached a queue counts for its municipality's key.
+	SkillCallsPerYear map[string]int64
 	// Patience is the callers' mean patience, estimated as the time all
 	// callers waited over the number who hung up (exponential patience,
 	// answered callers' waits censored); 0 if nobody hung up.
@@ -30,8 +34,8 @@ func MeasureHistory(recs []cdr.Record) (History, error) {
 	if err != nil {
 		return History{}, err
 	}
-	h := History{CallsPerYear: map[string]int64{}}
-	counts := map[string]int64{}
+	h := History{CallsPerYear: map[string]int64{}, SkillCallsPerYear: map[string]int64{}}
+	counts, skills := map[string]int64{}, map[string]int64{}
 	var total, answered, handleMS, waitMS, gaveUp int64
 	var first, last time.Time
 	for _, r := range recs {
@@ -48,6 +52,11 @@ func MeasureHistory(recs []cdr.Record) (History, error) {
 		t := r.ArrivedAt.In(berlin)
 		h.Profile.Share[t.Weekday()][t.Hour()*2+t.Minute()/30]++
 		counts[r.Municipality]++
+		if r.Queue != "" {
+			skills[r.Queue]++
+		} else {
+			skills[r.Municipality]++
+		}
 		total++
 		if first.IsZero() || t.Before(first) {
 			first = t
@@ -67,6 +76,9 @@ func MeasureHistory(recs []cdr.Record) (History, error) {
 	weeks := max(1, last.Sub(first).Hours()/(24*7))
 	for m, n := range counts {
 		h.CallsPerYear[m] = int64(float64(n) / weeks * 52)
+	}
+	for q, n := range skills {
+		h.SkillCallsPerYear[q] = int64(float64(n) / weeks * 52)
 	}
 	h.AHT = time.Duration(handleMS/answered) * time.Millisecond
 	if gaveUp > 0 {

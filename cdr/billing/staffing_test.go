@@ -1,7 +1,10 @@
 package billing
 
 import (
+	"bytes"
+	"maps"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,13 +96,14 @@ func TestReportAndMarginal(t *testing.T) {
 
 // TestMeasureHistory: demand from CDRs — the refused and self-served
 // calls do not count, the handling time is the answered calls' mean talk
-// + wrap-up, a week of rows is scaled to 52.
+// + wrap-up, a week of rows is scaled to 52; per skill, the queue the call
+// waited in (a menu's choice), else the municipality's key.
 func TestMeasureHistory(t *testing.T) {
 	berlin, _ := time.LoadLocation("Europe/Berlin")
 	mon := time.Date(2026, 11, 23, 9, 10, 0, 0, berlin)
 	recs := []cdr.Record{
-		{Municipality: "a", ArrivedAt: mon, Disposition: cdr.Answered, TalkMS: 200000, WrapupMS: 40000, WaitMS: 10000},
-		{Municipality: "a", ArrivedAt: mon.Add(5 * time.Minute), Disposition: cdr.Abandoned, WaitMS: 50000},
+		{Municipality: "a", Queue: "wohngeld", ArrivedAt: mon, Disposition: cdr.Answered, TalkMS: 200000, WrapupMS: 40000, WaitMS: 10000},
+		{Municipality: "a", Queue: "a", ArrivedAt: mon.Add(5 * time.Minute), Disposition: cdr.Abandoned, WaitMS: 50000},
 		{Municipality: "b", ArrivedAt: mon.Add(7*24*time.Hour - time.Hour), Disposition: cdr.Answered, TalkMS: 100000, WrapupMS: 20000},
 		{Municipality: "a", ArrivedAt: mon, Disposition: cdr.RejectedClosed},
 		{Municipality: "a", ArrivedAt: mon, Disposition: cdr.SelfService},
@@ -113,6 +117,41 @@ func TestMeasureHistory(t *testing.T) {
 	}
 	if h.AHT != 180*time.Second || h.Profile.Share[time.Monday][18] != 2.0/3 || h.CallsPerYear["a"] != 2*52*7*24/(7*24-1) {
 		t.Errorf("history: aht %v, Monday 09:00 share %v, a %d calls/year", h.AHT, h.Profile.Share[time.Monday][18], h.CallsPerYear["a"])
+	}
+	perWeek := int64(52 * 7 * 24 / (7*24 - 1))
+	if want := map[string]int64{"wohngeld": perWeek, "a": perWeek, "b": perWeek}; !maps.Equal(h.SkillCallsPerYear, want) {
+		t.Errorf("calls per skill %v, want %v", h.SkillCallsPerYear, want)
+	}
+}
+
+// TestReportPerSkill: each skill staffed on its own needs at least the
+// agents of its share, and together more than the pool (pooling saves),
+// the pool's figure unchanged by the grouping.
+func TestReportPerSkill(t *testing.T) {
+	as := Assumptions{Profile: Profile115(), AHT: 4 * time.Minute, Target: 0.75, Threshold: 30 * time.Second,
+		Staffing: StaffingConfig{HourlyCostCents: 3500}}
+	members := []Member{{Key: "a", Name: "A", Population: 100000, CallsPerYear: 30000}}
+	pool := Report(members, as, BillingConfig{})
+	as.Skills = []Group{{Name: "wohngeld", CallsPerYear: 10000}, {Name: "a", CallsPerYear: 20000}}
+	r := Report(members, as, BillingConfig{})
+	if r.Staffing.FTE != pool.Staffing.FTE || len(r.Skills) != 2 {
+		t.Fatalf("pool %.1f FTE with skills, %.1f without; %d skills", r.Staffing.FTE, pool.Staffing.FTE, len(r.Skills))
+	}
+	alone := r.Skills[0].FTE + r.Skills[1].FTE
+	if r.Skills[0].FTE >= r.Skills[1].FTE || alone <= r.Staffing.FTE {
+		t.Errorf("wohngeld %.1f FTE, a %.1f, pool %.1f", r.Skills[0].FTE, r.Skills[1].FTE, r.Staffing.FTE)
+	}
+	if r.Skills[1].PeakAgents() < 2 || r.Skills[1].WeeklyCalls < 384 || r.Skills[1].WeeklyCalls > 385 {
+		t.Errorf("skill a: peak %d agents, %.1f calls a week (want 20,000 / 52)", r.Skills[1].PeakAgents(), r.Skills[1].WeeklyCalls)
+	}
+	var buf bytes.Buffer
+	if err := r.WriteCSV(&buf); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if lines[0] != "group,name,day,from,calls,erlangs,agents,service_level,occupancy,abandon" || len(lines) != 1+3*100 ||
+		!strings.HasPrefix(lines[1], "center,,Mo,08:00,") || !strings.HasPrefix(lines[101], "skill,wohngeld,Mo,08:00,") {
+		t.Errorf("CSV: %d lines: %q … %q", len(lines), lines[0], lines[min(101, len(lines)-1)])
 	}
 }
 

@@ -47,6 +47,15 @@ func (r StaffReport) Print(w io.Writer) {
 			aloneFTE, Euro(aloneCost), st.FTE, Euro(st.YearCostCent), Euro(aloneCost-st.YearCostCent))
 	}
 	fmt.Fprintln(w)
+	if len(r.Skills) > 0 {
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "skill (queue)\tcalls/year\tpeak agents alone\tFTE alone\tcost alone/year\t")
+		for _, g := range r.Skills {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%s\t\n", g.Name, g.CallsPerYear, g.PeakAgents(), g.FTE, Euro(g.YearCostCent))
+		}
+		_ = tw.Flush()
+		fmt.Fprintf(w, "A skill alone: as if only agents with that skill took its calls (the upper bound); agents with several skills bring it down to the pool's %.1f FTE.\n\n", st.FTE)
+	}
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "day\tcalls\tpeak agents\tat\tagent hours\t")
 	for _, d := range st.Days() {
@@ -84,14 +93,48 @@ func (as Assumptions) model() string {
 // WriteCSV writes one row per staffed half hour.
 func (s Staffing) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"day", "from", "calls", "erlangs", "agents", "service_level", "occupancy", "abandon"})
+	_ = cw.Write(csvIntervalHeader)
+	s.csvRows(cw, nil)
+	cw.Flush()
+	return cw.Error()
+}
+
+var csvIntervalHeader = []string{"day", "from", "calls", "erlangs", "agents", "service_level", "occupancy", "abandon"}
+
+// csvRows writes a row per half hour, each starting with lead.
+func (s Staffing) csvRows(cw *csv.Writer, lead []string) {
 	for _, iv := range s.Intervals {
-		_ = cw.Write([]string{dayNames[iv.Day], SlotTime(iv.Slot), strconv.FormatFloat(iv.Calls, 'f', 1, 64),
+		_ = cw.Write(append(append([]string(nil), lead...), dayNames[iv.Day], SlotTime(iv.Slot), strconv.FormatFloat(iv.Calls, 'f', 1, 64),
 			strconv.FormatFloat(iv.Erlangs, 'f', 2, 64), strconv.Itoa(iv.Agents), strconv.FormatFloat(iv.Level, 'f', 3, 64),
-			strconv.FormatFloat(iv.Occupancy, 'f', 3, 64), strconv.FormatFloat(iv.Abandon, 'f', 3, 64)})
+			strconv.FormatFloat(iv.Occupancy, 'f', 3, 64), strconv.FormatFloat(iv.Abandon, 'f', 3, 64)))
+	}
+}
+
+// WriteCSV writes every half hour of the pool ("center"), of each
+// municipality on its own ("municipality", its key) and of each skill on
+// its own ("skill", its name): the columns group, name, then the
+// intervals'.
+func (r StaffReport) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write(append([]string{"group", "name"}, csvIntervalHeader...))
+	r.Staffing.csvRows(cw, []string{"center", ""})
+	for i, st := range r.Alone {
+		st.csvRows(cw, []string{"municipality", r.Members[i].Key})
+	}
+	for _, g := range r.Skills {
+		g.csvRows(cw, []string{"skill", g.Name})
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// PeakAgents is the most agents any half hour needs.
+func (s Staffing) PeakAgents() int {
+	p := 0
+	for _, iv := range s.Intervals {
+		p = max(p, iv.Agents)
+	}
+	return p
 }
 
 // bar is one half hour in the HTML chart.
@@ -144,7 +187,12 @@ Ziel {{printf "%.0f" (mul100 .R.Assumptions.Target)}} % in {{.R.Assumptions.Thre
 <table id="days"><tr><th>Tag</th><th>Anrufe</th><th>Spitze Agenten</th><th>um</th><th>Agentenstunden</th></tr>
 {{range .Days}}<tr><td>{{index $.DayNames .Day}}</td><td>{{printf "%.0f" .Calls}}</td><td>{{.PeakAgents}}</td><td>{{call $.SlotTime .PeakSlot}}</td><td>{{printf "%.1f" .AgentHours}}</td></tr>
 {{end}}</table>
-<p id="fte">{{printf "%.1f" .R.Staffing.FTE}} Vollzeitkräfte ({{printf "%.1f" .R.Assumptions.Staffing.WeeklyHours}} h), Personalkosten {{call .Euro .R.Staffing.YearCostCent}} im Jahr.</p>
+{{if .R.Skills}}<h2>Je Fähigkeit (Warteschlange), jede für sich</h2>
+<table id="skills"><tr><th>Fähigkeit</th><th>Anrufe/Jahr</th><th>Spitze Agenten</th><th>Vollzeitkräfte</th><th>Kosten/Jahr</th></tr>
+{{range .R.Skills}}<tr><td>{{.Name}}</td><td>{{.CallsPerYear}}</td><td>{{.PeakAgents}}</td><td>{{printf "%.1f" .FTE}}</td><td>{{call $.Euro .YearCostCent}}</td></tr>
+{{end}}</table>
+<p>Für sich: als nähmen nur Agenten mit dieser Fähigkeit ihre Anrufe an (die obere Grenze); Agenten mit mehreren Fähigkeiten senken den Bedarf bis zu dem des ganzen Centers.</p>
+{{end}}<p id="fte">{{printf "%.1f" .R.Staffing.FTE}} Vollzeitkräfte ({{printf "%.1f" .R.Assumptions.Staffing.WeeklyHours}} h), Personalkosten {{call .Euro .R.Staffing.YearCostCent}} im Jahr.</p>
 <table id="models"><tr><th>Tarif</th><th>Modell</th><th>Einnahmen/Jahr</th><th>Kosten/Jahr</th><th>Saldo</th></tr>
 {{range .R.Models}}<tr><td>{{.Tariff}}</td><td>{{.Model}}</td><td>{{call $.Euro .RevenueCents}}</td><td>{{call $.Euro $.R.Staffing.YearCostCent}}</td><td class="{{if lt .BalanceCents 0}}neg{{else}}pos{{end}}">{{call $.Euro .BalanceCents}}</td></tr>
 {{end}}</table>

@@ -24,6 +24,22 @@ type Assumptions struct {
 	// Erlang C.
 	Patience time.Duration
 	Staffing StaffingConfig
+	// Skills are the calls per skill (queue), each staffed on its own as
+	// well: the agents a skill needs if only its own agents took its
+	// calls. (None: no per-skill figures.)
+	Skills []Group
+}
+
+// Group is a share of the center's calls staffed on its own: a skill.
+type Group struct {
+	Name         string
+	CallsPerYear int64
+}
+
+// GroupStaffing is a group with the staff it needs on its own.
+type GroupStaffing struct {
+	Group
+	Staffing
 }
 
 // ModelResult is one tariff's revenue from all members and the balance
@@ -51,6 +67,8 @@ type StaffReport struct {
 	// Alone is each member staffed on its own (agents for it only), next
 	// to the pool: what the center saves by pooling.
 	Alone []Staffing
+	// Skills is each of Assumptions.Skills staffed on its own.
+	Skills []GroupStaffing
 }
 
 // Report staffs the members' calls together (one pool of agents, as the
@@ -71,6 +89,9 @@ func Report(members []Member, as Assumptions, cfg BillingConfig) StaffReport {
 		for _, m := range members {
 			r.Alone = append(r.Alone, staff(m.CallsPerYear))
 		}
+	}
+	for _, g := range as.Skills {
+		r.Skills = append(r.Skills, GroupStaffing{Group: g, Staffing: staff(g.CallsPerYear)})
 	}
 	ahtS := int64(as.AHT / time.Second)
 	byTariff := map[string]*ModelResult{}

@@ -3,7 +3,9 @@ package main
 import (
 	"flag"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,9 +55,11 @@ func staffingCmd(args []string) int {
 	}
 	as := billing.Assumptions{Profile: billing.Profile115(), AHT: *aht, Target: *target, Threshold: *threshold, Patience: *patience, Staffing: cfg.Staffing}
 	var members []billing.Member
+	skillCalls := map[string]int64{} // assumed: each municipality's calls wait in its skill
 	for _, m := range lc.ACD.Municipalities {
 		members = append(members, billing.Member{Key: m.Key, Name: m.Name, Population: m.Population,
 			CallsPerYear: int64(float64(m.Population) * *perResident)})
+		skillCalls[m.Skill] += members[len(members)-1].CallsPerYear
 	}
 	if *fromCDRs != "" {
 		recs, _, err := cdr.Read(*fromCDRs)
@@ -75,6 +79,10 @@ func staffingCmd(args []string) int {
 		for i := range members {
 			members[i].CallsPerYear = h.CallsPerYear[members[i].Key]
 		}
+		skillCalls = h.SkillCallsPerYear
+	}
+	for _, name := range slices.Sorted(maps.Keys(skillCalls)) {
+		as.Skills = append(as.Skills, billing.Group{Name: name, CallsPerYear: skillCalls[name]})
 	}
 	r := billing.Report(members, as, cfg)
 	r.Print(os.Stdout)
@@ -87,7 +95,7 @@ func staffingCmd(args []string) int {
 		billing.AddMember(members, m, as, cfg).Print(os.Stdout)
 	}
 	if *csvOut != "" {
-		if err := writeFile(*csvOut, func(f *os.File) error { return r.Staffing.WriteCSV(f) }); err != nil {
+		if err := writeFile(*csvOut, func(f *os.File) error { return r.WriteCSV(f) }); err != nil {
 			fmt.Fprintln(os.Stderr, "sc115 staffing:", err)
 			return 1
 		}

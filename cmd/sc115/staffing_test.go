@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -12,7 +13,7 @@ import (
 // TestStaffingCommand (issue 17): `sc115 staffing` on the example: the
 // terminal table with the staff cost, each financing model's revenue and
 // balance, the cost-neutral price; a municipality joining (--add) with
-// its marginal cost; the half hours as CSV; and the HTML report with the
+// its marginal cost; each skill alone; the half hours as CSV; and the HTML report with the
 // week's chart, looked at in headless Chromium.
 func TestStaffingCommand(t *testing.T) {
 	dir := t.TempDir()
@@ -36,12 +37,28 @@ func TestStaffingCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Per half hour: the center, each of the 5 municipalities alone, each
+	// of their 5 skills alone (in the example each municipality waits in
+	// its own skill, so those rows equal its municipality's).
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-	if lines[0] != "day,from,calls,erlangs,agents,service_level,occupancy,abandon" || len(lines) != 1+5*20 {
-		t.Fatalf("CSV: %d lines, header %q; want a row per half hour Mon–Fri 08–18", len(lines), lines[0])
+	if lines[0] != "group,name,day,from,calls,erlangs,agents,service_level,occupancy,abandon" || len(lines) != 1+11*5*20 {
+		t.Fatalf("CSV: %d lines, header %q; want a row per half hour Mon–Fri 08–18 for the center, 5 municipalities and 5 skills", len(lines), lines[0])
 	}
-	if !strings.HasPrefix(lines[1], "Mo,08:00,") {
+	if !strings.HasPrefix(lines[1], "center,,Mo,08:00,") {
 		t.Errorf("first row %q", lines[1])
+	}
+	rows := map[string][]string{}
+	for _, l := range lines[1:] {
+		f := strings.SplitN(l, ",", 3)
+		rows[f[0]+":"+f[1]] = append(rows[f[0]+":"+f[1]], f[2])
+	}
+	for _, m := range []string{"hannover", "burgdorf", "lehrte", "garbsen", "wunstorf"} {
+		if len(rows["skill:"+m]) != 100 || strings.Join(rows["skill:"+m], "|") != strings.Join(rows["municipality:"+m], "|") {
+			t.Errorf("skill %s: %d rows, not its municipality's %d", m, len(rows["skill:"+m]), len(rows["municipality:"+m]))
+		}
+	}
+	if !regexp.MustCompile(`(?m)^\s+hannover\s+160500\s+\d+\s+[\d.]+\s+[\d.,]+ €\s*$`).MatchString(out) {
+		t.Errorf("no per-skill line for hannover (160,500 calls/year) in:\n%s", out)
 	}
 
 	ctx := browserContext(t, 1280, 900)
@@ -50,6 +67,7 @@ func TestStaffingCommand(t *testing.T) {
 	}
 	waitText(t, ctx, "#fte", "Vollzeitkräfte")
 	waitText(t, ctx, "#models", "standard")
+	waitText(t, ctx, "#skills", "hannover")
 	bars, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#chart rect").length`))
 	if err != nil || bars != 100 {
 		t.Errorf("the chart has %d bars, want 100 half hours: %v", bars, err)
