@@ -12,10 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/emiago/sipgo/sip"
-
 	"github.com/sc115/sc115/cdr/billing"
-	"github.com/sc115/sc115/internal/testphone"
 )
 
 // Agent is a virtual agent: its SIP user and password.
@@ -65,8 +62,20 @@ type Result struct {
 	// is Offered−1 over it).
 	ArrivalSpan                time.Duration
 	FramesSent, FramesReceived int64 // agents' audio frames, and those that reached callers
-	WrongLaw                   int64 // frames that reached a caller in another law than it offered
-	Elapsed                    time.Duration
+	WrongLaw                   int64 // frames that arrived in another law than the leg offered
+	// CallerFramesSent are the callers' frames (sent from answer to end,
+	// also while waiting), CallerFramesAtAgents those that reached an
+	// agent: the other direction of the bridge.
+	CallerFramesSent, CallerFramesAtAgents int64
+	// LateTicks counts the generator's RTP clock falling a frame behind:
+	// above 0, the generator was overloaded and its media figures suffer.
+	LateTicks int64
+	// PeakLive is the most calls alive at once (sampled), PeakGoroutines
+	// the run's own goroutines then, BaselineGoroutines before the first
+	// call (sockets, readers, pacers): the generator's cost in goroutines
+	// per call is the difference over PeakLive.
+	PeakLive, PeakGoroutines, BaselineGoroutines int
+	Elapsed                                      time.Duration
 	// Predicted is Erlang C's service level for the traffic as it came —
 	// the realised arrival rate and mean talk, plus ring delay and wrap-up
 	// — and the agents; Erlangs that traffic.
@@ -126,38 +135,41 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Calls <= 0 || cfg.Rate <= 0 || cfg.Talk <= 0 || len(cfg.Agents) == 0 {
 		return Result{}, errors.New("simulate: need calls, a rate, a talk time and agents")
 	}
-	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x115))
-	var mu sync.Mutex // guards rng (agents and callers draw from it)
-	exp := func(mean time.Duration) time.Duration {
-		mu.Lock()
-		defer mu.Unlock()
-		return time.Duration(rng.ExpFloat64() * float64(mean))
-	}
+	var res Result
+	var err error
+	labelled(ctx, func(ctx context.Context) { res, err = run1(ctx, cfg) })
+	return res, err
+}
+
+// run1 is Run on the run's labelled goroutine.
+func run1(ctx context.Context, cfg Config) (Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s := &run{cfg: cfg}
-	for _, a := range cfg.Agents {
-		if err := s.startAgent(ctx, a, exp); err != nil {
-			return Result{}, err
-		}
-	}
-	caller, err := testphone.New("+495136100000", "127.0.0.1")
-	if err != nil {
+	s := &run{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x115))}
+	if err := s.open(); err != nil {
 		return Result{}, err
 	}
-	defer caller.Close()
+	defer s.close()
+	if err := s.startAgents(ctx); err != nil {
+		return Result{}, err
+	}
 	start := time.Now()
-	stopProgress := s.progress(start)
+	stopSampling := s.sample(start)
+	baseline := ownGoroutines()
 	var wg sync.WaitGroup
 	var first time.Time
-	arrive := arrivals(cfg, start, exp, func() float64 { mu.Lock(); defer mu.Unlock(); return rng.Float64() })
+	arrive := arrivals(cfg, start, s.exp, s.uniform)
 	var rates []float64 // the arrival rate each call came at
 	for i := 0; i < cfg.Calls && ctx.Err() == nil; i++ {
 		next, rate := arrive()
 		rates = append(rates, rate)
-		select {
-		case <-time.After(time.Until(next)):
-		case <-ctx.Done():
+		if d := time.Until(next); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
 		}
 		if i == 0 {
 			first = time.Now()
@@ -166,22 +178,34 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		s.count(func(r *Result) { r.ArrivalSpan = span })
 		patience := time.Duration(math.MaxInt64)
 		if cfg.Patience > 0 {
-			patience = exp(cfg.Patience)
+			patience = s.exp(cfg.Patience)
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.call(ctx, caller, patience)
+			s.call(ctx, i, patience)
 		}()
 	}
 	wg.Wait()
-	stopProgress()
+	stopSampling()
 	s.mu.Lock()
 	res := s.res
 	res.Talks = append([]time.Duration(nil), s.res.Talks...)
 	res.Wrapups = append([]time.Duration(nil), s.res.Wrapups...)
 	s.mu.Unlock()
 	res.Elapsed = time.Since(start)
+	res.BaselineGoroutines = baseline
+	s.predict(&res, rates)
+	res.FramesSent, res.FramesReceived = s.agentMedia.sent.Load(), s.callerMedia.got.Load()
+	res.WrongLaw = s.callerMedia.wrongLaw.Load() + s.agentMedia.wrongLaw.Load()
+	res.CallerFramesSent, res.CallerFramesAtAgents = s.callerMedia.sent.Load(), s.agentMedia.got.Load()
+	res.LateTicks = s.callerMedia.late.Load() + s.agentMedia.late.Load()
+	return res, nil
+}
+
+// predict sets Erlang C's service level for the traffic as it came.
+func (s *run) predict(res *Result, rates []float64) {
+	cfg := s.cfg
 	var talk time.Duration
 	for _, d := range res.Talks {
 		talk += d
@@ -213,8 +237,6 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 		res.Predicted = sum / float64(len(rates))
 	}
-	res.FramesSent, res.FramesReceived, res.WrongLaw = s.sent.Load(), s.received.Load(), s.wrongLaw.Load()
-	return res, nil
 }
 
 // arrivals returns the next arrival time and the rate at it: Poisson at
@@ -238,150 +260,66 @@ func arrivals(cfg Config, start time.Time, exp func(time.Duration) time.Duration
 	}
 }
 
-// run is a simulation in progress.
+// run is a simulation in progress: two SIP sockets (the callers', the
+// agents') and two RTP sockets, whatever the number of calls.
 type run struct {
-	cfg                      Config
-	mu                       sync.Mutex // guards res's counters and slices
-	res                      Result
-	waiting                  atomic.Int64
-	sent, received, wrongLaw atomic.Int64
+	cfg                   Config
+	callerUA, agentUA     *userAgent
+	callerMedia           *mediaPort
+	agentMedia            *mediaPort
+	agents                map[string]*agent // by SIP user; fixed once started
+	rngMu                 sync.Mutex        // guards rng (agents and callers draw from it)
+	rng                   *rand.Rand
+	mu                    sync.Mutex // guards res's counters and slices
+	res                   Result
+	waiting, live         atomic.Int64
+	peakGoroutines, peakN atomic.Int64
 }
 
-// startAgent registers an agent's phone; each offer it answers after the
-// ring delay, talks (RTP) for a random time and hangs up.
-func (s *run) startAgent(ctx context.Context, a Agent, exp func(time.Duration) time.Duration) error {
-	ph, err := testphone.New(a.User, "127.0.0.1")
-	if err != nil {
+// open binds the sockets.
+func (s *run) open() error {
+	var err error
+	if s.callerUA, err = newUserAgent("sc115-simulate-callers"); err != nil {
 		return err
 	}
-	ph.OnOffer(func(_ *sip.Request) (int, time.Duration, []string) {
-		return 200, s.cfg.RingDelay, []string{"8 PCMA/8000"}
-	})
-	res, err := ph.Register(ctx, s.cfg.Target, a.Password, 600)
-	if err != nil || res.StatusCode != 200 {
-		ph.Close()
-		return fmt.Errorf("simulate: agent %s could not register: %v %v", a.User, res, err)
+	if s.agentUA, err = newUserAgent("sc115-simulate-agents"); err != nil {
+		s.callerUA.close()
+		return err
 	}
-	go func() {
-		defer ph.Close()
-		for {
-			in, err := ph.NextIncoming(ctx)
-			if err != nil {
-				return
-			}
-			// At least minTalk (a caller must hear the agent to know it
-			// was answered), the mean kept: minTalk + exponential.
-			talk := minTalk + exp(max(0, s.cfg.Talk-minTalk))
-			go func() {
-				// One goroutine per answered call: send for the talk time, hang up.
-				n := max(1, int(talk/(20*time.Millisecond)))
-				for i := 0; i < n && ctx.Err() == nil; i++ {
-					select {
-					case <-in.Ended():
-						return
-					default:
-					}
-					if in.RTP.Send(8, agentFrame, 1) == nil {
-						s.sent.Add(1)
-					}
-				}
-				s.count(func(r *Result) { r.Talks = append(r.Talks, time.Duration(n)*20*time.Millisecond) })
-				_ = in.Bye(context.Background())
-				if s.cfg.WrapupMean > 0 {
-					s.readyEarly(ctx, ph, exp(s.cfg.WrapupMean))
-				}
-			}()
-		}
-	}()
+	if s.callerMedia, err = newMediaPort(); err != nil {
+		s.callerUA.close()
+		s.agentUA.close()
+		return err
+	}
+	if s.agentMedia, err = newMediaPort(); err != nil {
+		s.callerMedia.close()
+		s.callerUA.close()
+		s.agentUA.close()
+		return err
+	}
 	return nil
 }
 
-// readyEarly ends the agent's wrap-up after w (if that is before sc115
-// would end it) by dialing the ready feature code.
-func (s *run) readyEarly(ctx context.Context, ph *testphone.Phone, w time.Duration) {
-	w = min(w, s.cfg.Wrapup)
-	s.count(func(r *Result) { r.Wrapups = append(r.Wrapups, w) })
-	if w >= s.cfg.Wrapup {
-		return // sc115's own wrap-up ends first
-	}
-	select {
-	case <-time.After(w):
-	case <-ctx.Done():
-		return
-	}
-	code := s.cfg.ReadyCode
-	if code == "" {
-		code = "*44"
-	}
-	c, err := ph.Dial(ctx, s.cfg.Target, code, []string{"8 PCMA/8000"})
-	if err != nil {
-		return
-	}
-	_ = c.Bye(context.Background())
+// close releases the sockets.
+func (s *run) close() {
+	s.callerUA.close()
+	s.agentUA.close()
+	s.callerMedia.close()
+	s.agentMedia.close()
 }
 
-// call is one caller: dial, wait for an agent's voice (or give up), talk
-// until the agent hangs up.
-func (s *run) call(ctx context.Context, ph *testphone.Phone, patience time.Duration) {
-	s.count(func(r *Result) { r.Offered++ })
-	start := time.Now()
-	c, err := ph.Dial(ctx, s.cfg.Target, s.cfg.Dialed, []string{"8 PCMA/8000"})
-	if err != nil {
-		s.count(func(r *Result) { r.Failed++ })
-		return
-	}
-	answered := time.Now()
-	s.count(func(r *Result) { r.Setups = append(r.Setups, answered.Sub(start)) })
-	s.waiting.Add(1)
-	giveUp := time.Now().Add(patience)
-	if patience < 0 || giveUp.Before(answered) {
-		giveUp = answered.Add(24 * time.Hour)
-	}
-	heard, seen := false, 0
-	for {
-		select {
-		case <-c.Ended():
-			if !heard {
-				s.waiting.Add(-1)
-				s.count(func(r *Result) { r.Failed++ })
-			}
-			return
-		case <-ctx.Done():
-			_ = c.Bye(context.Background())
-			return
-		default:
-		}
-		_ = c.RTP.Send(8, callerFrame, 1) // 20 ms: the caller's side of the stream
-		got := c.RTP.Received()
-		for _, p := range got[seen:] {
-			if string(p.Payload) != string(agentFrame) {
-				continue
-			}
-			if p.Header.PayloadType != 8 {
-				s.wrongLaw.Add(1)
-			}
-			s.received.Add(1)
-			if !heard {
-				heard = true
-				s.waiting.Add(-1)
-				w := time.Since(answered)
-				s.count(func(r *Result) {
-					r.Answered++
-					r.Waits = append(r.Waits, w)
-					if w <= s.cfg.Threshold {
-						r.AnsweredWithin++
-					}
-				})
-			}
-		}
-		seen = len(got)
-		if !heard && time.Now().After(giveUp) {
-			s.waiting.Add(-1)
-			s.count(func(r *Result) { r.Abandoned++ })
-			_ = c.Bye(context.Background())
-			return
-		}
-	}
+// exp draws an exponential time of mean m.
+func (s *run) exp(m time.Duration) time.Duration {
+	s.rngMu.Lock()
+	defer s.rngMu.Unlock()
+	return time.Duration(s.rng.ExpFloat64() * float64(m))
+}
+
+// uniform draws from [0, 1).
+func (s *run) uniform() float64 {
+	s.rngMu.Lock()
+	defer s.rngMu.Unlock()
+	return s.rng.Float64()
 }
 
 func (s *run) count(f func(*Result)) {
@@ -390,34 +328,55 @@ func (s *run) count(f func(*Result)) {
 	s.mu.Unlock()
 }
 
-// progress writes a line a second until stopped.
-func (s *run) progress(start time.Time) (stop func()) {
-	if s.cfg.Progress == nil {
-		return func() {}
-	}
+// sample notes the peak of live calls four times a second, the run's
+// goroutines at a new peak (at most once a second: counting them walks all
+// goroutines), and writes a progress line each second, until stopped.
+func (s *run) sample(start time.Time) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(time.Second)
+		t := time.NewTicker(250 * time.Millisecond)
 		defer t.Stop()
-		for {
+		var counted time.Time
+		for tick := 1; ; tick++ {
 			select {
 			case <-done:
 				return
 			case <-t.C:
-				s.mu.Lock()
-				r := s.res
-				s.mu.Unlock()
-				sl := "–"
-				if r.Offered > 0 {
-					sl = fmt.Sprintf("%.0f %%", 100*float64(r.AnsweredWithin)/float64(r.Offered))
-				}
-				fmt.Fprintf(s.cfg.Progress, "%5.0fs offered %d waiting %d answered %d abandoned %d failed %d SL %s\n",
-					time.Since(start).Seconds(), r.Offered, s.waiting.Load(), r.Answered, r.Abandoned, r.Failed, sl)
 			}
+			if n := s.live.Load(); n > s.peakN.Load() && time.Since(counted) >= time.Second {
+				s.peakN.Store(n)
+				s.peakGoroutines.Store(int64(ownGoroutines()))
+				counted = time.Now()
+			}
+			if s.cfg.Progress == nil || tick%4 != 0 {
+				continue
+			}
+			s.mu.Lock()
+			r := s.res
+			s.mu.Unlock()
+			sl := "–"
+			if r.Offered > 0 {
+				sl = fmt.Sprintf("%.0f %%", 100*float64(r.AnsweredWithin)/float64(r.Offered))
+			}
+			fmt.Fprintf(s.cfg.Progress, "%5.0fs offered %d waiting %d answered %d abandoned %d failed %d SL %s\n",
+				time.Since(start).Seconds(), r.Offered, s.waiting.Load(), r.Answered, r.Abandoned, r.Failed, sl)
 		}
 	}()
-	return func() { close(done); wg.Wait() }
+	return func() {
+		close(done)
+		wg.Wait()
+		s.count(func(r *Result) { r.PeakLive, r.PeakGoroutines = int(s.peakN.Load()), int(s.peakGoroutines.Load()) })
+	}
+}
+
+// GoroutinesPerCall is the run's goroutines beyond its fixed ones, per
+// live call, at the sampled peak (0 when nothing was sampled).
+func (r Result) GoroutinesPerCall() float64 {
+	if r.PeakLive == 0 {
+		return 0
+	}
+	return float64(r.PeakGoroutines-r.BaselineGoroutines) / float64(r.PeakLive)
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // BenchmarkSimulateLoadGenerator (issue 17): what `sc115 simulate` costs
-// as the project's load generator. sc115 runs in this process with 200
+// as the project's load generator. sc115 runs in this process with 400
 // Burgdorf agents and no wrap-up; the simulator runs as the real binary,
 // its own process, so its CPU (getrusage of the child) is its alone:
 // calls at a rate, 2 s talk, RTP both ways on every answered call (the
@@ -26,7 +26,7 @@ func BenchmarkSimulateLoadGenerator(b *testing.B) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		b.Fatalf("build: %v\n%s", err, out)
 	}
-	const agents = 200
+	const agents = 400
 	cfg := testConfigB(b)
 	cfg.ACD.Queue.Wrapup = 0
 	cfg.ACD.Agents = burgdorfAgents(agents, 2000)
@@ -39,7 +39,9 @@ func BenchmarkSimulateLoadGenerator(b *testing.B) {
 	}
 	b.Cleanup(func() { s.shutdown(true) })
 	summary := regexp.MustCompile(`offered (\d+), answered (\d+).* in (\S+)`)
-	for _, rate := range []int{10, 25, 50} {
+	generator := regexp.MustCompile(`generator: (\d+) calls alive at the peak, (\d+) goroutines then \((\d+) before the first call\): ([\d.]+) per call`)
+	loss := regexp.MustCompile(`loss ([\d.]+) %`)
+	for _, rate := range []int{10, 50, 100} {
 		b.Run(fmt.Sprintf("rate=%d", rate), func(b *testing.B) {
 			calls := rate * 20
 			for i := 0; i < b.N; i++ {
@@ -62,6 +64,14 @@ func BenchmarkSimulateLoadGenerator(b *testing.B) {
 				b.ReportMetric(100*cpu.Seconds()/max(1, elapsed.Seconds()), "cpu-%")
 				b.ReportMetric(float64(rate*2*2), "streams")
 				b.ReportMetric(100*float64(answered)/float64(calls), "%answered")
+				if g := generator.FindSubmatch(out); g != nil {
+					perCall, _ := strconv.ParseFloat(string(g[4]), 64)
+					b.ReportMetric(perCall, "goroutines/call")
+				}
+				if l := loss.FindSubmatch(out); l != nil {
+					pct, _ := strconv.ParseFloat(string(l[1]), 64)
+					b.ReportMetric(pct, "%loss")
+				}
 				b.Logf("%s", out)
 			}
 		})

@@ -1,15 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"math"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
-
-	"github.com/sc115/sc115/simulate"
 )
 
-// TestSimulateAgainstErlangC (issue 17): `simulate` drives sc115 over
+// TestSimulateAgainstErlangC (issue 17): `sc115 simulate` drives sc115 over
 // real SIP and RTP at a small scale — Burgdorf's three agents (1001, 1003,
 // 1006), 1.5 calls a second for 200 calls, 0.7 s mean talk, a wrap-up the
 // agents end themselves (*44) after 0.3 s on average, a 0.5 s threshold:
@@ -19,33 +22,63 @@ import (
 // pure M/M/3 simulation of 200 such calls scatters with a standard
 // deviation of 5.6 points around Erlang C; this is 2.7 of them. Every
 // call is answered, the agents' audio reaches the callers in the law
-// they offered with under 5 % loss.
+// they offered with under 5 % loss, the callers' audio reaches the agents,
+// and the generator holds at most one goroutine per live call.
 func TestSimulateAgainstErlangC(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.ACD.Queue.Wrapup = 2 * time.Second // the agents end it themselves, after 0.3 s on average
 	s := startTest(t, cfg)
+	bin := buildBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	var agents []simulate.Agent
-	for _, id := range []string{"1001", "1003", "1006"} {
-		agents = append(agents, simulate.Agent{User: id, Password: "demo" + id})
-	}
-	r, err := simulate.Run(ctx, simulate.Config{Target: s.sip.Addr().String(), Dialed: "05136115", Agents: agents,
-		Rate: 1.5, Calls: 200, Talk: 700 * time.Millisecond, Wrapup: cfg.ACD.Queue.Wrapup, WrapupMean: 300 * time.Millisecond,
-		ReadyCode: cfg.ACD.FeatureCodes.Ready, Threshold: 500 * time.Millisecond, Seed: 1})
+	// The real command, in a process of its own (its goroutines are its
+	// own), with the example config's Burgdorf agents and their passwords.
+	cmd := exec.CommandContext(ctx, bin, "simulate", "--config", writeConfig(t, func(s string) string { return s }),
+		"--target", s.sip.Addr().String(), "--municipality", "burgdorf", "--agents", "3",
+		"--rate", "1.5", "--calls", "200", "--talk", "700ms", "--ring-delay", "0s", "--wrapup", "2s", "--wrapup-mean", "300ms",
+		"--threshold", "500ms", "--seed", "1", "--quiet")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	t.Logf("sc115 simulate:\n%s%s", stderr.String(), out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("offered %d answered %d abandoned %d failed %d; SL %.3f predicted %.3f (%.2f E); wait p50 %v p90 %v; setup p50 %v p99 %v; loss %.4f; %v",
-		r.Offered, r.Answered, r.Abandoned, r.Failed, r.ServiceLevel(), r.Predicted, r.Erlangs,
-		simulate.Quantile(r.Waits, 0.5), simulate.Quantile(r.Waits, 0.9), simulate.Quantile(r.Setups, 0.5), simulate.Quantile(r.Setups, 0.99), r.MediaLoss(), r.Elapsed)
-	if r.Offered != 200 || r.Answered != 200 || r.Failed != 0 {
-		t.Errorf("offered %d answered %d failed %d: want every call answered", r.Offered, r.Answered, r.Failed)
+	text := string(out)
+	num := func(re string) []float64 {
+		m := regexp.MustCompile(re).FindStringSubmatch(text)
+		if m == nil {
+			t.Fatalf("no %q in the report", re)
+		}
+		var f []float64
+		for _, s := range m[1:] {
+			v, err := strconv.ParseFloat(strings.ReplaceAll(s, ",", ""), 64)
+			if err != nil {
+				t.Fatalf("%q in %q: %v", s, m[0], err)
+			}
+			f = append(f, v)
+		}
+		return f
 	}
-	if d := math.Abs(r.ServiceLevel() - r.Predicted); d > 0.15 {
-		t.Errorf("measured SL %.3f vs Erlang C %.3f: off by %.3f", r.ServiceLevel(), r.Predicted, d)
+	calls := num(`offered (\d+), answered (\d+), abandoned (\d+) .*failed (\d+)`)
+	if calls[0] != 200 || calls[1] != 200 || calls[3] != 0 {
+		t.Errorf("offered %v answered %v failed %v: want every call answered", calls[0], calls[1], calls[3])
 	}
-	if r.MediaLoss() > 0.05 || r.WrongLaw != 0 || r.FramesSent == 0 {
-		t.Errorf("media: sent %d received %d wrong law %d", r.FramesSent, r.FramesReceived, r.WrongLaw)
+	sl := num(`service level ([\d.]+) % within 500ms; Erlang C predicts ([\d.]+) % \(([\d.]+) Erlangs, 3 agents\)`)
+	if d := math.Abs(sl[0] - sl[1]); d > 15 {
+		t.Errorf("measured SL %.1f %% vs Erlang C %.1f %%: off by %.1f points", sl[0], sl[1], d)
+	}
+	media := num(`media: (\d+) agent frames sent, (\d+) reached the callers \(loss ([\d.]+) %\), (\d+) in the wrong law`)
+	if media[0] == 0 || media[2] > 5 || media[3] != 0 {
+		t.Errorf("media: sent %v received %v (loss %v %%), wrong law %v", media[0], media[1], media[2], media[3])
+	}
+	// The other direction: the callers' frames reach the agents.
+	if back := num(`media: (\d+) caller frames reached the agents`); back[0] < media[1]/2 {
+		t.Errorf("only %v caller frames reached the agents (agents' frames at callers: %v)", back[0], media[1])
+	}
+	// The generator's shape: a goroutine per call at most beyond its fixed
+	// ones (the sockets' readers, the RTP pacers).
+	if g := num(`generator: (\d+) calls alive at the peak, (\d+) goroutines then \((\d+) before the first call\): ([\d.]+) per call`); g[0] == 0 || g[3] > 1 {
+		t.Errorf("generator: %v goroutines for %v live calls beyond %v fixed: want at most one per call", g[1], g[0], g[2])
 	}
 }

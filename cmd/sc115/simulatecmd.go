@@ -133,5 +133,10 @@ func simulateCmd(args []string) int {
 		q(r.Setups, 0.99).Round(time.Microsecond))
 	fmt.Printf("media: %d agent frames sent, %d reached the callers (loss %s %%), %d in the wrong law\n",
 		r.FramesSent, r.FramesReceived, strconv.FormatFloat(100*r.MediaLoss(), 'f', 2, 64), r.WrongLaw)
+	fmt.Printf("media: %d caller frames reached the agents; the generator's clock fell behind %d times\n", r.CallerFramesAtAgents, r.LateTicks)
+	if r.PeakLive > 0 {
+		fmt.Printf("generator: %d calls alive at the peak, %d goroutines then (%d before the first call): %.2f per call\n",
+			r.PeakLive, r.PeakGoroutines, r.BaselineGoroutines, r.GoroutinesPerCall())
+	}
 	return 0
 }
