@@ -83,4 +83,26 @@ func TestSimulateAgainstErlangC(t *testing.T) {
 	if g := num(`generator: (\d+) calls alive at the peak, (\d+) goroutines then \((\d+) before the first call\): ([\d.]+) per call`); g[0] == 0 || g[1]-g[2] > g[0]+2 {
 		t.Errorf("generator: %v goroutines for %v live calls beyond %v fixed: want at most one per call", g[1], g[0], g[2])
 	}
+
+	// The loop closed: sc115's CDRs of the run are what `staffing
+	// --from-cdrs` measures — Burgdorf's 200 calls (less than a week of
+	// rows counts as one: 200 × 52 a year), in its skill, with the
+	// handling time the agents had (0.7 s talk + ~0.3 s wrap-up).
+	deadline := time.Now().Add(time.Minute)
+	for len(readCDRs(t, cfg.CDR.Dir)) < 200 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	code, report := captureStdout(t, func() int {
+		return run([]string{"staffing", "--config", "../../deploy/examples/region-hannover.yaml", "--from-cdrs", cfg.CDR.Dir})
+	})
+	if code != 0 {
+		t.Fatalf("staffing --from-cdrs: exit %d\n%s", code, report)
+	}
+	m := regexp.MustCompile(`: 10400 calls/year, (\S+) talk \+ wrap-up per call`).FindStringSubmatch(report)
+	if m == nil || !regexp.MustCompile(`(?m)^\s+burgdorf\s+10400\s`).MatchString(report) {
+		t.Fatalf("staffing from the run's CDRs:\n%s", report)
+	}
+	if aht, err := time.ParseDuration(m[1]); err != nil || aht < 600*time.Millisecond || aht > 2500*time.Millisecond {
+		t.Errorf("measured handling time %s, want about 1 s", m[1])
+	}
 }
