@@ -1,6 +1,10 @@
 # sc115 — the two commands a new user needs: `make run` and `make test`.
 GO        ?= go
 CONFIG    ?= deploy/examples/region-hannover.yaml
+# make demo runs on a copy of CONFIG that is open around the clock (the
+# example's Mon–Fri 08–18 would greet an evening demo with "closed").
+DEMO_HOURS = sed -e 's/^    weekly: {mon: "08:00-18:00".*/    weekly: {mon: "00:00-23:59", tue: "00:00-23:59", wed: "00:00-23:59", thu: "00:00-23:59", fri: "00:00-23:59", sat: "00:00-23:59", sun: "00:00-23:59"}/' \
+	-e 's/^    holidays: NI .*/    holidays: none/' -e 's/^    closed_days: .*/    closed_days: []/'
 BIN       := bin/sc115
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
@@ -15,11 +19,12 @@ run: build
 ## demo: sc115 on the example plus `sc115 simulate` at a gentle rate:
 ## calls flow on /metrics and the wallboard (http://127.0.0.1:8115/) at once
 demo: build
-	@mkdir -p var; ./$(BIN) serve --config $(CONFIG) --log-format console > var/demo-sc115.log 2>&1 & echo $$! > var/demo.pid; \
+	@mkdir -p var; $(DEMO_HOURS) $(CONFIG) > var/demo.yaml; \
+	./$(BIN) serve --config var/demo.yaml --log-format console > var/demo-sc115.log 2>&1 & echo $$! > var/demo.pid; \
 	trap 'kill $$(cat var/demo.pid) 2>/dev/null' EXIT INT TERM; \
 	for i in $$(seq 1 100); do curl -sf http://127.0.0.1:8115/readyz >/dev/null 2>&1 && break; sleep 0.2; done; \
 	echo "sc115 runs (log: var/demo-sc115.log); wallboard http://127.0.0.1:8115/ (user aufsicht), metrics http://127.0.0.1:8115/metrics"; \
-	./$(BIN) simulate --config $(CONFIG) --rate 0.1 --calls 300 --talk 15s --wrapup-mean 5s --patience 120s
+	./$(BIN) simulate --config var/demo.yaml --rate 0.1 --calls 300 --talk 15s --wrapup-mean 5s --patience 120s
 
 ## build: compile bin/sc115
 build:
