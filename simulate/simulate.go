@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -76,10 +77,17 @@ type Result struct {
 	// per call is the difference over PeakLive.
 	PeakLive, PeakGoroutines, BaselineGoroutines int
 	Elapsed                                      time.Duration
-	// Predicted is Erlang C's service level for the traffic as it came —
+	// Predicted is the model's service level for the traffic as it came —
 	// the realised arrival rate and mean talk, plus ring delay and wrap-up
-	// — and the agents; Erlangs that traffic.
+	// — and the agents; Erlangs that traffic; Model "Erlang C", or
+	// "Erlang A" when callers have a patience.
 	Predicted, Erlangs float64
+	Model              string
+	// FixedWait is the part of every wait before the queue (the
+	// greeting), estimated as the shortest wait; the prediction leaves it
+	// out of the threshold. At a load where no caller ever finds an agent
+	// free it is too long, and the prediction too low.
+	FixedWait time.Duration
 }
 
 // ServiceLevel is answered within the threshold ÷ offered.
@@ -227,13 +235,39 @@ func (s *run) predict(res *Result, rates []float64) {
 	}
 	aht := cfg.RingDelay + talk + wrapup
 	res.Erlangs = rate * aht.Seconds()
-	res.Predicted = billing.ServiceLevel(res.Erlangs, len(cfg.Agents), aht, cfg.Threshold)
+	// The callers' wait begins at sc115's answer, the queue's after the
+	// greeting: a fixed part no queue model has. It is estimated as the
+	// shortest wait of the run (a caller who found an agent free), and the
+	// model gets what is left of the threshold. Callers who give up
+	// during it never reach the queue; exponential patience forgets the
+	// time spent, so the rest queue with the same patience.
+	if len(res.Waits) > 0 {
+		res.FixedWait = slices.Min(res.Waits)
+	}
+	left := cfg.Threshold - res.FixedWait
+	// As sc115 staffing predicts: Erlang A when callers give up (its
+	// service level, like the run's, is of all callers), else Erlang C.
+	level := func(rate float64) float64 {
+		if left < 0 {
+			return 0
+		}
+		if cfg.Patience > 0 {
+			reach := math.Exp(-res.FixedWait.Seconds() / cfg.Patience.Seconds())
+			return reach * billing.ErlangAModel(rate*reach, aht, cfg.Patience, len(cfg.Agents), left).WithinT
+		}
+		return billing.ServiceLevel(rate*aht.Seconds(), len(cfg.Agents), aht, left)
+	}
+	res.Model = "Erlang C"
+	if cfg.Patience > 0 {
+		res.Model = "Erlang A"
+	}
+	res.Predicted = level(rate)
 	if cfg.RateAt != nil && len(rates) > 0 {
-		// A varying rate: each call's chance by the rate it came at (Erlang C
-		// in steady state at every moment), averaged over the calls.
+		// A varying rate: each call's chance by the rate it came at (the
+		// model in steady state at every moment), averaged over the calls.
 		sum := 0.0
 		for _, r := range rates {
-			sum += billing.ServiceLevel(r*aht.Seconds(), len(cfg.Agents), aht, cfg.Threshold)
+			sum += level(r)
 		}
 		res.Predicted = sum / float64(len(rates))
 	}

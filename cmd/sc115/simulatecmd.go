@@ -126,8 +126,9 @@ func simulateCmd(args []string) int {
 	q := simulate.Quantile
 	fmt.Printf("offered %d, answered %d, abandoned %d (%.1f %%), failed %d in %v\n", r.Offered, r.Answered, r.Abandoned,
 		100*float64(r.Abandoned)/float64(max(1, r.Offered)), r.Failed, r.Elapsed.Round(time.Second))
-	fmt.Printf("service level %.1f %% within %v; Erlang C predicts %.1f %% (%.2f Erlangs, %d agents)\n",
-		100*r.ServiceLevel(), cfg.Threshold, 100*r.Predicted, r.Erlangs, len(cfg.Agents))
+	fmt.Printf("service level %.1f %% within %v; %s predicts %.1f %% (%.2f Erlangs, %d agents)\n",
+		100*r.ServiceLevel(), cfg.Threshold, r.Model, 100*r.Predicted, r.Erlangs, len(cfg.Agents))
+	fmt.Printf("the prediction leaves out the %v before the queue (the greeting: the shortest wait)\n", r.FixedWait.Round(time.Millisecond))
 	fmt.Printf("wait p50 %v p90 %v p99 %v; setup (INVITE → 200) p50 %v p99 %v\n", q(r.Waits, 0.5).Round(time.Millisecond),
 		q(r.Waits, 0.9).Round(time.Millisecond), q(r.Waits, 0.99).Round(time.Millisecond), q(r.Setups, 0.5).Round(time.Microsecond),
 		q(r.Setups, 0.99).Round(time.Microsecond))
