@@ -49,6 +49,7 @@ bench:
 	$(GO) test -run '^$$' -bench Surge -benchtime 1x ./cmd/sc115/
 	$(GO) test -run '^$$' -bench CallsWithWallboardViewers -benchtime 1000x ./cmd/sc115/
 	$(GO) test -run '^$$' -bench SimulateLoadGenerator -benchtime 1x ./cmd/sc115/
+	$(GO) test -run '^$$' -bench MemoryPerLiveCall -benchtime 1x ./cmd/sc115/
 
 ## lint: gofmt, go vet, staticcheck
 lint:

@@ -399,10 +399,21 @@ func (c *call) enqueue() error {
 	return err
 }
 
+// legContext is a leg that also tells its end as a context (sip's legs
+// do): waiting on it costs no goroutine.
+type legContext interface {
+	OverContext() context.Context
+}
+
 // whileOnLine is a context of parent that also ends when the caller hangs
-// up (cancel it when done: it holds a goroutine until then).
+// up (cancel it when done: for a leg without OverContext it holds a
+// goroutine until then).
 func (c *call) whileOnLine(parent context.Context) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(parent)
+	if l, ok := c.leg.(legContext); ok {
+		stop := context.AfterFunc(l.OverContext(), cancel)
+		return ctx, func() { stop(); cancel() }
+	}
 	go func() {
 		select {
 		case <-c.leg.Ended():

@@ -152,6 +152,6 @@ func (s *Server) callOut(ctx context.Context, o outCall) (*AgentCall, error) {
 	ac.owns = true
 	sess.SetParams(ac.answer)
 	go func() { <-ac.Ended(); ac.close() }()
-	go s.watchMedia(sess, ac.Ended(), &ac.ended, &ac.hold, ac.Hangup, nil)
+	s.watchMedia(sess, ac.Ended(), &ac.ended, &ac.hold, ac.Hangup, nil)
 	return ac, nil
 }

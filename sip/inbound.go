@@ -238,7 +238,7 @@ func (c *InboundCall) Answer(ctx context.Context) error {
 	// A trunk call counts as unconfirmed until its first RTP packet: a
 	// flood of INVITEs that never ACK or never send media holds RTP ports,
 	// and sip.limits.max_unconfirmed_calls bounds how many.
-	go c.s.watchMedia(sess, c.Ended(), &c.ended, &c.hold, c.Hangup, c.unconfirmed.confirmed)
+	c.s.watchMedia(sess, c.Ended(), &c.ended, &c.hold, c.Hangup, c.unconfirmed.confirmed)
 	return nil
 }
 
@@ -353,6 +353,11 @@ func (c *InboundCall) Hangup() {
 
 // Ended is closed when the leg is over: BYE, CANCEL, or our own hangup.
 func (c *InboundCall) Ended() <-chan struct{} { return c.over.done() }
+
+// OverContext is done when the call is over, as Ended is closed: code
+// that waits for either of two ends can use context.AfterFunc instead of
+// a goroutine.
+func (c *InboundCall) OverContext() context.Context { return c.over.ctx }
 
 // Media is the caller leg's RTP session (nil before Answer).
 func (c *InboundCall) Media() *media.Session { return c.session() }

@@ -2,7 +2,6 @@ package sip
 
 import (
 	"context"
-	"sync"
 	"time"
 )
 
@@ -12,21 +11,22 @@ import (
 // open, and a call must never wait on it forever (its agent would stay
 // on-call, a queued dead call would be offered).
 type legOver struct {
-	ch   chan struct{}
-	once sync.Once
+	ctx context.Context // done when the leg is over
+	end context.CancelFunc
 }
 
 func newLegOver(dialog context.Context) *legOver {
-	o := &legOver{ch: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	o := &legOver{ctx: ctx, end: cancel}
 	context.AfterFunc(dialog, o.end) // no goroutine until the dialog ends
 	return o
 }
 
-// end marks the leg over (idempotent).
-func (o *legOver) end() { o.once.Do(func() { close(o.ch) }) }
-
 // done is closed once the leg is over.
-func (o *legOver) done() <-chan struct{} { return o.ch }
+func (o *legOver) done() <-chan struct{} { return o.ctx.Done() }
+
+// then runs f once the leg is over, on a goroutine started only then.
+func (o *legOver) then(f func()) { context.AfterFunc(o.ctx, f) }
 
 // byeTimeout is how long a hang-up waits for the peer's answer to its BYE
 // before the leg is over anyway.

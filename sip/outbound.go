@@ -141,8 +141,8 @@ func (s *Server) Dial(ctx context.Context, o OfferRequest) (*AgentCall, error) {
 				}
 			}
 		}(len(bindings) - i - 1)
-		go func() { <-winner.Ended(); winner.close() }()
-		go s.watchMedia(sess, winner.Ended(), &winner.ended, &winner.hold, winner.Hangup, nil)
+		winner.over.then(winner.close)
+		s.watchMedia(sess, winner.Ended(), &winner.ended, &winner.hold, winner.Hangup, nil)
 		return winner, nil
 	}
 	cancel()
@@ -288,6 +288,9 @@ func (a *AgentCall) Hangup() {
 // Ended is closed when the leg is over: the agent's BYE, or our own
 // hangup whatever its phone answered.
 func (a *AgentCall) Ended() <-chan struct{} { return a.over.done() }
+
+// OverContext is done when the leg is over, as Ended is closed.
+func (a *AgentCall) OverContext() context.Context { return a.over.ctx }
 
 // Media is the agent leg's RTP session.
 func (a *AgentCall) Media() *media.Session { return a.sess }

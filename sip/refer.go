@@ -205,6 +205,9 @@ type referState struct {
 	handler  TransferHandler
 	pending  bool
 	notifies chan notify
+	// sending: the NOTIFY sender runs (started with the first NOTIFY, so
+	// that an agent call that is never transferred costs no goroutine).
+	sending bool
 	// hold: a REFER is being decided; NOTIFYs meanwhile wait in held
 	// until its 202 is sent.
 	hold bool
@@ -226,7 +229,6 @@ func (a *AgentCall) OnTransfer(h func(target, replaces string) (code int, reason
 	a.refer.handler = h
 	if a.refer.notifies == nil {
 		a.refer.notifies = make(chan notify, 8)
-		go a.sendNotifies(a.refer.notifies)
 	}
 	a.refer.mu.Unlock()
 }
@@ -313,10 +315,10 @@ func (a *AgentCall) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	trying, ok := a.buildNotify(100, "Trying")
 	a.refer.mu.Lock()
 	if ok {
-		enqueueNotify(a.refer.notifies, trying)
+		a.enqueueNotifyLocked(trying)
 	}
 	for _, n := range a.refer.held {
-		enqueueNotify(a.refer.notifies, n)
+		a.enqueueNotifyLocked(n)
 	}
 	a.refer.hold, a.refer.held = false, nil
 	a.refer.mu.Unlock()
@@ -345,7 +347,7 @@ func (a *AgentCall) NotifyTransfer(code int, reason string) {
 		a.refer.held = append(a.refer.held, n)
 		a.refer.mu.Unlock()
 	} else {
-		sent := enqueueNotify(a.refer.notifies, n)
+		sent := a.enqueueNotifyLocked(n)
 		a.refer.mu.Unlock()
 		if !sent {
 			return
@@ -391,6 +393,16 @@ func (a *AgentCall) buildNotify(code int, reason string) (notify, bool) {
 		n.done = make(chan struct{})
 	}
 	return n, true
+}
+
+// enqueueNotifyLocked queues n (a.refer.mu held), starting the sender
+// with the first NOTIFY; false when the queue is full.
+func (a *AgentCall) enqueueNotifyLocked(n notify) bool {
+	if !a.refer.sending {
+		a.refer.sending = true
+		go a.sendNotifies(a.refer.notifies)
+	}
+	return enqueueNotify(a.refer.notifies, n)
 }
 
 // enqueueNotify queues n for sending; false when the queue is full (a

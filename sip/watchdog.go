@@ -35,33 +35,55 @@ func (r *endReason) get() string {
 // phone that died without BYE would otherwise hold the call and the agent
 // forever), except while the leg is on hold. It checks once a second until
 // the leg ends. firstRTP (if set) is called once its first packet came.
+// It returns at once: the checks run on a timer, not on a goroutine of
+// their own for every leg (issue 18: a goroutine's stack is memory each
+// live call holds).
 func (s *Server) watchMedia(sess *media.Session, ended <-chan struct{}, r *endReason, h *holdState, hangup func(), firstRTP func()) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	var grace time.Time // after a resume, give the phone time to send again
-	for {
-		select {
-		case <-ended:
-			return
-		case now := <-t.C:
-			if firstRTP != nil && sess.Received() > 0 {
-				firstRTP()
-				firstRTP = nil
-			}
-			if h.isHeld() {
-				grace = now.Add(s.media.IdleTimeout() + time.Second)
-				continue // a held leg may rightly send nothing (a=inactive)
-			}
-			if now.Before(grace) {
-				continue
-			}
-			if s.media.Silent(sess, now) {
-				s.media.MediaTimeouts()
-				s.log.Warn().Str("local", sess.Local().String()).Msg("media timeout: no RTP; ending the leg")
-				r.set(EndReasonMediaTimeout)
-				hangup()
-				return
-			}
-		}
+	w := &mediaWatch{s: s, sess: sess, ended: ended, r: r, h: h, hangup: hangup, firstRTP: firstRTP}
+	w.mu.Lock()
+	w.t = time.AfterFunc(time.Second, w.check)
+	w.mu.Unlock()
+}
+
+// mediaWatch is one leg's media watchdog.
+type mediaWatch struct {
+	s        *Server
+	sess     *media.Session
+	ended    <-chan struct{}
+	r        *endReason
+	h        *holdState
+	hangup   func()
+	mu       sync.Mutex // guards t, grace and firstRTP (a check may overlap the next)
+	t        *time.Timer
+	firstRTP func()
+	grace    time.Time // after a resume, give the phone time to send again
+}
+
+// check is one second's look at the leg; it sets the next unless the leg
+// ended or timed out.
+func (w *mediaWatch) check() {
+	select {
+	case <-w.ended:
+		return
+	default:
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := time.Now()
+	if w.firstRTP != nil && w.sess.Received() > 0 {
+		w.firstRTP()
+		w.firstRTP = nil
+	}
+	switch {
+	case w.h.isHeld():
+		w.grace = now.Add(w.s.media.IdleTimeout() + time.Second) // a held leg may rightly send nothing (a=inactive)
+	case now.Before(w.grace):
+	case w.s.media.Silent(w.sess, now):
+		w.s.media.MediaTimeouts()
+		w.s.log.Warn().Str("local", w.sess.Local().String()).Msg("media timeout: no RTP; ending the leg")
+		w.r.set(EndReasonMediaTimeout)
+		go w.hangup() // BYE waits for its answer; the timer's goroutine is not kept
+		return
+	}
+	w.t.Reset(time.Second)
 }

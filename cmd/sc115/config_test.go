@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-func writeConfig(t *testing.T, edit func(string) string) string {
+func writeConfig(t testing.TB, edit func(string) string) string {
 	t.Helper()
 	data, err := os.ReadFile("../../deploy/examples/region-hannover.yaml")
 	if err != nil {

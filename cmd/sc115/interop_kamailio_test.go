@@ -298,7 +298,7 @@ type binaryInstance struct {
 }
 
 // buildBinary compiles cmd/sc115 into the test's temp folder.
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "sc115")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sc115/sc115/internal/interop"
+)
+
+// BenchmarkMemoryPerLiveCall (issue 18): what a live call costs sc115 in
+// memory, measured as a user would — the real binary on the example
+// config (embedded store, always open, no wrap-up) with 1,000 generated
+// Burgdorf agents, and `sc115 simulate` in a process of its own placing 25
+// calls a second of 30 s talk with RTP both ways (with the greeting about
+// 1,000 calls live at once). Every 2 s it reads sc115's resident memory
+// (/proc/PID/status VmRSS) and sc115_calls_active from /metrics; it
+// reports the growth over the idle process per live call at the sample
+// with the most live calls.
+//
+//	go test -run '^$' -bench MemoryPerLiveCall -benchtime 1x ./cmd/sc115/
+func BenchmarkMemoryPerLiveCall(b *testing.B) {
+	const agents, first = 1000, 3000
+	bin := buildBinary(b)
+	path := writeConfig(b, func(s string) string {
+		var lines strings.Builder
+		for u := first; u < first+agents; u++ {
+			fmt.Fprintf(&lines, "    - {id: \"%d\", name: \"Agent %d\", sip_user: \"%d\", password: pw%d, skills: {burgdorf: 5}}\n", u, u, u, u)
+		}
+		s = regexp.MustCompile(`(?m)^(    - \{id: "1006".*\n)`).ReplaceAllString(s, "${1}"+lines.String())
+		s = regexp.MustCompile(`(?m)^    weekly: \{mon: "08:00-18:00".*$`).ReplaceAllString(s,
+			`    weekly: {mon: "00:00-23:59", tue: "00:00-23:59", wed: "00:00-23:59", thu: "00:00-23:59", fri: "00:00-23:59", sat: "00:00-23:59", sun: "00:00-23:59"}`)
+		s = strings.Replace(s, "holidays: NI", "holidays: none", 1)
+		s = strings.Replace(s, `closed_days: ["12-24", "12-31"]`, "closed_days: []", 1)
+		return strings.Replace(s, "wrapup: 30s", "wrapup: 0s", 1)
+	})
+	sipAddr := fmt.Sprintf("127.0.0.1:%d", interop.FreeUDPTCPPort(b))
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", interop.FreePort(b, "tcp"))
+	for i := 0; i < b.N; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		serve := exec.CommandContext(ctx, bin, "serve", "--config", path)
+		serve.Env = append(os.Environ(), "SC115_SIP_LISTEN="+sipAddr, "SC115_HTTP_LISTEN="+httpAddr,
+			// Two legs a call: freeRTPRange's 200 ports are too few.
+			"SC115_RTP_PORTS=20000-29999", "SC115_CDR_DIR="+b.TempDir(), "SC115_INSTANCE=mem-bench")
+		stdout, _ := serve.StdoutPipe()
+		if err := serve.Start(); err != nil {
+			b.Fatal(err)
+		}
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() && !strings.Contains(sc.Text(), "CDRs") {
+		}
+		go func() { _, _ = io.Copy(io.Discard, stdout) }()
+		idle := rssKB(b, serve.Process.Pid)
+		sim := exec.CommandContext(ctx, bin, "simulate", "--config", "", "--target", sipAddr, "--dial", "05136115",
+			"--agent-range", fmt.Sprintf("%d-%d", first, first+agents-1), "--rate", "25", "--calls", "1500",
+			"--talk", "30s", "--ring-delay", "0s", "--wrapup", "0s", "--quiet")
+		var out bytes.Buffer
+		sim.Stdout = &out
+		if err := sim.Start(); err != nil {
+			b.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- sim.Wait() }()
+		var peakLive, rssAtPeak, peakRSS int
+		tick := time.NewTicker(2 * time.Second)
+	sampling:
+		for {
+			select {
+			case err := <-done:
+				if err != nil {
+					b.Fatalf("simulate: %v\n%s", err, out.String())
+				}
+				break sampling
+			case <-tick.C:
+				live, rss := activeCalls(httpAddr), rssKB(b, serve.Process.Pid)
+				peakRSS = max(peakRSS, rss)
+				if live > peakLive {
+					peakLive, rssAtPeak = live, rss
+				}
+			}
+		}
+		tick.Stop()
+		_ = serve.Process.Signal(os.Interrupt)
+		_ = serve.Wait()
+		cancel()
+		if peakLive == 0 {
+			b.Fatalf("no live calls seen\n%s", out.String())
+		}
+		b.Logf("idle %d MB, %d live calls at %d MB, peak %d MB\n%s", idle>>10, peakLive, rssAtPeak>>10, peakRSS>>10, out.String())
+		b.ReportMetric(float64(rssAtPeak-idle)/float64(peakLive), "KB/live-call")
+		b.ReportMetric(float64(peakLive), "live-calls")
+		b.ReportMetric(float64(peakRSS>>10), "peak-RSS-MB")
+	}
+}
+
+// rssKB is a process's resident memory in KB.
+func rssKB(b *testing.B, pid int) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := regexp.MustCompile(`VmRSS:\s+(\d+) kB`).FindSubmatch(data)
+	if m == nil {
+		b.Fatalf("no VmRSS in /proc/%d/status", pid)
+	}
+	n, _ := strconv.Atoi(string(m[1]))
+	return n
+}
+
+// activeCalls reads sc115_calls_active from an instance's /metrics (0 if
+// it cannot).
+func activeCalls(httpAddr string) int {
+	res, err := http.Get("http://" + httpAddr + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	m := regexp.MustCompile(`(?m)^sc115_calls_active (\S+)$`).FindSubmatch(body)
+	if m == nil {
+		return 0
+	}
+	f, _ := strconv.ParseFloat(string(m[1]), 64)
+	return int(f)
+}
