@@ -105,7 +105,8 @@ func (e *Engine) Close() {
 	}
 }
 
-// NewSession binds a new RTP socket on a free even port and starts reading.
+// NewSession binds a new RTP socket on a free even port (RTCP above it)
+// and starts reading both.
 func (e *Engine) NewSession() (*Session, error) {
 	sock, rtcp, err := e.ports.listen()
 	if err != nil {
@@ -118,10 +119,9 @@ func (e *Engine) NewSession() (*Session, error) {
 	s.poller = e.pollers[e.nextP.Add(1)%uint64(len(e.pollers))]
 	if err := s.poller.add(s); err != nil {
 		sock.close()
-		_ = rtcp.Close()
+		rtcp.close()
 		return nil, fmt.Errorf("media poller: %w", err)
 	}
 	e.m.sessions.Inc()
-	go s.readRTCP()
 	return s, nil
 }

@@ -25,11 +25,18 @@ type poller struct {
 	// enough to make the media clock, waiting for a P, miss its frames.
 	file *os.File
 	raw  syscall.RawConn
-	// sessions by file descriptor. A descriptor closed and reused by a
+	// fds: the sessions by file descriptor. A descriptor closed and reused by a
 	// new session at once maps to the new session, whose socket it then
 	// is: a stale event reads the right socket or finds nothing.
-	mu       sync.RWMutex
-	sessions map[int]*Session
+	mu  sync.RWMutex
+	fds map[int]polled
+}
+
+// polled is what a descriptor in the epoll set is: a session's RTP or its
+// RTCP socket.
+type polled struct {
+	s    *Session
+	rtcp bool
 }
 
 // pollerBatch is how many ready sockets one epoll_wait returns at most;
@@ -55,19 +62,23 @@ func newPoller() (*poller, error) {
 		_ = f.Close()
 		return nil, err
 	}
-	return &poller{file: f, raw: raw, sessions: map[int]*Session{}}, nil
+	return &poller{file: f, raw: raw, fds: map[int]polled{}}, nil
 }
 
-// add registers s's socket for readable events.
+// add registers s's RTP and RTCP sockets for readable events.
 func (p *poller) add(s *Session) error {
-	fd := s.sock.fd
 	p.mu.Lock()
-	p.sessions[fd] = s
+	p.fds[s.sock.fd] = polled{s: s}
+	p.fds[s.rtcp.fd] = polled{s: s, rtcp: true}
 	p.mu.Unlock()
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
 	var err error
 	if cerr := p.raw.Control(func(epfd uintptr) {
-		err = unix.EpollCtl(int(epfd), unix.EPOLL_CTL_ADD, fd, &ev)
+		for _, fd := range []int{s.sock.fd, s.rtcp.fd} {
+			ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
+			if err = unix.EpollCtl(int(epfd), unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+				return
+			}
+		}
 	}); cerr != nil {
 		err = cerr // the engine is closed
 	}
@@ -77,18 +88,22 @@ func (p *poller) add(s *Session) error {
 	return err
 }
 
-// remove forgets s (its socket leaves the epoll set when it is closed).
+// remove forgets s (its sockets leave the epoll set when they are closed).
 func (p *poller) remove(s *Session) {
-	fd := s.sock.fd
+	fds := []int{s.sock.fd, s.rtcp.fd}
 	p.mu.Lock()
-	if p.sessions[fd] == s {
-		delete(p.sessions, fd)
+	for _, fd := range fds {
+		if p.fds[fd].s == s {
+			delete(p.fds, fd)
+		}
 	}
 	p.mu.Unlock()
 	// Through Control: a closed engine's descriptor number may belong to
 	// something else by now.
 	_ = p.raw.Control(func(epfd uintptr) {
-		_ = unix.EpollCtl(int(epfd), unix.EPOLL_CTL_DEL, fd, nil)
+		for _, fd := range fds {
+			_ = unix.EpollCtl(int(epfd), unix.EPOLL_CTL_DEL, fd, nil)
+		}
 	})
 }
 
@@ -119,9 +134,20 @@ func (p *poller) run() {
 		}
 		for _, ev := range events[:n] {
 			p.mu.RLock()
-			s := p.sessions[int(ev.Fd)]
+			e := p.fds[int(ev.Fd)]
 			p.mu.RUnlock()
+			s := e.s
 			if s == nil {
+				continue
+			}
+			if e.rtcp {
+				for range pollerReadsPerWake {
+					k, _, err := s.rtcp.readFrom(buf)
+					if err != nil {
+						break
+					}
+					s.countRTCP(buf[:k])
+				}
 				continue
 			}
 			for range pollerReadsPerWake {

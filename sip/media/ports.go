@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 )
 
@@ -26,10 +25,10 @@ func newPortAllocator(ip netip.Addr, low, high int) *portAllocator {
 }
 
 // listen binds the next free pair: RTP on an even port, RTCP on the odd
-// one above it (the SDP default, so no a=rtcp line is needed).
-// RTP goes through the engine's pollers (udpSocket); RTCP, one packet
-// every few seconds, through Go's own network poller.
-func (a *portAllocator) listen() (rtp *udpSocket, rtcp *net.UDPConn, err error) {
+// one above it (the SDP default, so no a=rtcp line is needed). Both are
+// read by the engine's pollers (udpSocket): RTCP, one packet every few
+// seconds, costs no goroutine of its own.
+func (a *portAllocator) listen() (rtp, rtcp *udpSocket, err error) {
 	if a.pairs <= 0 {
 		return nil, nil, errors.New("rtp port range holds no even port")
 	}
@@ -41,7 +40,7 @@ func (a *portAllocator) listen() (rtp *udpSocket, rtcp *net.UDPConn, err error) 
 		if err != nil {
 			continue
 		}
-		ctl, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(a.ip, uint16(port+1))))
+		ctl, err := listenUDPSocket(a.ip, port+1, 16<<10)
 		if err != nil {
 			sock.close()
 			continue

@@ -3,7 +3,6 @@ package media
 import (
 	"encoding/binary"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -29,9 +28,9 @@ type Params struct {
 // to handle, which relays it to the bridged peer.
 type Session struct {
 	eng    *Engine
-	sock   *udpSocket   // RTP, read by poller
-	poller *poller      // the engine's poller this leg is read by
-	rtcp   *net.UDPConn // port+1: RTCP is received and counted
+	sock   *udpSocket // RTP, read by poller
+	poller *poller    // the engine's poller this leg is read by
+	rtcp   *udpSocket // port+1: RTCP is received (by the poller) and counted
 
 	params  atomic.Pointer[Params]
 	remote  atomic.Pointer[sockaddr]
@@ -95,19 +94,12 @@ func (s *Session) SetParams(p Params) {
 // RTCPReceived is the number of RTCP packets received on this leg.
 func (s *Session) RTCPReceived() uint64 { return s.rxRTCP.Load() }
 
-// readRTCP counts RTCP compound packets (version 2, types 200–207) from the
-// peer; their content (reports) is not used yet.
-func (s *Session) readRTCP() {
-	buf := make([]byte, 1500)
-	for {
-		n, err := s.rtcp.Read(buf)
-		if err != nil {
-			return
-		}
-		if n >= 8 && buf[0]>>6 == 2 && buf[1] >= 200 && buf[1] <= 207 {
-			s.rxRTCP.Add(1)
-			s.eng.m.rtcpIn.Inc()
-		}
+// countRTCP counts an RTCP compound packet (version 2, types 200–207)
+// from the peer; its content (reports) is not used yet.
+func (s *Session) countRTCP(b []byte) {
+	if len(b) >= 8 && b[0]>>6 == 2 && b[1] >= 200 && b[1] <= 207 {
+		s.rxRTCP.Add(1)
+		s.eng.m.rtcpIn.Inc()
 	}
 }
 
@@ -230,7 +222,7 @@ func (s *Session) Close() {
 		}
 		s.poller.remove(s)
 		s.sock.close()
-		_ = s.rtcp.Close()
+		s.rtcp.close()
 		s.eng.m.sessions.Dec()
 	})
 }
@@ -279,7 +271,7 @@ func (s *Session) sendSRLocked() {
 	binary.BigEndian.PutUint32(b[16:], s.out.ts)
 	binary.BigEndian.PutUint32(b[20:], uint32(s.txPackets.Load()))
 	binary.BigEndian.PutUint32(b[24:], s.out.octets)
-	_, _ = s.rtcp.WriteToUDPAddrPort(b[:], netip.AddrPortFrom(dst.ap.Addr(), dst.ap.Port()+1))
+	_ = s.rtcp.writeTo(b[:], newSockaddr(netip.AddrPortFrom(dst.ap.Addr(), dst.ap.Port()+1), s.rtcp.local))
 }
 
 // relayFrom sends a packet that arrived on the peer leg out of this leg,
