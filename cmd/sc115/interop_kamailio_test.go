@@ -316,11 +316,7 @@ func startBinaryInstance(t *testing.T, bin, instance string, sipPort int, redisU
 	path := writeConfig(t, func(s string) string {
 		s = strings.Replace(s, "allow: [127.0.0.0/8]", "allow: ["+trunkRelayIP+"/32]", 1)
 		s = strings.Replace(s, "exempt: []", "exempt: ["+phoneRelayIP+"/32]", 1)
-		s = regexp.MustCompile(`(?m)^    weekly: \{mon: "08:00-18:00".*$`).ReplaceAllString(s,
-			`    weekly: {mon: "00:00-23:59", tue: "00:00-23:59", wed: "00:00-23:59", thu: "00:00-23:59", fri: "00:00-23:59", sat: "00:00-23:59", sun: "00:00-23:59"}`)
-		s = strings.Replace(s, "holidays: NI", "holidays: none", 1)
-		s = strings.Replace(s, `closed_days: ["12-24", "12-31"]`, "closed_days: []", 1)
-		s = strings.Replace(s, "wrapup: 30s", "wrapup: 1s", 1)
+		s = strings.Replace(alwaysOpen(s), "wrapup: 30s", "wrapup: 1s", 1)
 		// Agents cut the 10 s greetings off (as in testConfig).
 		s = regexp.MustCompile(`(?m)^\s+greeting_mode: .*\n`).ReplaceAllString(s, "")
 		s = regexp.MustCompile(`(?m)^(\s+)greeting: (greeting-\w+\.wav)$`).ReplaceAllString(s, "${1}greeting: ${2}\n${1}greeting_mode: interruptible")
@@ -354,6 +350,15 @@ func startBinaryInstance(t *testing.T, bin, instance string, sipPort int, redisU
 	}
 	go func() { _, _ = bufio.NewReader(stdout).WriteTo(devNull{}) }()
 	return &binaryInstance{cmd: cmd, cdrDir: cdrDir}
+}
+
+// alwaysOpen makes the example config's text open around the clock, on
+// every day (as make demo does).
+func alwaysOpen(s string) string {
+	s = regexp.MustCompile(`(?m)^    weekly: \{mon: "08:00-18:00".*$`).ReplaceAllString(s,
+		`    weekly: {mon: "00:00-23:59", tue: "00:00-23:59", wed: "00:00-23:59", thu: "00:00-23:59", fri: "00:00-23:59", sat: "00:00-23:59", sun: "00:00-23:59"}`)
+	s = strings.Replace(s, "holidays: NI", "holidays: none", 1)
+	return strings.Replace(s, `closed_days: ["12-24", "12-31"]`, "closed_days: []", 1)
 }
 
 // waitExit waits for cmd to end by itself and returns how it ended.
