@@ -139,7 +139,7 @@ func TestCallbackEndToEnd(t *testing.T) {
 
 	// Tried again now: the citizen answers (sipp echoes its RTP).
 	citizen := startSipp(ctx, t, sipp, dir, "citizen", "-sn", "uas", "-m", "1", "-p", strconv.Itoa(citizenPort),
-		"-mp", strconv.Itoa(interop.FreePort(t, "udp")&^1), "-rtp_echo", "127.0.0.1:5999")
+		"-mp", strconv.Itoa(interop.FreeMediaPort(t)), "-rtp_echo", "127.0.0.1:5999")
 	if err := b.engine.RetryCallbackNow(ctx, call.CallID); err != nil {
 		t.Fatal(err)
 	}

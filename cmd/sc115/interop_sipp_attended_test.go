@@ -43,7 +43,7 @@ func TestSippAttendedTransfer(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
 			office := startSipp(ctx, t, sipp, dir, "office", "-sf", c.office, "-m", "1", "-p", strconv.Itoa(officePort),
-				"-mp", strconv.Itoa(interop.FreePort(t, "udp")&^1), "-rtp_echo", target)
+				"-mp", strconv.Itoa(interop.FreeMediaPort(t)), "-rtp_echo", target)
 			agent := agentPhone(ctx, t, target, "1003")
 			audio := filepath.Join(dir, "tone.ulaw")
 			writeTone(t, audio, 1000, 25*time.Second)
@@ -52,7 +52,7 @@ func TestSippAttendedTransfer(t *testing.T) {
 			// the whole transfer (about a second here), which the test
 			// checks is over before.
 			renderTemplate(t, "testdata/sipp/caller.xml.tmpl", callerScen, map[string]any{"Number": "05136115", "Audio": audio, "TalkMS": 15000})
-			caller := startSipp(ctx, t, sipp, dir, "caller", "-sf", callerScen, "-m", "1", "-mp", strconv.Itoa(interop.FreePort(t, "udp")&^1), target)
+			caller := startSipp(ctx, t, sipp, dir, "caller", "-sf", callerScen, "-m", "1", "-mp", strconv.Itoa(interop.FreeMediaPort(t)), target)
 			in, err := agent.NextIncoming(ctx)
 			if err != nil {
 				t.Fatal(err)

@@ -42,13 +42,13 @@ func TestSippCallThroughAgent(t *testing.T) {
 
 	// The agent's phone waits for the offer in the background.
 	uas := startSipp(ctx, t, sipp, dir, "agent", "-sf", "testdata/sipp/agent-answer.xml", "-m", "1",
-		"-p", strconv.Itoa(uasPort), "-mp", strconv.Itoa(interop.FreePort(t, "udp")&^1), "-rtp_echo", target)
+		"-p", strconv.Itoa(uasPort), "-mp", strconv.Itoa(interop.FreeMediaPort(t)), "-rtp_echo", target)
 
 	audio := filepath.Join(dir, "tone.ulaw")
 	writeTone(t, audio, 1000, 3*time.Second)
 	scen := filepath.Join(dir, "caller.xml")
 	renderTemplate(t, "testdata/sipp/caller.xml.tmpl", scen, map[string]any{"Number": "05136115", "Audio": audio, "TalkMS": 2000})
-	runSipp(ctx, t, sipp, dir, "caller", "-sf", scen, "-m", "1", "-mp", strconv.Itoa(interop.FreePort(t, "udp")&^1), target)
+	runSipp(ctx, t, sipp, dir, "caller", "-sf", scen, "-m", "1", "-mp", strconv.Itoa(interop.FreeMediaPort(t)), target)
 
 	if err := uas.Wait(); err != nil {
 		t.Fatalf("sipp agent phone: %v\n%s", err, readLogs(dir, "agent"))
@@ -105,14 +105,31 @@ func startSipp(ctx context.Context, t testing.TB, sipp, dir, name string, args .
 		t.Fatal(err)
 	}
 	// A sipp that listens (-p) must have bound its port before sc115 sends
-	// to it, however long it takes to start here.
+	// to it, however long it takes to start here; one that exited instead
+	// (a port taken) fails the test at once, with what it said.
 	for i, a := range args {
 		if a == "-p" && i+1 < len(args) {
 			port, _ := strconv.Atoi(args[i+1])
-			interop.WaitUDPBound(t, port, 30*time.Second)
+			for deadline := time.Now().Add(30 * time.Second); !interop.UDPBound(t, port); time.Sleep(10 * time.Millisecond) {
+				if exited(cmd.Process.Pid) || time.Now().After(deadline) {
+					t.Fatalf("sipp %s never bound UDP port %d (exited: %v)\n%s\n%s", name, port, exited(cmd.Process.Pid),
+						lastLines(out.String(), 20), readLogs(dir, name))
+				}
+			}
 		}
 	}
 	return cmd
+}
+
+// exited tells whether a child process has ended (a zombie not yet
+// waited for).
+func exited(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	_, after, _ := strings.Cut(string(data), ") ")
+	return strings.HasPrefix(after, "Z") || strings.HasPrefix(after, "X")
 }
 
 func readLogs(dir, name string) string {
@@ -248,7 +265,7 @@ func TestSippFederationOverflow(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	full := startSipp(ctx, t, sipp, dir, "full", "-sf", "testdata/sipp/uas-503.xml", "-m", "1", "-p", strconv.Itoa(p503), "127.0.0.1:5999")
-	ok := startSipp(ctx, t, sipp, dir, "ok", "-sn", "uas", "-m", "1", "-p", strconv.Itoa(pOK), "-mp", strconv.Itoa(interop.FreePort(t, "udp")&^1), "127.0.0.1:5999")
+	ok := startSipp(ctx, t, sipp, dir, "ok", "-sn", "uas", "-m", "1", "-p", strconv.Itoa(pOK), "-mp", strconv.Itoa(interop.FreeMediaPort(t)), "127.0.0.1:5999")
 
 	caller, _ := testphone.New("+495136123456", "127.0.0.1")
 	defer caller.Close()
@@ -316,7 +333,7 @@ func TestSippBlindTransfer(t *testing.T) {
 			scen := filepath.Join(dir, "agent.xml")
 			renderTemplate(t, "testdata/sipp/agent-refer.xml.tmpl", scen, map[string]any{"TalkMS": 1000, "ReferTo": c.referTo, "Expect": c.expect})
 			agent := startSipp(ctx, t, sipp, dir, "agent", "-sf", scen, "-m", "1", "-p", strconv.Itoa(uasPort),
-				"-mp", strconv.Itoa(interop.FreePort(t, "udp")&^1), "-rtp_echo", target)
+				"-mp", strconv.Itoa(interop.FreeMediaPort(t)), "-rtp_echo", target)
 			var office *exec.Cmd // the office behind the trunk, or agent 1001's phone
 			switch {
 			case c.toAgent:
@@ -326,10 +343,10 @@ func TestSippBlindTransfer(t *testing.T) {
 				waitAgent(t, s, "1001", acd.AgentAvailable)
 				_ = s.engine.Pause("1001", "break") // the caller goes to 1003 first
 				office = startSipp(ctx, t, sipp, dir, "office", "-sf", "testdata/sipp/agent-answer.xml", "-m", "1", "-p", strconv.Itoa(second),
-					"-mp", strconv.Itoa(interop.FreePort(t, "udp")&^1), "-rtp_echo", target)
+					"-mp", strconv.Itoa(interop.FreeMediaPort(t)), "-rtp_echo", target)
 			case c.expect == 202:
 				office = startSipp(ctx, t, sipp, dir, "office", "-sf", "testdata/sipp/agent-answer.xml", "-m", "1", "-p", strconv.Itoa(officePort),
-					"-mp", strconv.Itoa(interop.FreePort(t, "udp")&^1), "-rtp_echo", target)
+					"-mp", strconv.Itoa(interop.FreeMediaPort(t)), "-rtp_echo", target)
 			}
 			if c.toAgent {
 				go func() { // 1001 is ready once the caller talks with 1003
@@ -343,7 +360,7 @@ func TestSippBlindTransfer(t *testing.T) {
 			writeTone(t, audio, 1000, 6*time.Second)
 			callerScen := filepath.Join(dir, "caller.xml")
 			renderTemplate(t, "testdata/sipp/caller.xml.tmpl", callerScen, map[string]any{"Number": "05136115", "Audio": audio, "TalkMS": 4000})
-			runSipp(ctx, t, sipp, dir, "caller", "-sf", callerScen, "-m", "1", "-mp", strconv.Itoa(interop.FreePort(t, "udp")&^1), target)
+			runSipp(ctx, t, sipp, dir, "caller", "-sf", callerScen, "-m", "1", "-mp", strconv.Itoa(interop.FreeMediaPort(t)), target)
 			if err := agent.Wait(); err != nil {
 				t.Fatalf("sipp agent: %v\n%s", err, readLogs(dir, "agent"))
 			}

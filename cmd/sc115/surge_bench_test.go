@@ -86,9 +86,9 @@ func benchSurge(b *testing.B, load int) {
 	talkScen := filepath.Join(dir, "talk.xml")
 	renderTemplate(b, "testdata/sipp/talk-and-hang-up.xml.tmpl", talkScen, map[string]any{"TalkMS": surgeTalk.Milliseconds()})
 	agents := quietSipp(ctx, b, sipp, dir, "agents", false, "-sf", talkScen, "-p", strconv.Itoa(uasPort),
-		"-mp", strconv.Itoa(interop.FreePort(b, "udp")&^1), "-rtp_echo", "-max_recv_loops", "10000", target)
+		"-mp", strconv.Itoa(interop.FreeMediaPort(b)), "-rtp_echo", "-max_recv_loops", "10000", target)
 	fed := quietSipp(ctx, b, sipp, dir, "federation", false, "-sf", talkScen, "-p", strconv.Itoa(fedPort),
-		"-mp", strconv.Itoa(interop.FreePort(b, "udp")&^1), "-rtp_echo", target)
+		"-mp", strconv.Itoa(interop.FreeMediaPort(b)), "-rtp_echo", target)
 	usersFile := filepath.Join(dir, "agents.csv")
 	if err := os.WriteFile(usersFile, []byte(users.String()), 0o600); err != nil {
 		b.Fatal(err)
@@ -119,7 +119,7 @@ func benchSurge(b *testing.B, load int) {
 	cpu0 := cpuTime()
 	b.ResetTimer()
 	quietSipp(ctx, b, sipp, dir, "callers", true, "-sf", callerScen, "-m", strconv.Itoa(calls), "-r", strconv.FormatFloat(rate, 'f', 1, 64),
-		"-l", "5000", "-mp", strconv.Itoa(interop.FreePort(b, "udp")&^1), "-trace_rtt", "-rtt_freq", "1",
+		"-l", "5000", "-mp", strconv.Itoa(interop.FreeMediaPort(b)), "-trace_rtt", "-rtt_freq", "1",
 		"-trace_stat", "-stf", filepath.Join(dir, "callers-stat.csv"), "-fd", "1", target)
 	b.StopTimer()
 	cpuPerCall := (cpuTime() - cpu0).Seconds() * 1000 / float64(calls)

@@ -75,20 +75,55 @@ func FreePort(t testing.TB, network string) int {
 // itself never takes the port), failing the test after within.
 func WaitUDPBound(t testing.TB, port int, within time.Duration) {
 	t.Helper()
-	want := fmt.Sprintf(":%04X ", port)
 	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		data, err := os.ReadFile("/proc/net/udp")
-		if err != nil {
-			t.Fatalf("cannot see bound ports: %v", err)
-		}
-		for _, line := range strings.Split(string(data), "\n")[1:] {
-			f := strings.Fields(line)
-			if len(f) > 1 && strings.HasSuffix(f[1]+" ", want) {
-				return
-			}
+		if UDPBound(t, port) {
+			return
 		}
 	}
 	t.Fatalf("nothing bound UDP port %d within %v", port, within)
+}
+
+// UDPBound tells whether some process has bound UDP port (from
+// /proc/net/udp).
+func UDPBound(t testing.TB, port int) bool {
+	t.Helper()
+	want := fmt.Sprintf(":%04X ", port)
+	data, err := os.ReadFile("/proc/net/udp")
+	if err != nil {
+		t.Fatalf("cannot see bound ports: %v", err)
+	}
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 1 && strings.HasSuffix(f[1]+" ", want) {
+			return true
+		}
+	}
+	return false
+}
+
+// FreeMediaPort returns an even loopback UDP port whose next three ports
+// are free too (sipp's -mp takes the even port and the ones above it for
+// RTCP and its echo): rounding a free port down to even alone may land on
+// a port in use.
+func FreeMediaPort(t testing.TB) int {
+	t.Helper()
+	for range 100 {
+		p := FreePort(t, "udp") &^ 1
+		free := true
+		for q := p; q < p+4 && free; q++ {
+			c, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", q))
+			if err != nil {
+				free = false
+				continue
+			}
+			c.Close()
+		}
+		if free {
+			return p
+		}
+	}
+	t.Fatal("no four free UDP ports in a row")
+	return 0
 }
 
 // RedisServer starts a redis-server on a free loopback port for the test
