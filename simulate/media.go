@@ -158,13 +158,16 @@ func (m *mediaPort) pace() {
 	var legs []*stream
 	pkt := make([]byte, 12+160)
 	next := time.Now()
+	timer := time.NewTimer(frameInterval)
+	defer timer.Stop()
 	for {
 		next = next.Add(frameInterval)
 		if d := time.Until(next); d > 0 {
+			timer.Reset(d)
 			select {
 			case <-m.done:
 				return
-			case <-time.After(d):
+			case <-timer.C:
 			}
 		} else if -d > frameInterval {
 			m.late.Add(1)

@@ -68,7 +68,6 @@ func (w *mediaWatch) check() {
 	default:
 	}
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	now := time.Now()
 	if w.firstRTP != nil && w.sess.Received() > 0 {
 		w.firstRTP()
@@ -82,8 +81,10 @@ func (w *mediaWatch) check() {
 		w.s.media.MediaTimeouts()
 		w.s.log.Warn().Str("local", w.sess.Local().String()).Msg("media timeout: no RTP; ending the leg")
 		w.r.set(EndReasonMediaTimeout)
-		go w.hangup() // BYE waits for its answer; the timer's goroutine is not kept
+		w.mu.Unlock()
+		w.hangup() // on the timer's own goroutine: the BYE may wait for its answer
 		return
 	}
 	w.t.Reset(time.Second)
+	w.mu.Unlock()
 }

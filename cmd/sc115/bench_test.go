@@ -89,12 +89,10 @@ func benchCalls(b *testing.B, redisURL string) {
 	b.ReportMetric(float64(failed.Load()), "failed")
 }
 
-// startWithAgents starts sc115 on cfg with n Burgdorf agents (2000…)
-// instead of the example's, each registered by a test phone that answers
-// every offer at once with PCMA; everything stops when the benchmark ends.
-func startWithAgents(b *testing.B, cfg Config, n int) *service {
+// startBench validates cfg's ACD section and starts sc115 on it, without
+// logs, until the benchmark ends.
+func startBench(b *testing.B, cfg Config) *service {
 	b.Helper()
-	cfg.ACD.Agents = burgdorfAgents(n, 2000)
 	if err := cfg.ACD.Validate(); err != nil {
 		b.Fatal(err)
 	}
@@ -103,6 +101,16 @@ func startWithAgents(b *testing.B, cfg Config, n int) *service {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s.shutdown(true) })
+	return s
+}
+
+// startWithAgents starts sc115 on cfg with n Burgdorf agents (2000…)
+// instead of the example's, each registered by a test phone that answers
+// every offer at once with PCMA; everything stops when the benchmark ends.
+func startWithAgents(b *testing.B, cfg Config, n int) *service {
+	b.Helper()
+	cfg.ACD.Agents = burgdorfAgents(n, 2000)
+	s := startBench(b, cfg)
 	for _, a := range cfg.ACD.Agents {
 		ph, err := testphone.New(a.SIPUser, "127.0.0.1")
 		if err != nil {

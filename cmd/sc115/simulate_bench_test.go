@@ -9,8 +9,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/rs/zerolog"
 )
 
 // BenchmarkSimulateLoadGenerator (issue 17): what `sc115 simulate` costs
@@ -30,16 +28,9 @@ func BenchmarkSimulateLoadGenerator(b *testing.B) {
 	cfg := testConfigB(b)
 	cfg.ACD.Queue.Wrapup = 0
 	cfg.ACD.Agents = burgdorfAgents(agents, 2000)
-	if err := cfg.ACD.Validate(); err != nil {
-		b.Fatal(err)
-	}
-	s, err := start(cfg, zerolog.Nop())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.shutdown(true) })
+	s := startBench(b, cfg)
 	summary := regexp.MustCompile(`offered (\d+), answered (\d+).* in (\S+)`)
-	generator := regexp.MustCompile(`generator: (\d+) calls alive at the peak, (\d+) goroutines then \((\d+) before the first call\): ([\d.]+) per call`)
+	generator := regexp.MustCompile(generatorLine)
 	loss := regexp.MustCompile(`loss ([\d.]+) %`)
 	for _, rate := range []int{10, 50, 100} {
 		b.Run(fmt.Sprintf("rate=%d", rate), func(b *testing.B) {

@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/sc115/sc115/acd"
 	"github.com/sc115/sc115/internal/interop"
 )
@@ -71,14 +69,7 @@ func benchSurge(b *testing.B, load int) {
 		cfg.ACD.Agents = append(cfg.ACD.Agents, acd.Agent{ID: id, SIPUser: id, Password: "pw" + id, Skills: map[string]int{"burgdorf": 5}})
 		fmt.Fprintf(&users, "%s;[authentication username=%s password=pw%s]\n", id, id, id)
 	}
-	if err := cfg.ACD.Validate(); err != nil {
-		b.Fatal(err)
-	}
-	s, err := start(cfg, zerolog.Nop())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.shutdown(true) })
+	s := startBench(b, cfg)
 	target := s.sip.Addr().String()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
