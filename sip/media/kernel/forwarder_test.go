@@ -1,0 +1,140 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+)
+
+// openForTest loads the forwarder on loopback, skipping where the kernel or
+// the process may not (not root, no tcx), failing instead when
+// SC115_INTEROP=required (CI runs as root on a kernel with tcx).
+func openForTest(t *testing.T) *Forwarder {
+	t.Helper()
+	f, err := Open(netip.MustParseAddr("127.0.0.1"))
+	if err != nil {
+		if os.Getenv("SC115_INTEROP") == "required" {
+			t.Fatalf("%v, and SC115_INTEROP=required", err)
+		}
+		t.Skipf("%v (needs root or CAP_BPF+CAP_NET_ADMIN and Linux ≥ 6.6); set SC115_INTEROP=required to make this a failure", err)
+	}
+	t.Cleanup(f.Close)
+	return f
+}
+
+func udp(t *testing.T) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func ap(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAddr).AddrPort() }
+
+func rtpPacket(marker bool, pt uint8, seq uint16, ts, ssrc uint32, payload []byte) []byte {
+	b := make([]byte, 12, 12+len(payload))
+	b[0] = 0x80
+	b[1] = pt
+	if marker {
+		b[1] |= 0x80
+	}
+	binary.BigEndian.PutUint16(b[2:], seq)
+	binary.BigEndian.PutUint32(b[4:], ts)
+	binary.BigEndian.PutUint32(b[8:], ssrc)
+	return append(b, payload...)
+}
+
+// readFrom returns the next datagram on c and its source, or fails.
+func readFrom(t *testing.T, c *net.UDPConn) ([]byte, netip.AddrPort) {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b := make([]byte, 1500)
+	n, from, err := c.ReadFromUDPAddrPort(b)
+	if err != nil {
+		t.Fatalf("nothing arrived on %s: %v", ap(c), err)
+	}
+	return b[:n], netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+}
+
+// TestForwardRewritesAsTheRelay: a caller's packet to leg A leaves leg B
+// for the agent with B's SSRC, the shifted sequence number and timestamp,
+// the mapped payload type, the marker kept and the payload untouched;
+// what the route does not describe reaches leg A's socket unchanged.
+func TestForwardRewritesAsTheRelay(t *testing.T) {
+	f := openForTest(t)
+	caller, legA, legB, agent, stranger := udp(t), udp(t), udp(t), udp(t), udp(t)
+	fl := Flow{Local: ap(legA), Remote: ap(caller)}
+	r := Route{From: ap(legB), To: ap(agent), InSSRC: 0x11111111, OutSSRC: 0xb0b0b0b0, SeqOff: 1000, TSOff: 0xfffff000, InPT: 8, OutPT: 8}
+	if err := f.Put(fl, r); err != nil {
+		t.Fatal(err)
+	}
+	payload := make([]byte, 160)
+	for i := range payload {
+		payload[i] = byte(i)
+	}
+	dst := net.UDPAddrFromAddrPort(ap(legA))
+	for i := range 3 {
+		if _, err := caller.WriteToUDPAddrPort(rtpPacket(i == 1, 8, uint16(65535+i), uint32(5000+i*160), 0x11111111, payload), ap(legA)); err != nil {
+			t.Fatal(err)
+		}
+		got, from := readFrom(t, agent)
+		if from != ap(legB) {
+			t.Fatalf("packet %d came from %s, want leg B %s", i, from, ap(legB))
+		}
+		want := rtpPacket(i == 1, 8, uint16(65535+i+1000), uint32(5000+i*160+0xfffff000), 0xb0b0b0b0, payload)
+		if string(got) != string(want) {
+			t.Fatalf("packet %d:\n got % x\nwant % x", i, got[:12], want[:12])
+		}
+	}
+	lastSeq, lastTS := uint16(65535+2+1000-65536), uint32(5000+2*160+0xfffff000-1<<32)
+	c, ok := f.Read(fl)
+	if !ok || c.Packets != 3 || c.Octets != 3*160 || c.LastSeq != lastSeq || c.LastTS != lastTS {
+		t.Fatalf("counters %+v (%v), want 3 packets of 160 octets, last seq %d ts %d", c, ok, lastSeq, lastTS)
+	}
+	if since := time.Since(c.Last); since < 0 || since > time.Minute {
+		t.Fatalf("last packet %v ago", since)
+	}
+
+	// Left to user space: a new SSRC, another payload type (DTMF), a
+	// header with CSRCs, and any other sender.
+	others := []struct {
+		name string
+		from *net.UDPConn
+		pkt  []byte
+	}{
+		{"new SSRC", caller, rtpPacket(false, 8, 1, 1, 0x22222222, payload)},
+		{"DTMF event", caller, rtpPacket(false, 101, 4, 5000, 0x11111111, []byte{1, 0x80, 0, 160})},
+		{"CSRC count", caller, append([]byte{0x81}, rtpPacket(false, 8, 5, 5, 0x11111111, make([]byte, 164))[1:]...)},
+		{"third party", stranger, rtpPacket(false, 8, 6, 6, 0x11111111, payload)},
+	}
+	for _, o := range others {
+		if _, err := o.from.WriteToUDP(o.pkt, dst); err != nil {
+			t.Fatal(err)
+		}
+		got, from := readFrom(t, legA)
+		if string(got) != string(o.pkt) || from != ap(o.from) {
+			t.Fatalf("%s: leg A got %d bytes from %s, want the packet unchanged from %s", o.name, len(got), from, ap(o.from))
+		}
+	}
+
+	c, ok = f.Remove(fl)
+	if !ok || c.Packets != 3 {
+		t.Fatalf("removed counters %+v (%v), want 3 packets", c, ok)
+	}
+	if _, ok := f.Read(fl); ok {
+		t.Fatal("the route is still there after Remove")
+	}
+	pkt := rtpPacket(false, 8, 9, 9, 0x11111111, payload)
+	if _, err := caller.WriteToUDP(pkt, dst); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := readFrom(t, legA); string(got) != string(pkt) {
+		t.Fatal("after Remove the packet did not reach leg A unchanged")
+	}
+}
