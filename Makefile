@@ -10,7 +10,7 @@ VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run build test bench lint fmt clean demo
+.PHONY: run build test bench lint fmt clean demo generate
 
 ## run: start sc115 on the Region Hannover example with the embedded store
 run: build
@@ -29,6 +29,11 @@ demo: build
 ## build: compile bin/sc115
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/sc115
+
+## generate: rebuild the committed eBPF object of the kernel RTP forwarder
+## (sip/media/kernel/forward.c; needs clang and libbpf-dev from Debian)
+generate:
+	$(GO) generate ./sip/media/kernel/
 
 ## test: the whole suite with the race detector (real-peer tests skip unless
 ## their program is installed; SC115_INTEROP=required makes them fail instead).

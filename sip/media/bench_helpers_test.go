@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"sort"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 	"unsafe"
@@ -22,6 +25,32 @@ func cpuMeter() func() time.Duration {
 		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
 	}
+}
+
+// machineMeter starts measuring the whole machine's busy CPU time (all
+// processes, the kernel's softirq work included: with kernel forwarding a
+// relayed packet's cost lands in whichever context the kernel handles it,
+// mostly the sender's sendto on loopback, not in sc115's process).
+func machineMeter() func() time.Duration {
+	busy := func() time.Duration {
+		b, err := os.ReadFile("/proc/stat")
+		if err != nil {
+			return 0
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal …
+		var total int64
+		for i := 1; i < len(f) && i <= 8; i++ {
+			if i == 4 || i == 5 {
+				continue // idle, iowait
+			}
+			v, _ := strconv.ParseInt(f[i], 10, 64)
+			total += v
+		}
+		return time.Duration(total) * time.Second / 100 // USER_HZ
+	}
+	b0 := busy()
+	return func() time.Duration { return busy() - b0 }
 }
 
 // quantilesMS sorts d and returns the requested quantiles (0…1) in ms.

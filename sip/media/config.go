@@ -36,6 +36,13 @@ type Config struct {
 	// (no protection; for peers behind odd NATs). A re-INVITE that names
 	// a new address opens latching again.
 	Latching string `yaml:"latching"`
+	// KernelForwarding moves the relay of a bridged call into the kernel
+	// (eBPF on tcx ingress; needs root or CAP_BPF and CAP_NET_ADMIN, Linux
+	// ≥ 6.6, an IPv4 media address): "auto" (default) where it loads, else
+	// in user space with one log line; "on" refuses to start without it;
+	// "off" always in user space. Transcoded and SRTP legs, DTMF events,
+	// RTCP and the first packets of every source stay in user space.
+	KernelForwarding string `yaml:"kernel_forwarding"`
 }
 
 // Latching modes.
@@ -48,7 +55,8 @@ const (
 // Defaults returns the media defaults used when the config leaves fields empty.
 func Defaults() Config {
 	return Config{RTPPorts: "20000-29999", PromptsDir: "prompts/de", HoldTrack: "hold.wav", DefaultGreeting: "greeting.wav",
-		FirstPacketTimeout: 30 * time.Second, IdleTimeout: 15 * time.Second, Latching: LatchSignalledIP}
+		FirstPacketTimeout: 30 * time.Second, IdleTimeout: 15 * time.Second, Latching: LatchSignalledIP,
+		KernelForwarding: KernelAuto}
 }
 
 // Validate checks the section; errors are *cfgerr.FieldError with a YAML path.
@@ -58,6 +66,11 @@ func (c *Config) Validate() error {
 	}
 	if _, err := parseLatching(c.Latching); err != nil {
 		return cfgerr.New("media.latching", "%q is not one of signalled-ip, strict, any", c.Latching)
+	}
+	switch c.KernelForwarding {
+	case "", KernelAuto, KernelOn, KernelOff:
+	default:
+		return cfgerr.New("media.kernel_forwarding", "%q is not one of auto, on, off", c.KernelForwarding)
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+
+	"github.com/sc115/sc115/sip/media/kernel"
 )
 
 // Engine creates RTP sessions and owns what they share: the port range, the
@@ -27,6 +29,7 @@ type Engine struct {
 
 	latching   latchMode // media.latching
 	foreignLog foreignLog
+	kernel     *kernel.Forwarder // nil: bridged RTP is relayed in user space
 }
 
 // NewEngine validates cfg, loads every WAV in cfg.PromptsDir (encoded once
@@ -73,6 +76,12 @@ func NewEngine(cfg Config, ip string, reg prometheus.Registerer, log zerolog.Log
 		e.pollers = append(e.pollers, p)
 		go p.run()
 	}
+	if err := e.openKernel(cfg.KernelForwarding, addr); err != nil {
+		for _, p := range e.pollers {
+			p.close()
+		}
+		return nil, err
+	}
 	e.clock = newClock(e.m, e.stop)
 	return e, nil
 }
@@ -102,6 +111,9 @@ func (e *Engine) Close() {
 	close(e.stop)
 	for _, p := range e.pollers {
 		p.close()
+	}
+	if e.kernel != nil {
+		e.kernel.Close()
 	}
 }
 

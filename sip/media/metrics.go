@@ -19,6 +19,8 @@ type metrics struct {
 	timeouts      prometheus.Counter
 	rtcpIn        prometheus.Counter
 	srtpFailures  prometheus.Counter // SRTP packets that did not authenticate or were replays
+	kernelRoutes  prometheus.Gauge   // bridge directions forwarded in the kernel now
+	kernelPackets prometheus.Counter // packets the kernel forwarded, counted when a route ends
 	worst         worstLateness
 }
 
@@ -71,11 +73,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		timeouts: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_timeouts_total", Help: "Call legs ended because their RTP stopped (or never started)."}),
 		srtpFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_srtp_failures_total",
 			Help: "SRTP packets dropped because they did not authenticate with the peer's key or were replays."}),
+		kernelRoutes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sc115_media_kernel_routes", Help: "Directions of bridged calls forwarded in the kernel now (media.kernel_forwarding)."}),
+		kernelPackets: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_kernel_packets_total",
+			Help: "RTP packets the kernel forwarded, counted (into packets in and out too) when their route ends."}),
 	}
 	worst := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sc115_media_clock_worst_lateness_seconds", Help: "The latest the media clock woke for a tick in the last 10–20 s."},
 		func() float64 { return m.worst.get(time.Now()).Seconds() })
 	if reg != nil {
-		reg.MustRegister(m.sessions, m.packetsIn, m.packetsOut, m.relayDrops, m.foreign, m.framesSkipped, m.lateness, m.timeouts, m.rtcpIn, m.srtpFailures, worst)
+		reg.MustRegister(m.sessions, m.packetsIn, m.packetsOut, m.relayDrops, m.foreign, m.framesSkipped, m.lateness, m.timeouts, m.rtcpIn, m.srtpFailures, m.kernelRoutes, m.kernelPackets, worst)
 	}
 	return m
 }

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // BenchmarkBridgedCalls: N bridged calls; a load generator in another
@@ -25,9 +27,17 @@ import (
 // generator takes each relayed packet's arrival time from the kernel
 // (SO_TIMESTAMPNS) and reports the added latency (arrival − send) and the
 // loss. 5 s measured; run with -benchtime 1x.
+//
+// path=kernel forwards in the kernel (media.kernel_forwarding on; skipped
+// where it cannot load), path=user relays in user space. machine-cores is
+// the whole machine's busy CPU (generator included): the kernel path's
+// work is done in the generator's sendto on loopback, so sc115's own
+// cores alone would flatter it.
 func BenchmarkBridgedCalls(b *testing.B) {
-	for _, n := range []int{500, 1000} {
-		b.Run(fmt.Sprintf("calls=%d", n), func(b *testing.B) { benchBridged(b, n, 5*time.Second) })
+	for _, path := range []string{"kernel", "user"} {
+		for _, n := range []int{500, 1000} {
+			b.Run(fmt.Sprintf("path=%s/calls=%d", path, n), func(b *testing.B) { benchBridged(b, path, n, 5*time.Second) })
+		}
 	}
 }
 
@@ -38,8 +48,16 @@ type relayStats struct {
 	Cores          float64
 }
 
-func benchBridged(b *testing.B, n int, d time.Duration) {
-	e := testEngine(b, "40000-49999")
+func benchBridged(b *testing.B, path string, n int, d time.Duration) {
+	cfg := Defaults()
+	cfg.PromptsDir = "../../prompts/de"
+	cfg.RTPPorts = "40000-49999"
+	cfg.KernelForwarding = map[string]string{"kernel": KernelOn, "user": KernelOff}[path]
+	e, err := NewEngine(cfg, "127.0.0.1", nil, zerolog.Nop())
+	if err != nil {
+		b.Skip(err)
+	}
+	defer e.Close()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperRelayPeers$")
 	cmd.Env = append(os.Environ(), "SC115_RELAY_PEERS="+d.String())
 	cmd.Stderr = os.Stderr
@@ -76,7 +94,7 @@ func benchBridged(b *testing.B, n int, d time.Duration) {
 	runtime.ReadMemStats(&m1)
 	fmt.Fprintln(w, "go")
 	_ = w.Flush()
-	cpu := cpuMeter()
+	cpu, machine := cpuMeter(), machineMeter()
 	start := time.Now()
 	b.ResetTimer()
 	var st relayStats
@@ -87,7 +105,7 @@ func benchBridged(b *testing.B, n int, d time.Duration) {
 		}
 	}
 	elapsed := time.Since(start)
-	used := cpu()
+	used, all := cpu(), machine()
 	b.StopTimer()
 	_ = in.Close()
 	_ = cmd.Wait()
@@ -98,6 +116,7 @@ func benchBridged(b *testing.B, n int, d time.Duration) {
 	b.ReportMetric(st.Max, "latency-max-ms")
 	b.ReportMetric(used.Seconds()/elapsed.Seconds(), "cores-busy")
 	b.ReportMetric(st.Cores, "generator-cores")
+	b.ReportMetric(all.Seconds()/elapsed.Seconds(), "machine-cores")
 	b.ReportMetric(float64(m1.HeapInuse+m1.StackInuse-m0.HeapInuse-m0.StackInuse)/float64(n)/1024, "KB-per-call")
 }
 

@@ -57,9 +57,16 @@ type Session struct {
 		enc     [1500]byte // buf encrypted, on SRTP legs
 		octets  uint32     // payload octets sent (RTCP SR)
 		frames  int        // generated frames since the last sender report
+		kr      *kroute    // this leg's outgoing direction in the kernel, nil if none
 	}
 
 	srtp atomic.Pointer[srtpState] // nil: plain RTP
+
+	// The bridge's directions in the kernel (kernelpath.go): kout the one
+	// this leg sends (also out.kr, set under out.mu), kin the one that
+	// takes what this leg receives.
+	kout atomic.Pointer[kroute]
+	kin  atomic.Pointer[kroute]
 
 	rxPackets atomic.Uint64
 	txPackets atomic.Uint64
@@ -80,6 +87,7 @@ func (s *Session) Local() netip.AddrPort { return s.sock.local }
 // packet latches again; the same address keeps the latch (a phone behind
 // NAT sends from another port than its SDP names).
 func (s *Session) SetParams(p Params) {
+	s.kernelDropBoth() // the codec, the address or the hold state may change
 	old := s.params.Swap(&p)
 	if !p.Remote.IsValid() || p.Remote.Addr().IsUnspecified() {
 		return // c=0.0.0.0 (hold) or no address: keep sending where we did
@@ -123,7 +131,10 @@ func (s *Session) dtmf(h *rtp.Header, p []byte) {
 
 // SetMuted stops (true) or resumes sending on this leg, for hold by
 // re-INVITE: an offer that only sends to us must not get media back.
-func (s *Session) SetMuted(m bool) { s.muted.Store(m) }
+func (s *Session) SetMuted(m bool) {
+	s.kernelDrop()
+	s.muted.Store(m)
+}
 
 // Params returns the negotiated parameters (zero before SetParams).
 func (s *Session) Params() Params {
@@ -133,15 +144,24 @@ func (s *Session) Params() Params {
 	return Params{}
 }
 
-// Received is the number of RTP packets received on this leg.
-func (s *Session) Received() uint64 { return s.rxPackets.Load() }
+// Received is the number of RTP packets received on this leg (those the
+// kernel forwarded included).
+func (s *Session) Received() uint64 {
+	k, _ := s.kernelReceived()
+	return s.rxPackets.Load() + k
+}
 
-// Sent is the number of RTP packets sent on this leg.
-func (s *Session) Sent() uint64 { return s.txPackets.Load() }
+// Sent is the number of RTP packets sent on this leg (those the kernel
+// forwarded included).
+func (s *Session) Sent() uint64 { return s.txPackets.Load() + s.kernelSent() }
 
-// LastReceived is when the last RTP packet arrived (zero if none).
+// LastReceived is when the last RTP packet arrived (zero if none),
+// whether user space or the kernel took it.
 func (s *Session) LastReceived() time.Time {
 	n := s.lastRx.Load()
+	if _, k := s.kernelReceived(); !k.IsZero() && k.UnixNano() > n {
+		n = k.UnixNano()
+	}
 	if n == 0 {
 		return time.Time{}
 	}
@@ -169,6 +189,7 @@ func (s *Session) PlayIntro(intro []*Prompt, loop *Prompt) <-chan struct{} {
 func (s *Session) play(pl *player) {
 	s.player.Store(pl)
 	s.out.mu.Lock()
+	s.kernelDropLocked() // the prompt takes over the stream
 	if s.shard == nil {
 		s.shard = s.eng.clock.pick()
 		s.shard.add(s)
@@ -193,6 +214,8 @@ func (s *Session) StopPlaying() {
 func Bridge(a, b *Session) {
 	a.StopPlaying()
 	b.StopPlaying()
+	a.kernelDropBoth()
+	b.kernelDropBoth()
 	// A leg bridged elsewhere before (an attended transfer hands the
 	// target from the agent's consultation call to the caller) leaves
 	// that bridge: its old peer must not go on relaying into it.
@@ -208,6 +231,7 @@ func Bridge(a, b *Session) {
 // the other's media any more (a transfer: the caller hears hold audio
 // while the agent leaves).
 func Unbridge(s *Session) {
+	s.kernelDropBoth()
 	if p := s.peer.Swap(nil); p != nil {
 		p.peer.CompareAndSwap(s, nil)
 	}
@@ -217,6 +241,7 @@ func Unbridge(s *Session) {
 func (s *Session) Close() {
 	s.closeOnce.Do(func() {
 		s.StopPlaying()
+		s.kernelDropBoth()
 		if p := s.peer.Swap(nil); p != nil {
 			p.peer.CompareAndSwap(s, nil)
 		}
@@ -277,14 +302,15 @@ func (s *Session) sendSRLocked() {
 // relayFrom sends a packet that arrived on the peer leg out of this leg,
 // mapping payload types, transcoding if the laws differ, and rewriting
 // SSRC/sequence/timestamp so this leg's stream stays continuous.
-func (s *Session) relayFrom(src *Params, h *rtp.Header, payload []byte, scratch []byte) bool {
+func (s *Session) relayFrom(in *Session, from netip.AddrPort, src *Params, h *rtp.Header, payload []byte, scratch []byte) bool {
 	p := s.params.Load()
 	if p == nil {
 		return false
 	}
 	var pt uint8
+	audio := h.PayloadType == src.PT
 	switch {
-	case h.PayloadType == src.PT:
+	case audio:
 		pt = p.PT
 		payload = transcodeInto(scratch, payload, src.Codec, p.Codec)
 	case src.DTMFPT != 0 && h.PayloadType == src.DTMFPT && p.DTMFPT != 0:
@@ -294,6 +320,9 @@ func (s *Session) relayFrom(src *Params, h *rtp.Header, payload []byte, scratch 
 	}
 	s.out.mu.Lock()
 	defer s.out.mu.Unlock()
+	if kr := s.out.kr; kr != nil && (kr.ssrc != h.SSRC || kr.flow.Remote != from) {
+		s.kernelDropLocked() // a new source or sender: where the kernel left the stream counts
+	}
 	if s.out.srcSSRC != h.SSRC || !s.out.sent {
 		// New source: continue our numbering from where we are.
 		s.out.seqOff = s.out.seq + 1 - h.SequenceNumber
@@ -306,7 +335,13 @@ func (s *Session) relayFrom(src *Params, h *rtp.Header, payload []byte, scratch 
 	if h.Marker {
 		s.out.marker = true
 	}
-	return s.writeLocked(pt, payload)
+	if !s.writeLocked(pt, payload) {
+		return false
+	}
+	if audio && len(h.CSRC) == 0 && !h.Extension && !h.Padding {
+		s.kernelOfferLocked(in, from, h.SSRC, src.PT, src, p.PT, p)
+	}
+	return true
 }
 
 // writeLocked marshals header and payload into the leg's buffer and sends.
@@ -375,7 +410,7 @@ func (s *Session) handle(b []byte, from netip.AddrPort, h *rtp.Header, scratch [
 	if peer == nil || src == nil {
 		return
 	}
-	if !peer.relayFrom(src, h, b[hl:], scratch) {
+	if !peer.relayFrom(s, from, src, h, b[hl:], scratch) {
 		s.eng.m.relayDrops.Inc()
 	}
 }

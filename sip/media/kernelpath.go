@@ -1,0 +1,162 @@
+package media
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/sc115/sc115/sip/media/kernel"
+)
+
+// Kernel forwarding modes (media.kernel_forwarding).
+const (
+	KernelAuto = "auto" // use it where the kernel and the process allow, else relay in user space
+	KernelOn   = "on"   // fail to start without it
+	KernelOff  = "off"  // always relay in user space
+)
+
+// openKernel loads the kernel forwarder as cfg asks: nil with no error
+// when it is off, or unavailable under auto (logged once here).
+func (e *Engine) openKernel(mode string, ip netip.Addr) error {
+	if mode == KernelOff {
+		return nil
+	}
+	f, err := kernel.Open(ip)
+	switch {
+	case err == nil:
+		e.kernel = f
+		e.log.Info().Str("ip", ip.String()).Msg("media: bridged RTP is forwarded in the kernel (eBPF, tcx)")
+		return nil
+	case mode == KernelOn:
+		return fmt.Errorf("media.kernel_forwarding is on: %w", err)
+	case errors.Is(err, kernel.ErrUnsupported):
+		e.log.Info().Err(err).Msg("media: kernel forwarding unavailable, bridged RTP is relayed in user space")
+		return nil
+	default:
+		return err
+	}
+}
+
+// KernelForwarding says whether bridged legs are forwarded in the kernel.
+func (e *Engine) KernelForwarding() bool { return e.kernel != nil }
+
+// kroute is one direction of a bridge in the kernel: packets from the
+// peer latched on in arrive at in's socket and leave out's.
+type kroute struct {
+	flow   kernel.Flow
+	ssrc   uint32 // the source whose offsets the route carries
+	in     *Session
+	out    *Session
+	failed bool // the kernel refused it (IPv6, a full map): do not ask again for this flow
+}
+
+// kernelOffer hands the direction src→s to the kernel once user space
+// has relayed an audio packet of this source and so fixed its offsets.
+// The caller holds s.out.mu and has just sent the packet.
+func (s *Session) kernelOfferLocked(src *Session, from netip.AddrPort, h uint32, inPT uint8, in *Params, outPT uint8, p *Params) {
+	k := s.eng.kernel
+	if k == nil {
+		return
+	}
+	fl := kernel.Flow{Local: src.sock.local, Remote: from}
+	if kr := s.out.kr; kr != nil && kr.flow == fl && kr.ssrc == h {
+		return // already there, or refused for this flow
+	}
+	if in.Codec != p.Codec || s.muted.Load() || s.player.Load() != nil || s.srtp.Load() != nil || src.srtp.Load() != nil || src.peer.Load() != s {
+		return
+	}
+	dst := s.remote.Load()
+	if dst == nil {
+		return
+	}
+	s.kernelDropLocked()
+	kr := &kroute{flow: fl, ssrc: h, in: src, out: s}
+	err := k.Put(fl, kernel.Route{From: s.sock.local, To: unmapped(dst.ap), InSSRC: h, OutSSRC: s.out.ssrc,
+		SeqOff: s.out.seqOff, TSOff: s.out.tsOff, InPT: inPT, OutPT: outPT})
+	if err != nil {
+		kr.failed = true
+		s.eng.log.Debug().Err(err).Str("leg", fl.Local.String()).Msg("media: kernel route refused, relaying in user space")
+	} else {
+		s.eng.m.kernelRoutes.Inc()
+		src.kin.Store(kr)
+	}
+	s.out.kr = kr
+	s.kout.Store(kr)
+}
+
+// kernelDropLocked takes s's outgoing route out of the kernel, before
+// anything changes what it would do (hold, resume, a new address, a new
+// bridge, a prompt, hang-up), and takes over what the kernel counted and
+// where it left the stream's sequence number and timestamp, so that user
+// space continues the stream seamlessly. The caller holds s.out.mu.
+func (s *Session) kernelDropLocked() {
+	kr := s.out.kr
+	if kr == nil {
+		return
+	}
+	s.out.kr = nil
+	s.kout.Store(nil)
+	if kr.failed {
+		return
+	}
+	kr.in.kin.CompareAndSwap(kr, nil)
+	s.eng.m.kernelRoutes.Dec()
+	c, ok := s.eng.kernel.Remove(kr.flow)
+	if !ok || c.Packets == 0 {
+		return
+	}
+	s.out.seq, s.out.ts = c.LastSeq, c.LastTS
+	s.out.octets += uint32(c.Octets)
+	s.txPackets.Add(c.Packets)
+	kr.in.rxPackets.Add(c.Packets)
+	if last := c.Last.UnixNano(); last > kr.in.lastRx.Load() {
+		kr.in.lastRx.Store(last)
+	}
+	s.eng.m.packetsIn.Add(float64(c.Packets))
+	s.eng.m.packetsOut.Add(float64(c.Packets))
+	s.eng.m.kernelPackets.Add(float64(c.Packets))
+}
+
+// kernelDrop is kernelDropLocked for a caller not holding s.out.mu.
+func (s *Session) kernelDrop() {
+	if s.eng.kernel == nil {
+		return
+	}
+	s.out.mu.Lock()
+	s.kernelDropLocked()
+	s.out.mu.Unlock()
+}
+
+// kernelDropBoth takes both directions through s out of the kernel: the
+// one s sends and the one that takes what s receives.
+func (s *Session) kernelDropBoth() {
+	if s.eng.kernel == nil {
+		return
+	}
+	s.kernelDrop()
+	if kr := s.kin.Load(); kr != nil {
+		kr.out.kernelDrop()
+	}
+}
+
+// kernelReceived is what the kernel forwarded of what s received, not yet
+// taken over: the packets and when the last came.
+func (s *Session) kernelReceived() (uint64, time.Time) {
+	kr := s.kin.Load()
+	if kr == nil {
+		return 0, time.Time{}
+	}
+	c, _ := s.eng.kernel.Read(kr.flow)
+	return c.Packets, c.Last
+}
+
+// kernelSent is what the kernel sent out of s, not yet taken over.
+func (s *Session) kernelSent() uint64 {
+	kr := s.kout.Load()
+	if kr == nil || kr.failed {
+		return 0
+	}
+	c, _ := s.eng.kernel.Read(kr.flow)
+	return c.Packets
+}
