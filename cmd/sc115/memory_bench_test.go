@@ -115,17 +115,16 @@ func rssKB(b *testing.B, pid int) int {
 
 // activeCalls reads sc115_calls_active from an instance's /metrics (0 if
 // it cannot).
-func activeCalls(httpAddr string) int {
+func activeCalls(httpAddr string) int { return int(scrapeMetric(httpAddr, "sc115_calls_active")) }
+
+// scrapeMetric reads one series (name and labels as /metrics prints them)
+// from an instance's /metrics, 0 if it cannot.
+func scrapeMetric(httpAddr, series string) float64 {
 	res, err := http.Get("http://" + httpAddr + "/metrics")
 	if err != nil {
 		return 0
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
-	m := regexp.MustCompile(`(?m)^sc115_calls_active (\S+)$`).FindSubmatch(body)
-	if m == nil {
-		return 0
-	}
-	f, _ := strconv.ParseFloat(string(m[1]), 64)
-	return int(f)
+	return metricValue(string(body), series+" ")
 }

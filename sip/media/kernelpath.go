@@ -42,13 +42,74 @@ func (e *Engine) openKernel(mode string, ip netip.Addr) error {
 func (e *Engine) KernelForwarding() bool { return e.kernel != nil }
 
 // kroute is one direction of a bridge in the kernel: packets from the
-// peer latched on in arrive at in's socket and leave out's.
+// peer latched on in arrive at in's socket and leave out's. A sink (out
+// nil) is a leg bridged to no one: the kernel counts its peer's audio and
+// drops it.
 type kroute struct {
 	flow   kernel.Flow
 	ssrc   uint32 // the source whose offsets the route carries
 	in     *Session
-	out    *Session
-	failed bool // the kernel refused it (IPv6, a full map): do not ask again for this flow
+	out    *Session // nil: a sink
+	failed bool     // the kernel refused it (IPv6, a full map): do not ask again for this flow
+}
+
+// kernelSink hands s's incoming audio to the kernel to count and drop
+// while s is bridged to no one (greeting, queue, hold: nobody listens),
+// once user space has accepted a packet of this source from the latched
+// peer. DTMF events and everything else still come up. Called by the
+// poller with the packet just accepted.
+func (s *Session) kernelSink(from netip.AddrPort, ssrc uint32, pt uint8) {
+	k := s.eng.kernel
+	if k == nil || s.srtp.Load() != nil {
+		return // an SRTP leg's packets must authenticate before they count
+	}
+	fl := kernel.Flow{Local: s.sock.local, Remote: from}
+	if kr := s.kin.Load(); kr != nil && (kr.out != nil || kr.flow == fl && kr.ssrc == ssrc) {
+		return
+	}
+	s.out.mu.Lock()
+	defer s.out.mu.Unlock()
+	if s.peer.Load() != nil {
+		return // bridged meanwhile: Bridge drops sinks only after it set the peers
+	}
+	s.sinkDropLocked()
+	kr := &kroute{flow: fl, ssrc: ssrc, in: s}
+	if err := k.Put(fl, kernel.Route{Sink: true, InSSRC: ssrc, InPT: pt}); err != nil {
+		kr.failed = true
+	} else {
+		s.eng.m.kernelRoutes.Inc()
+	}
+	s.out.sink = kr
+	s.kin.Store(kr)
+}
+
+// sinkDropLocked takes s's sink out of the kernel and takes over its
+// counts. The caller holds s.out.mu.
+func (s *Session) sinkDropLocked() {
+	kr := s.out.sink
+	if kr == nil {
+		return
+	}
+	s.out.sink = nil
+	s.kin.CompareAndSwap(kr, nil)
+	if kr.failed {
+		return
+	}
+	s.eng.m.kernelRoutes.Dec()
+	if c, ok := s.eng.kernel.Remove(kr.flow); ok && c.Packets > 0 {
+		s.absorbReceived(c)
+	}
+}
+
+// absorbReceived counts what the kernel took of s's incoming packets as
+// received by s.
+func (s *Session) absorbReceived(c kernel.Counters) {
+	s.rxPackets.Add(c.Packets)
+	if last := c.Last.UnixNano(); last > s.lastRx.Load() {
+		s.lastRx.Store(last)
+	}
+	s.eng.m.packetsIn.Add(float64(c.Packets))
+	s.eng.m.kernelPackets.Add(float64(c.Packets))
 }
 
 // kernelOffer hands the direction src→s to the kernel once user space
@@ -109,13 +170,8 @@ func (s *Session) kernelDropLocked() {
 	s.out.seq, s.out.ts = c.LastSeq, c.LastTS
 	s.out.octets += uint32(c.Octets)
 	s.txPackets.Add(c.Packets)
-	kr.in.rxPackets.Add(c.Packets)
-	if last := c.Last.UnixNano(); last > kr.in.lastRx.Load() {
-		kr.in.lastRx.Store(last)
-	}
-	s.eng.m.packetsIn.Add(float64(c.Packets))
 	s.eng.m.packetsOut.Add(float64(c.Packets))
-	s.eng.m.kernelPackets.Add(float64(c.Packets))
+	kr.in.absorbReceived(c)
 }
 
 // kernelDrop is kernelDropLocked for a caller not holding s.out.mu.
@@ -129,13 +185,17 @@ func (s *Session) kernelDrop() {
 }
 
 // kernelDropBoth takes both directions through s out of the kernel: the
-// one s sends and the one that takes what s receives.
+// one s sends and the one that takes what s receives (a bridge's or s's
+// sink).
 func (s *Session) kernelDropBoth() {
 	if s.eng.kernel == nil {
 		return
 	}
-	s.kernelDrop()
-	if kr := s.kin.Load(); kr != nil {
+	s.out.mu.Lock()
+	s.kernelDropLocked()
+	s.sinkDropLocked()
+	s.out.mu.Unlock()
+	if kr := s.kin.Load(); kr != nil && kr.out != nil {
 		kr.out.kernelDrop()
 	}
 }

@@ -197,3 +197,60 @@ func TestKernelPathCarriesTheRelaysStream(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitingCallersAudioCountedThenBridged: a caller leg bridged to no
+// one (greeting, queue) has its audio counted — in the kernel, which
+// drops it, where forwarding is on — so the media timeout holds, its DTMF
+// keys still reach the menu, and once bridged its audio reaches the agent
+// (the sink must not outlive the wait: no one-way audio).
+func TestWaitingCallersAudioCountedThenBridged(t *testing.T) {
+	bothPaths(t, func(t *testing.T, e *Engine) {
+		caller, agent := newPeer(t), newPeer(t)
+		a, err := e.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := e.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(a.Close)
+		t.Cleanup(b.Close)
+		a.SetParams(Params{Remote: caller.addr(), Codec: PCMA, PT: 8, DTMFPT: 101})
+		b.SetParams(Params{Remote: agent.addr(), Codec: PCMA, PT: 8})
+		digits := make(chan rune, 1)
+		a.OnDTMF(func(d rune) { digits <- d })
+		for i := range 30 {
+			caller.send(t, a.Local(), 8, 0x5EED, frameOf(i))
+		}
+		waitReceived(t, a, 30)
+		if kr := a.kin.Load(); e.KernelForwarding() && (kr == nil || kr.out != nil) {
+			t.Fatal("the waiting caller's audio is not sunk in the kernel")
+		}
+		caller.send(t, a.Local(), 101, 0x5EED, []byte{9, 0x80, 0, 160})
+		select {
+		case d := <-digits:
+			if d != '9' {
+				t.Fatalf("digit %q, want 9", d)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("the DTMF key of a waiting caller did not reach the menu")
+		}
+		if e.Silent(a, time.Now()) || a.LastReceived().Before(time.Now().Add(-time.Minute)) {
+			t.Fatalf("a leg whose audio flows counts as silent (last %v)", a.LastReceived())
+		}
+		Bridge(a, b)
+		for i := range 5 {
+			caller.send(t, a.Local(), 8, 0x5EED, frameOf(50+i))
+			if p := agent.recv(t); string(p.Payload) != string(frameOf(50+i)) {
+				t.Fatalf("bridged frame %d: the agent got another payload", i)
+			}
+		}
+		if kr := a.kin.Load(); e.KernelForwarding() && (kr == nil || kr.out != b) {
+			t.Fatal("after the bridge the caller's audio is not forwarded in the kernel")
+		}
+		if got := a.Received(); got != 30+1+5 {
+			t.Fatalf("received %d packets, want 36", got)
+		}
+	})
+}

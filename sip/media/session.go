@@ -58,6 +58,7 @@ type Session struct {
 		octets  uint32     // payload octets sent (RTCP SR)
 		frames  int        // generated frames since the last sender report
 		kr      *kroute    // this leg's outgoing direction in the kernel, nil if none
+		sink    *kroute    // this leg's incoming audio counted and dropped in the kernel, nil if none
 	}
 
 	srtp atomic.Pointer[srtpState] // nil: plain RTP
@@ -214,8 +215,6 @@ func (s *Session) StopPlaying() {
 func Bridge(a, b *Session) {
 	a.StopPlaying()
 	b.StopPlaying()
-	a.kernelDropBoth()
-	b.kernelDropBoth()
 	// A leg bridged elsewhere before (an attended transfer hands the
 	// target from the agent's consultation call to the caller) leaves
 	// that bridge: its old peer must not go on relaying into it.
@@ -225,26 +224,33 @@ func Bridge(a, b *Session) {
 	if old := b.peer.Swap(a); old != nil && old != a {
 		old.peer.CompareAndSwap(b, nil)
 	}
+	// Only now, with the peers set, out of the kernel: a sink or a route
+	// the pollers put meanwhile saw the old peers and is dropped here; one
+	// put after this sees the new ones.
+	a.kernelDropBoth()
+	b.kernelDropBoth()
 }
 
 // Unbridge ends the relay between s and its peer (if any): neither gets
 // the other's media any more (a transfer: the caller hears hold audio
 // while the agent leaves).
 func Unbridge(s *Session) {
-	s.kernelDropBoth()
-	if p := s.peer.Swap(nil); p != nil {
+	p := s.peer.Swap(nil)
+	if p != nil {
 		p.peer.CompareAndSwap(s, nil)
+		p.kernelDropBoth()
 	}
+	s.kernelDropBoth()
 }
 
 // Close releases the socket and stops everything on the leg.
 func (s *Session) Close() {
 	s.closeOnce.Do(func() {
 		s.StopPlaying()
-		s.kernelDropBoth()
 		if p := s.peer.Swap(nil); p != nil {
 			p.peer.CompareAndSwap(s, nil)
 		}
+		s.kernelDropBoth()
 		s.poller.remove(s)
 		s.sock.close()
 		s.rtcp.close()
@@ -408,6 +414,9 @@ func (s *Session) handle(b []byte, from netip.AddrPort, h *rtp.Header, scratch [
 		s.dtmf(h, b[hl:])
 	}
 	if peer == nil || src == nil {
+		if src != nil && h.PayloadType == src.PT && len(h.CSRC) == 0 && !h.Extension && !h.Padding {
+			s.kernelSink(from, h.SSRC, src.PT)
+		}
 		return
 	}
 	if !peer.relayFrom(s, from, src, h, b[hl:], scratch) {

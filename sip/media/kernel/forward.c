@@ -15,7 +15,8 @@
 // does not describe exactly (another SSRC, another payload type such as a
 // DTMF event, CSRCs, extensions, padding, IP options, fragments, GSO) is
 // left to user space (TCX_NEXT), which handles it as if there were no
-// kernel path.
+// kernel path. A sink entry, for a leg bridged to no one, only counts its
+// peer's audio and drops it.
 //
 // Built by `make generate` (bpf2go); the object is committed.
 
@@ -40,6 +41,7 @@ char __license[] SEC("license") = "GPL";
 #ifndef TCX_NEXT
 #define TCX_NEXT -1
 #define TCX_PASS 0
+#define TCX_DROP 2
 #endif
 
 // fwd_key: a packet as it arrives, all fields in network byte order.
@@ -64,7 +66,8 @@ struct fwd_val {
 	__u8 in_pt;
 	__u8 out_pt;
 	__u32 ifindex; // 0: the destination is local, deliver up the stack
-	__u32 _pad;
+	__u8 sink; // 1: a leg bridged to no one (greeting, queue, hold): count the audio and drop it
+	__u8 _pad[3];
 	// Written by the program:
 	__u64 packets;
 	__u64 octets;  // RTP payload octets (for RTCP sender reports)
@@ -112,6 +115,14 @@ int forward_rtp(struct __sk_buff *skb) {
 	__u32 ssrc = *(__u32 *)(rtp + 8);
 	if (ssrc != v->in_ssrc)
 		return TCX_NEXT; // a new source: user space computes new offsets
+	if (v->sink) {
+		// Nobody listens to a waiting caller's audio: user space would
+		// read it only to count it (the media timeout) and drop it.
+		__sync_fetch_and_add(&v->packets, 1);
+		__sync_fetch_and_add(&v->octets, skb->len - RTP_OFF - RTP_HLEN);
+		v->last_ns = bpf_ktime_get_ns();
+		return TCX_DROP;
+	}
 
 	__u16 old_w0 = *(__u16 *)rtp, old_seq = *(__u16 *)(rtp + 2);
 	__u32 old_ts = *(__u32 *)(rtp + 4);

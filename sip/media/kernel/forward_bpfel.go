@@ -34,7 +34,8 @@ type forwardFwdVal struct {
 	InPt    uint8
 	OutPt   uint8
 	Ifindex uint32
-	Pad     uint32
+	Sink    uint8
+	Pad     [3]uint8
 	_       [4]byte
 	Packets uint64
 	Octets  uint64

@@ -40,6 +40,9 @@ type Route struct {
 	TSOff    uint32 // added to the timestamp
 	InPT     uint8  // the only payload type forwarded (the audio codec's)
 	OutPT    uint8  // its number on the outgoing leg
+	// Sink counts the flow's audio and drops it (a leg bridged to no one):
+	// only InSSRC and InPT matter then.
+	Sink bool
 }
 
 // Counters are what the program counted for one flow since it was put.
@@ -109,6 +112,9 @@ func (f *Forwarder) Close() {
 // it had, and its counters).
 func (f *Forwarder) Put(fl Flow, r Route) error {
 	k, ok := key(fl)
+	if r.Sink {
+		r.From, r.To = fl.Local, fl.Remote
+	}
 	if !ok || !r.From.Addr().Unmap().Is4() || !r.To.Addr().Unmap().Is4() {
 		return fmt.Errorf("%w: not IPv4", ErrUnsupported)
 	}
@@ -118,7 +124,12 @@ func (f *Forwarder) Put(fl Flow, r Route) error {
 	binary.BigEndian.PutUint32(in[:], r.InSSRC)
 	v := forwardFwdVal{SrcIp: ip4(r.From.Addr()), DstIp: ip4(r.To.Addr()), SrcPort: port(r.From.Port()), DstPort: port(r.To.Port()),
 		InSsrc: binary.NativeEndian.Uint32(in[:]), OutSsrc: binary.NativeEndian.Uint32(ssrc[:]), TsOff: r.TSOff, SeqOff: r.SeqOff,
-		InPt: r.InPT, OutPt: r.OutPT, Ifindex: uint32(f.ifindex(r.To.Addr().Unmap()))}
+		InPt: r.InPT, OutPt: r.OutPT}
+	if r.Sink {
+		v.Sink = 1
+	} else {
+		v.Ifindex = uint32(f.ifindex(r.To.Addr().Unmap()))
+	}
 	return f.objs.Legs.Put(&k, &v)
 }
 
