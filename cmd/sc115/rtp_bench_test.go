@@ -153,7 +153,7 @@ func procCPU(b *testing.B, pid int) time.Duration {
 		b.Fatal(err)
 	}
 	_, rest, _ := strings.Cut(string(data), ") ") // the command may hold spaces
-	f := strings.Fields(rest)                      // state is field 3: utime 14 and stime 15 are f[11], f[12]
+	f := strings.Fields(rest)                     // state is field 3: utime 14 and stime 15 are f[11], f[12]
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut+st) * time.Second / 100 // USER_HZ

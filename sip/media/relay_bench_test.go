@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -29,12 +30,14 @@ import (
 // loss. 5 s measured; run with -benchtime 1x.
 //
 // path=kernel forwards in the kernel (media.kernel_forwarding on; skipped
-// where it cannot load), path=user relays in user space. machine-cores is
+// where it cannot load), path=user relays in user space, path=bare is the
+// minimal user-space forwarder in Go (two net.UDPConn a call, a goroutine
+// each doing Read → WriteTo, nothing else) in the same run. machine-cores is
 // the whole machine's busy CPU (generator included): the kernel path's
 // work is done in the generator's sendto on loopback, so sc115's own
 // cores alone would flatter it.
 func BenchmarkBridgedCalls(b *testing.B) {
-	for _, path := range []string{"kernel", "user"} {
+	for _, path := range []string{"kernel", "user", "bare"} {
 		for _, n := range []int{500, 1000} {
 			b.Run(fmt.Sprintf("path=%s/calls=%d", path, n), func(b *testing.B) { benchBridged(b, path, n, 5*time.Second) })
 		}
@@ -81,14 +84,21 @@ func benchBridged(b *testing.B, path string, n int, d time.Duration) {
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	for i := 0; i < n; i++ {
-		a, _ := e.NewSession()
-		c, _ := e.NewSession()
-		defer a.Close()
-		defer c.Close()
-		a.SetParams(Params{Remote: peers[(2*i)%len(peers)], Codec: PCMA, PT: 8})
-		c.SetParams(Params{Remote: peers[(2*i+1)%len(peers)], Codec: PCMA, PT: 8})
-		Bridge(a, c)
-		fmt.Fprintf(w, "leg %d %s\nleg %d %s\n", (2*i)%len(peers), a.Local(), (2*i+1)%len(peers), c.Local())
+		pa, pc := peers[(2*i)%len(peers)], peers[(2*i+1)%len(peers)]
+		var la, lc netip.AddrPort
+		if path == "bare" {
+			la, lc = bareForwarder(b, pa, pc)
+		} else {
+			a, _ := e.NewSession()
+			c, _ := e.NewSession()
+			defer a.Close()
+			defer c.Close()
+			a.SetParams(Params{Remote: pa, Codec: PCMA, PT: 8})
+			c.SetParams(Params{Remote: pc, Codec: PCMA, PT: 8})
+			Bridge(a, c)
+			la, lc = a.Local(), c.Local()
+		}
+		fmt.Fprintf(w, "leg %d %s\nleg %d %s\n", (2*i)%len(peers), la, (2*i+1)%len(peers), lc)
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&m1)
@@ -118,6 +128,31 @@ func benchBridged(b *testing.B, path string, n int, d time.Duration) {
 	b.ReportMetric(st.Cores, "generator-cores")
 	b.ReportMetric(all.Seconds()/elapsed.Seconds(), "machine-cores")
 	b.ReportMetric(float64(m1.HeapInuse+m1.StackInuse-m0.HeapInuse-m0.StackInuse)/float64(n)/1024, "KB-per-call")
+}
+
+// bareForwarder is the minimal forwarder of one call: two sockets, each
+// read by a goroutine that writes what comes to the other side's peer
+// from the other socket. Closed when the benchmark ends.
+func bareForwarder(b *testing.B, pa, pc netip.AddrPort) (la, lc netip.AddrPort) {
+	a, err1 := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	c, err2 := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err1 != nil || err2 != nil {
+		b.Fatal(err1, err2)
+	}
+	b.Cleanup(func() { _ = a.Close(); _ = c.Close() })
+	relay := func(in, out *net.UDPConn, to netip.AddrPort) {
+		buf := make([]byte, 1500)
+		for {
+			n, err := in.Read(buf)
+			if err != nil {
+				return
+			}
+			_, _ = out.WriteToUDPAddrPort(buf[:n], to)
+		}
+	}
+	go relay(a, c, pc)
+	go relay(c, a, pa)
+	return a.LocalAddr().(*net.UDPAddr).AddrPort(), c.LocalAddr().(*net.UDPAddr).AddrPort()
 }
 
 // relayLeg is one sc115 leg the generator sends to, from socket sock.
