@@ -55,6 +55,7 @@ bench:
 	$(GO) test -run '^$$' -bench CallsWithWallboardViewers -benchtime 1000x ./cmd/sc115/
 	$(GO) test -run '^$$' -bench SimulateLoadGenerator -benchtime 1x ./cmd/sc115/
 	$(GO) test -run '^$$' -bench MemoryPerLiveCall -benchtime 1x ./cmd/sc115/
+	$(GO) test -run '^$$' -bench CallsWithRTP -benchtime 1x ./cmd/sc115/
 
 ## lint: gofmt, go vet, staticcheck
 lint:

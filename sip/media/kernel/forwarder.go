@@ -128,7 +128,11 @@ func (f *Forwarder) Put(fl Flow, r Route) error {
 	if r.Sink {
 		v.Sink = 1
 	} else {
-		v.Ifindex = uint32(f.ifindex(r.To.Addr().Unmap()))
+		i, ok := f.ifindex(r.To.Addr().Unmap())
+		if !ok {
+			return fmt.Errorf("%w: no route to %s", ErrUnsupported, r.To.Addr())
+		}
+		v.Ifindex = uint32(i)
 	}
 	return f.objs.Legs.Put(&k, &v)
 }
@@ -155,17 +159,18 @@ func (f *Forwarder) Remove(fl Flow) (Counters, bool) {
 }
 
 // ifindex is the interface the kernel redirects a packet for peer out of,
-// 0 for a local peer (delivered up the stack). A connected UDP socket asks
-// the routing table which local address reaches the peer; the interface
-// owning that address is the one (cached per peer).
-func (f *Forwarder) ifindex(peer netip.Addr) int {
+// 0 for a local peer (delivered up the stack); false if no interface
+// could be found (the flow then stays in user space). A connected UDP
+// socket asks the routing table which local address reaches the peer; the
+// interface owning that address is the one (cached per peer).
+func (f *Forwarder) ifindex(peer netip.Addr) (int, bool) {
 	if f.local[peer] || peer.IsLoopback() {
-		return 0
+		return 0, true
 	}
 	f.ifmu.Lock()
 	defer f.ifmu.Unlock()
 	if i, ok := f.ifidx[peer]; ok {
-		return i
+		return i, i != 0
 	}
 	i := 0
 	if c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(peer, 9))); err == nil {
@@ -182,7 +187,7 @@ func (f *Forwarder) ifindex(peer netip.Addr) int {
 		}
 	}
 	f.ifidx[peer] = i
-	return i
+	return i, i != 0
 }
 
 func key(fl Flow) (forwardFwdKey, bool) {
