@@ -3,11 +3,14 @@ package simulate
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // frameInterval is G.711's 20 ms packetisation.
@@ -33,6 +36,12 @@ type mediaPort struct {
 	sent, got, wrongLaw, late atomic.Int64
 	done                      chan struct{}
 	wg                        sync.WaitGroup
+
+	// measure: record each stream's pacing of generated audio (hold) from
+	// kernel receive timestamps; held collects the streams detached.
+	measure   bool
+	held      []*pacing
+	closeOnce sync.Once
 }
 
 // stream is one leg's RTP: what it sends (when sending), and what it
@@ -49,19 +58,34 @@ type stream struct {
 
 	heardOnce sync.Once
 	heard     chan struct{} // closed at the first expected frame
+	heardYet  bool          // reader only
+	pace      pacing        // reader only, with measure
 }
 
-// newMediaPort binds a socket on 127.0.0.1 and starts its reader and pacer.
-func newMediaPort() (*mediaPort, error) {
+// newMediaPort binds a socket on 127.0.0.1 and starts its reader and
+// pacer; with measure the reader records the pacing of generated audio.
+func newMediaPort(measure bool) (*mediaPort, error) {
 	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		return nil, err
+	}
+	if measure {
+		raw, err := c.SyscallConn()
+		var serr error
+		if err == nil {
+			err = raw.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) })
+		}
+		if err != nil || serr != nil {
+			c.Close()
+			return nil, fmt.Errorf("SO_TIMESTAMPNS: %v %v", err, serr)
+		}
+		_ = c.SetReadBuffer(16 << 20)
 	}
 	// Thousands of legs share the socket: give the kernel room for bursts.
 	_ = c.SetReadBuffer(4 << 20)
 	_ = c.SetWriteBuffer(4 << 20)
 	m := &mediaPort{conn: c, addr: c.LocalAddr().(*net.UDPAddr).AddrPort(), streams: map[netip.AddrPort]*stream{},
-		ssrc: 0x1150_0000, done: make(chan struct{})}
+		ssrc: 0x1150_0000, done: make(chan struct{}), measure: measure}
 	m.wg.Add(2)
 	go m.read()
 	go m.pace()
@@ -94,6 +118,9 @@ func (m *mediaPort) detach(st *stream) {
 	if m.streams[st.peer] == st {
 		delete(m.streams, st.peer)
 	}
+	if m.measure {
+		m.held = append(m.held, &st.pace) // read by the summary after the reader has stopped
+	}
 	m.mu.Unlock()
 }
 
@@ -103,8 +130,9 @@ func (m *mediaPort) detach(st *stream) {
 func (m *mediaPort) read() {
 	defer m.wg.Done()
 	buf := make([]byte, 1500)
+	oob := make([]byte, 64)
 	for {
-		n, from, err := m.conn.ReadFromUDPAddrPort(buf)
+		n, oobn, _, from, err := m.conn.ReadMsgUDPAddrPort(buf, oob)
 		if err != nil {
 			return
 		}
@@ -115,13 +143,20 @@ func (m *mediaPort) read() {
 			continue
 		}
 		pt, payload, ok := rtpPayload(buf[:n])
-		if !ok || !bytes.Equal(payload, st.expect) {
+		if !ok {
+			continue
+		}
+		if !bytes.Equal(payload, st.expect) {
+			if m.measure && !st.heardYet {
+				st.pace.frame(buf[:n], kernelTime(oob[:oobn]))
+			}
 			continue
 		}
 		if pt != st.pt {
 			m.wrongLaw.Add(1)
 		}
 		m.got.Add(1)
+		st.heardYet = true
 		st.heardOnce.Do(func() { close(st.heard) })
 	}
 }
@@ -198,7 +233,9 @@ func (m *mediaPort) pace() {
 
 // close stops the port.
 func (m *mediaPort) close() {
-	close(m.done)
-	m.conn.Close()
-	m.wg.Wait()
+	m.closeOnce.Do(func() {
+		close(m.done)
+		m.conn.Close()
+		m.wg.Wait()
+	})
 }

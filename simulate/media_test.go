@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net"
 	"testing"
 	"time"
@@ -48,7 +49,7 @@ func FuzzRTPPayload(f *testing.F) {
 // expected frames from its own peer, and the pacer sends each leg's
 // frames to its peer at 20 ms.
 func TestMediaPortDemux(t *testing.T) {
-	m, err := newMediaPort()
+	m, err := newMediaPort(false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,5 +105,37 @@ func TestMediaPortDemux(t *testing.T) {
 	_ = peerB.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 	if _, err := peerB.Read(buf); err == nil {
 		t.Error("B's peer got a frame though B does not send")
+	}
+}
+
+// TestHoldPacing: a stream whose frames come on time but for two, 3 ms
+// and 12 ms late, gives 50 frames a second and those latenesses, measured
+// from the stream's earliest frame (one 1 ms early frame is the reference).
+func TestHoldPacing(t *testing.T) {
+	var p pacing
+	pkt := make([]byte, 12)
+	start := int64(time.Hour)
+	for i := range 100 {
+		binary.BigEndian.PutUint32(pkt[4:], uint32(5000+160*i))
+		at := start + int64(i)*int64(20*time.Millisecond)
+		switch i {
+		case 10:
+			at -= int64(time.Millisecond)
+		case 40:
+			at += int64(3 * time.Millisecond)
+		case 70:
+			at += int64(12 * time.Millisecond)
+		}
+		p.frame(pkt, at)
+	}
+	h := holdPacing([]*pacing{&p, {frames: 3}})
+	if h.Streams != 1 || h.Frames != 100 {
+		t.Fatalf("%d streams, %d frames; want 1 and 100 (a stream under a second does not count)", h.Streams, h.Frames)
+	}
+	if h.FPSMean < 49.9 || h.FPSMean > 50.1 || h.FPSMin != h.FPSMean {
+		t.Errorf("frames a second %.2f (lowest %.2f), want 50", h.FPSMean, h.FPSMin)
+	}
+	if h.LateP50 != time.Millisecond || h.LateMax != 13*time.Millisecond || h.LateP99 != 13*time.Millisecond {
+		t.Errorf("late p50 %v p99 %v max %v; want 1ms (all against the early frame), 13ms, 13ms", h.LateP50, h.LateP99, h.LateMax)
 	}
 }

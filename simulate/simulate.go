@@ -50,6 +50,9 @@ type Config struct {
 	Seed      uint64
 	// Progress gets a line a second (nil: none).
 	Progress io.Writer
+	// MeasureHold records how evenly sc115 paces each caller's generated
+	// audio until an agent speaks (Result.Hold).
+	MeasureHold bool
 }
 
 // Result is what the callers experienced.
@@ -88,6 +91,9 @@ type Result struct {
 	// out of the threshold. At a load where no caller ever finds an agent
 	// free it is too long, and the prediction too low.
 	FixedWait time.Duration
+	// Hold is the pacing of the generated audio callers heard before an
+	// agent (with Config.MeasureHold).
+	Hold HoldPacing
 }
 
 // ServiceLevel is answered within the threshold ÷ offered.
@@ -208,6 +214,12 @@ func run1(ctx context.Context, cfg Config) (Result, error) {
 	res.WrongLaw = s.callerMedia.wrongLaw.Load() + s.agentMedia.wrongLaw.Load()
 	res.CallerFramesSent, res.CallerFramesAtAgents = s.callerMedia.sent.Load(), s.agentMedia.got.Load()
 	res.LateTicks = s.callerMedia.late.Load() + s.agentMedia.late.Load()
+	if cfg.MeasureHold {
+		s.callerMedia.close() // its reader stops: the pacing records are final
+		s.callerMedia.mu.Lock()
+		res.Hold = holdPacing(s.callerMedia.held)
+		s.callerMedia.mu.Unlock()
+	}
 	return res, nil
 }
 
@@ -320,12 +332,12 @@ func (s *run) open() error {
 		s.callerUA.close()
 		return err
 	}
-	if s.callerMedia, err = newMediaPort(); err != nil {
+	if s.callerMedia, err = newMediaPort(s.cfg.MeasureHold); err != nil {
 		s.callerUA.close()
 		s.agentUA.close()
 		return err
 	}
-	if s.agentMedia, err = newMediaPort(); err != nil {
+	if s.agentMedia, err = newMediaPort(false); err != nil {
 		s.callerMedia.close()
 		s.callerUA.close()
 		s.agentUA.close()

@@ -40,11 +40,12 @@ func simulateCmd(args []string) int {
 	speedup := fs.Float64("speedup", 60, "with --profile: simulated seconds per real second")
 	startAt := fs.String("start", "Mon 08:00", "with --profile: where in the week the run begins")
 	perResident := fs.Float64("calls-per-resident-year", 0.3, "with --profile: the municipality's calls per resident and year (its population from --config)")
+	measureHold := fs.Bool("measure-hold", false, "measure how evenly sc115 paces the audio callers hear before an agent (kernel receive times): frames a second, lateness")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	cfg := simulate.Config{Target: *target, Dialed: *dial, Rate: *rate, Calls: *calls, Talk: *talk, Patience: *patience, RingDelay: *ring,
-		Wrapup: *wrapup, WrapupMean: *wrapupMean, Threshold: *threshold, Seed: *seed, Progress: os.Stderr}
+		Wrapup: *wrapup, WrapupMean: *wrapupMean, Threshold: *threshold, Seed: *seed, Progress: os.Stderr, MeasureHold: *measureHold}
 	if *quiet {
 		cfg.Progress = nil
 	}
@@ -135,6 +136,10 @@ func simulateCmd(args []string) int {
 	fmt.Printf("media: %d agent frames sent, %d reached the callers (loss %s %%), %d in the wrong law\n",
 		r.FramesSent, r.FramesReceived, strconv.FormatFloat(100*r.MediaLoss(), 'f', 2, 64), r.WrongLaw)
 	fmt.Printf("media: %d caller frames reached the agents; the generator's clock fell behind %d times\n", r.CallerFramesAtAgents, r.LateTicks)
+	if h := r.Hold; *measureHold {
+		fmt.Printf("hold: %d callers, %d frames, %.2f frames/s each (lowest %.2f); late p50 %v p99 %v max %v\n", h.Streams, h.Frames,
+			h.FPSMean, h.FPSMin, h.LateP50, h.LateP99, h.LateMax)
+	}
 	if r.PeakLive > 0 {
 		fmt.Printf("generator: %d calls alive at the peak, %d goroutines then (%d before the first call): %.2f per call\n",
 			r.PeakLive, r.PeakGoroutines, r.BaselineGoroutines, r.GoroutinesPerCall())

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sc115/sc115/internal/interop"
+)
+
+// BenchmarkHoldThroughBinary (issue 18): N callers on hold at once
+// through the real binary, each streaming its own RTP to sc115 as a real
+// caller does. `sc115 serve` runs on the example config (always open) in
+// its own process; `sc115 simulate --measure-hold` in another places the
+// calls at 250/s to Burgdorf, whose one agent is busy on the first call
+// for the whole run, so every other caller hears the greeting and then
+// hold music. Once all N are live it measures 30 s, then ends the
+// callers. Reported: sc115's cores in that window, the frames a second
+// each caller got (mean and lowest), the lateness of every generated
+// frame from the generator's kernel receive timestamps (p50/p99/max,
+// against each stream's earliest frame), and sc115's skipped frames.
+// path=kernel has media.kernel_forwarding on (the callers' own audio is
+// counted and dropped in the kernel), path=user off.
+//
+//	go test -run '^$' -bench HoldThroughBinary -benchtime 1x ./cmd/sc115/
+func BenchmarkHoldThroughBinary(b *testing.B) {
+	for _, n := range []int{2000, 5000} {
+		for _, path := range []string{"kernel", "user"} {
+			b.Run(fmt.Sprintf("callers=%d/path=%s", n, path), func(b *testing.B) { benchHold(b, n, path) })
+		}
+	}
+}
+
+var holdLine = regexp.MustCompile(`hold: (\d+) callers, (\d+) frames, ([\d.]+) frames/s each \(lowest ([\d.]+)\); late p50 (\S+) p99 (\S+) max (\S+)`)
+
+func benchHold(b *testing.B, n int, path string) {
+	bin := buildBinary(b)
+	mode := map[string]string{"kernel": "on", "user": "off"}[path]
+	cfgPath := writeConfig(b, func(s string) string {
+		s = regexp.MustCompile(`(?m)^(    - \{id: "1006".*\n)`).ReplaceAllString(s,
+			"${1}    - {id: \"3000\", name: \"Agent 3000\", sip_user: \"3000\", password: pw3000, skills: {burgdorf: 5}}\n")
+		return strings.Replace(alwaysOpen(s), "kernel_forwarding: auto", "kernel_forwarding: "+mode, 1)
+	})
+	sipAddr := fmt.Sprintf("127.0.0.1:%d", interop.FreeUDPTCPPort(b))
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", interop.FreePort(b, "tcp"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	serve := exec.CommandContext(ctx, bin, "serve", "--config", cfgPath)
+	serve.Env = append(os.Environ(), "SC115_SIP_LISTEN="+sipAddr, "SC115_HTTP_LISTEN="+httpAddr,
+		"SC115_RTP_PORTS=20000-39999", "SC115_CDR_DIR="+b.TempDir(), "SC115_INSTANCE=hold-bench")
+	stdout, _ := serve.StdoutPipe()
+	if err := serve.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = serve.Process.Kill(); _ = serve.Wait() }()
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && !strings.Contains(sc.Text(), "CDRs") {
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+
+	sim := exec.CommandContext(ctx, bin, "simulate", "--config", "", "--target", sipAddr, "--dial", "05136115",
+		"--agent-range", "3000-3000", "--rate", "250", "--calls", strconv.Itoa(n), "--talk", "1h",
+		"--ring-delay", "0s", "--wrapup", "0s", "--quiet", "--measure-hold")
+	var out bytes.Buffer
+	sim.Stdout, sim.Stderr = &out, &out
+	if err := sim.Start(); err != nil {
+		b.Fatal(err)
+	}
+	for deadline := time.Now().Add(3 * time.Minute); activeCalls(httpAddr) < n; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d calls live after 3 minutes\n%s", activeCalls(httpAddr), n, out.String())
+		}
+	}
+	pid := serve.Process.Pid
+	skipped0 := scrapeMetric(httpAddr, "sc115_media_clock_frames_skipped_total")
+	cpu0 := procCPU(b, pid)
+	b.ResetTimer()
+	window := 30 * time.Second
+	time.Sleep(window)
+	b.StopTimer()
+	cores := (procCPU(b, pid) - cpu0).Seconds() / window.Seconds()
+	skipped := scrapeMetric(httpAddr, "sc115_media_clock_frames_skipped_total") - skipped0
+	_ = sim.Process.Signal(os.Interrupt) // the callers hang up; the report follows
+	done := make(chan error, 1)
+	go func() { done <- sim.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		b.Fatalf("simulate did not end after SIGINT\n%s", out.String())
+	}
+	m := holdLine.FindStringSubmatch(out.String())
+	if m == nil {
+		b.Fatalf("no hold line in the report\n%s", out.String())
+	}
+	ms := func(s string) float64 {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			b.Fatalf("lateness %q: %v", s, err)
+		}
+		return float64(d.Microseconds()) / 1000
+	}
+	streams, _ := strconv.Atoi(m[1])
+	fps, _ := strconv.ParseFloat(m[3], 64)
+	lowest, _ := strconv.ParseFloat(m[4], 64)
+	b.Logf("%s", out.String())
+	b.ReportMetric(float64(streams), "callers")
+	b.ReportMetric(fps, "frames/s")
+	b.ReportMetric(lowest, "lowest-frames/s")
+	b.ReportMetric(ms(m[5]), "late-p50-ms")
+	b.ReportMetric(ms(m[6]), "late-p99-ms")
+	b.ReportMetric(ms(m[7]), "late-max-ms")
+	b.ReportMetric(skipped, "skipped")
+	b.ReportMetric(cores, "sc115-cores")
+}
