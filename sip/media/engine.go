@@ -113,6 +113,7 @@ func (e *Engine) Close() {
 		p.close()
 	}
 	if e.kernel != nil {
+		e.m.live.Store(nil)
 		e.kernel.Close()
 	}
 }

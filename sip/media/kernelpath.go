@@ -26,6 +26,8 @@ func (e *Engine) openKernel(mode string, ip netip.Addr) error {
 	switch {
 	case err == nil:
 		e.kernel = f
+		live := f.Live
+		e.m.live.Store(&live)
 		e.log.Info().Str("ip", ip.String()).Msg("media: bridged RTP is forwarded in the kernel (eBPF, tcx)")
 		return nil
 	case mode == KernelOn:
@@ -108,8 +110,8 @@ func (s *Session) absorbReceived(c kernel.Counters) {
 	if last := c.Last.UnixNano(); last > s.lastRx.Load() {
 		s.lastRx.Store(last)
 	}
-	s.eng.m.packetsIn.Add(float64(c.Packets))
-	s.eng.m.kernelPackets.Add(float64(c.Packets))
+	s.eng.m.packetsIn.Add(c.Packets)
+	s.eng.m.kernelPackets.Add(c.Packets)
 }
 
 // kernelOffer hands the direction src→s to the kernel once user space
@@ -170,7 +172,7 @@ func (s *Session) kernelDropLocked() {
 	s.out.seq, s.out.ts = c.LastSeq, c.LastTS
 	s.out.octets += uint32(c.Octets)
 	s.txPackets.Add(c.Packets)
-	s.eng.m.packetsOut.Add(float64(c.Packets))
+	s.eng.m.packetsOut.Add(c.Packets)
 	kr.in.absorbReceived(c)
 }
 

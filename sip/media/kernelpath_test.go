@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 
@@ -178,7 +179,7 @@ func TestKernelPathCarriesTheRelaysStream(t *testing.T) {
 		}
 		runs[i] = seen
 		a.Close()
-		if e.KernelForwarding() && testutil.ToFloat64(e.m.kernelPackets) == 0 {
+		if e.KernelForwarding() && e.m.kernelPackets.Load() == 0 {
 			t.Error("the kernel forwarded no packet")
 		}
 		if n := testutil.ToFloat64(e.m.kernelRoutes); n != 1 && n != 0 {
@@ -253,4 +254,44 @@ func TestWaitingCallersAudioCountedThenBridged(t *testing.T) {
 			t.Fatalf("received %d packets, want 36", got)
 		}
 	})
+}
+
+// TestKernelPacketsShowWhileTheCallLasts: /metrics counts the packets the
+// kernel forwards while the call is still on, not only once it ends.
+func TestKernelPacketsShowWhileTheCallLasts(t *testing.T) {
+	cfg := Defaults()
+	cfg.PromptsDir = "../../prompts/de"
+	cfg.RTPPorts = "41000-41999"
+	cfg.KernelForwarding = KernelOn
+	reg := prometheus.NewRegistry()
+	e, err := NewEngine(cfg, "127.0.0.1", reg, zerolog.Nop())
+	if errors.Is(err, kernel.ErrUnsupported) && os.Getenv("SC115_INTEROP") != "required" {
+		t.Skipf("%v; set SC115_INTEROP=required to make this a failure", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	a, _, caller, agent := bridgedPair(t, e)
+	for i := range 20 {
+		caller.send(t, a.Local(), 8, 0xFEED, frameOf(i))
+		agent.recv(t)
+	}
+	got := map[string]float64{}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if m := f.GetMetric(); len(m) == 1 && m[0].Counter != nil {
+			got[f.GetName()] = m[0].Counter.GetValue()
+		}
+	}
+	// The first packet of the source came through user space (and maybe
+	// the next, if it came before the route was in the map), the rest
+	// through the kernel: in and out count all 20 either way.
+	if k := got["sc115_media_kernel_packets_total"]; got["sc115_media_packets_in_total"] != 20 || got["sc115_media_packets_out_total"] != 20 || k < 10 || k > 19 {
+		t.Fatalf("packets in %v, out %v, in the kernel %v; want 20, 20 and most of them while the call lasts",
+			got["sc115_media_packets_in_total"], got["sc115_media_packets_out_total"], got["sc115_media_kernel_packets_total"])
+	}
 }

@@ -2,6 +2,7 @@ package media
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -9,9 +10,15 @@ import (
 
 // metrics are the media engine's Prometheus series.
 type metrics struct {
-	sessions      prometheus.Gauge
-	packetsIn     prometheus.Counter
-	packetsOut    prometheus.Counter
+	sessions prometheus.Gauge
+	// packetsIn, packetsOut and kernelPackets are settled counts: user
+	// space's and the kernel routes' that have ended. The series add what
+	// the live kernel routes counted so far (live), so that a long call's
+	// packets show while it lasts.
+	packetsIn     atomic.Uint64
+	packetsOut    atomic.Uint64
+	kernelPackets atomic.Uint64
+	live          atomic.Pointer[func() (forwarded, sunk uint64)]
 	relayDrops    prometheus.Counter
 	foreign       prometheus.Counter // packets from an address the signalling did not name
 	framesSkipped prometheus.Counter
@@ -20,7 +27,6 @@ type metrics struct {
 	rtcpIn        prometheus.Counter
 	srtpFailures  prometheus.Counter // SRTP packets that did not authenticate or were replays
 	kernelRoutes  prometheus.Gauge   // bridge directions forwarded in the kernel now
-	kernelPackets prometheus.Counter // packets the kernel forwarded, counted when a route ends
 	worst         worstLateness
 }
 
@@ -61,8 +67,6 @@ func (w *worstLateness) rotate(now time.Time) {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		sessions:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "sc115_media_sessions", Help: "Open RTP sessions (one per call leg)."}),
-		packetsIn:  prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_packets_in_total", Help: "RTP packets received."}),
-		packetsOut: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_packets_out_total", Help: "RTP packets sent."}),
 		relayDrops: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_relay_drops_total", Help: "Received packets not relayed (unknown payload type, no peer address, write error)."}),
 		foreign: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_foreign_packets_dropped_total",
 			Help: "RTP packets dropped because they came from an address the leg's signalling did not name (media.latching)."}),
@@ -74,13 +78,24 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		srtpFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_srtp_failures_total",
 			Help: "SRTP packets dropped because they did not authenticate with the peer's key or were replays."}),
 		kernelRoutes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sc115_media_kernel_routes", Help: "Directions of bridged calls forwarded in the kernel now (media.kernel_forwarding)."}),
-		kernelPackets: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_kernel_packets_total",
-			Help: "RTP packets the kernel forwarded, counted (into packets in and out too) when their route ends."}),
 	}
+	live := func() (uint64, uint64) {
+		if f := m.live.Load(); f != nil {
+			return (*f)()
+		}
+		return 0, 0
+	}
+	packetsIn := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sc115_media_packets_in_total", Help: "RTP packets received (those the kernel took included)."},
+		func() float64 { f, s := live(); return float64(m.packetsIn.Load() + f + s) })
+	packetsOut := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sc115_media_packets_out_total", Help: "RTP packets sent (those the kernel forwarded included)."},
+		func() float64 { f, _ := live(); return float64(m.packetsOut.Load() + f) })
+	kernelPackets := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sc115_media_kernel_packets_total",
+		Help: "RTP packets the kernel forwarded to the other leg or, for a leg bridged to no one, counted and dropped (media.kernel_forwarding)."},
+		func() float64 { f, s := live(); return float64(m.kernelPackets.Load() + f + s) })
 	worst := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sc115_media_clock_worst_lateness_seconds", Help: "The latest the media clock woke for a tick in the last 10–20 s."},
 		func() float64 { return m.worst.get(time.Now()).Seconds() })
 	if reg != nil {
-		reg.MustRegister(m.sessions, m.packetsIn, m.packetsOut, m.relayDrops, m.foreign, m.framesSkipped, m.lateness, m.timeouts, m.rtcpIn, m.srtpFailures, m.kernelRoutes, m.kernelPackets, worst)
+		reg.MustRegister(m.sessions, packetsIn, packetsOut, m.relayDrops, m.foreign, m.framesSkipped, m.lateness, m.timeouts, m.rtcpIn, m.srtpFailures, m.kernelRoutes, kernelPackets, worst)
 	}
 	return m
 }

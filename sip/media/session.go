@@ -377,7 +377,7 @@ func (s *Session) writeLocked(pt uint8, payload []byte) bool {
 	}
 	s.out.octets += uint32(len(payload))
 	s.txPackets.Add(1)
-	s.eng.m.packetsOut.Inc()
+	s.eng.m.packetsOut.Add(1)
 	return true
 }
 
@@ -408,7 +408,7 @@ func (s *Session) handle(b []byte, from netip.AddrPort, h *rtp.Header, scratch [
 	}
 	s.rxPackets.Add(1)
 	s.lastRx.Store(time.Now().UnixNano())
-	s.eng.m.packetsIn.Inc()
+	s.eng.m.packetsIn.Add(1)
 	peer := s.peer.Load()
 	if src != nil && src.DTMFPT != 0 && h.PayloadType == src.DTMFPT {
 		s.dtmf(h, b[hl:])

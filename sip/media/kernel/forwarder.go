@@ -158,6 +158,22 @@ func (f *Forwarder) Remove(fl Flow) (Counters, bool) {
 	return counters(&v), true
 }
 
+// Live sums the packets of the routes in the kernel now: those forwarded
+// to another leg, and those a sink counted and dropped.
+func (f *Forwarder) Live() (forwarded, sunk uint64) {
+	var k forwardFwdKey
+	var v forwardFwdVal
+	it := f.objs.Legs.Iterate()
+	for it.Next(&k, &v) {
+		if v.Sink != 0 {
+			sunk += v.Packets
+		} else {
+			forwarded += v.Packets
+		}
+	}
+	return forwarded, sunk
+}
+
 // ifindex is the interface the kernel redirects a packet for peer out of,
 // 0 for a local peer (delivered up the stack); false if no interface
 // could be found (the flow then stays in user space). A connected UDP
