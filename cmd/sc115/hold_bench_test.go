@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"regexp"
@@ -54,18 +52,8 @@ func benchHold(b *testing.B, n int, path string) {
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", interop.FreePort(b, "tcp"))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	serve := exec.CommandContext(ctx, bin, "serve", "--config", cfgPath)
-	serve.Env = append(os.Environ(), "SC115_SIP_LISTEN="+sipAddr, "SC115_HTTP_LISTEN="+httpAddr,
-		"SC115_RTP_PORTS=20000-39999", "SC115_CDR_DIR="+b.TempDir(), "SC115_INSTANCE=hold-bench")
-	stdout, _ := serve.StdoutPipe()
-	if err := serve.Start(); err != nil {
-		b.Fatal(err)
-	}
+	serve, _ := serveBinary(ctx, b, bin, cfgPath, sipAddr, httpAddr, "20000-39999", b.TempDir(), "hold-bench")
 	defer func() { _ = serve.Process.Kill(); _ = serve.Wait() }()
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() && !strings.Contains(sc.Text(), "CDRs") {
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
 
 	sim := exec.CommandContext(ctx, bin, "simulate", "--config", "", "--target", sipAddr, "--dial", "05136115",
 		"--agent-range", "3000-3000", "--rate", "250", "--calls", strconv.Itoa(n), "--talk", "1h",

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -44,18 +43,8 @@ func BenchmarkMemoryPerLiveCall(b *testing.B) {
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", interop.FreePort(b, "tcp"))
 	for i := 0; i < b.N; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		serve := exec.CommandContext(ctx, bin, "serve", "--config", path)
-		serve.Env = append(os.Environ(), "SC115_SIP_LISTEN="+sipAddr, "SC115_HTTP_LISTEN="+httpAddr,
-			// Two legs a call: freeRTPRange's 200 ports are too few.
-			"SC115_RTP_PORTS=20000-29999", "SC115_CDR_DIR="+b.TempDir(), "SC115_INSTANCE=mem-bench")
-		stdout, _ := serve.StdoutPipe()
-		if err := serve.Start(); err != nil {
-			b.Fatal(err)
-		}
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() && !strings.Contains(sc.Text(), "CDRs") {
-		}
-		go func() { _, _ = io.Copy(io.Discard, stdout) }()
+		// Two legs a call: freeRTPRange's 200 ports are too few.
+		serve, _ := serveBinary(ctx, b, bin, path, sipAddr, httpAddr, "20000-29999", b.TempDir(), "mem-bench")
 		idle := rssKB(b, serve.Process.Pid)
 		sim := exec.CommandContext(ctx, bin, "simulate", "--config", "", "--target", sipAddr, "--dial", "05136115",
 			"--agent-range", fmt.Sprintf("%d-%d", first, first+agents-1), "--rate", "25", "--calls", "1500",

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -65,21 +62,8 @@ func benchCallsWithRTP(b *testing.B, path string, rate int, d time.Duration) {
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", interop.FreePort(b, "tcp"))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	serve := exec.CommandContext(ctx, bin, "serve", "--config", cfgPath)
-	serve.Env = append(os.Environ(), "SC115_SIP_LISTEN="+target, "SC115_HTTP_LISTEN="+httpAddr,
-		"SC115_RTP_PORTS=20000-29999", "SC115_CDR_DIR="+cdrDir, "SC115_INSTANCE=rtp-bench")
-	stdout, _ := serve.StdoutPipe()
-	serve.Stderr = serve.Stdout
-	if err := serve.Start(); err != nil {
-		b.Fatal(err)
-	}
+	serve, banner := serveBinary(ctx, b, bin, cfgPath, target, httpAddr, "20000-29999", cdrDir, "rtp-bench")
 	defer func() { _ = serve.Process.Kill(); _ = serve.Wait() }()
-	sc := bufio.NewScanner(stdout)
-	var banner strings.Builder
-	for sc.Scan() && !strings.Contains(sc.Text(), "CDRs") {
-		banner.WriteString(sc.Text() + "\n")
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
 
 	uasPort := interop.FreePort(b, "udp")
 	talk := filepath.Join(dir, "talk.xml")
@@ -100,7 +84,7 @@ func benchCallsWithRTP(b *testing.B, path string, rate int, d time.Duration) {
 		"-m", strconv.Itoa(agents), "-r", "100", "-key", "uasport", strconv.Itoa(uasPort), target)
 	for deadline := time.Now().Add(2 * time.Minute); scrapeMetric(httpAddr, `sc115_agents{state="available"}`) < agents; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			b.Fatalf("%v of %d agents available two minutes after registering\n%s", scrapeMetric(httpAddr, `sc115_agents{state="available"}`), agents, banner.String())
+			b.Fatalf("%v of %d agents available two minutes after registering\n%s", scrapeMetric(httpAddr, `sc115_agents{state="available"}`), agents, banner)
 		}
 	}
 
