@@ -114,16 +114,20 @@ func (s *Session) absorbReceived(c kernel.Counters) {
 	s.eng.m.kernelPackets.Add(c.Packets)
 }
 
-// kernelOffer hands the direction src→s to the kernel once user space
-// has relayed an audio packet of this source and so fixed its offsets.
-// The caller holds s.out.mu and has just sent the packet.
-func (s *Session) kernelOfferLocked(src *Session, from netip.AddrPort, h uint32, inPT uint8, in *Params, outPT uint8, p *Params) {
+// kernelOfferLocked hands the direction src→s to the kernel once user
+// space has relayed an audio packet of this source (ssrc, from the peer at
+// from; in and p the two legs' parameters) and so fixed its offsets. The
+// caller holds s.out.mu and has just sent the packet. (Should a sink of
+// src's still be in the map — a packet relayed between Bridge setting the
+// peers and dropping the sinks — the route replaces it there, Bridge's
+// drop then removes the route, and the next packet puts it again.)
+func (s *Session) kernelOfferLocked(src *Session, from netip.AddrPort, ssrc uint32, in, p *Params) {
 	k := s.eng.kernel
 	if k == nil {
 		return
 	}
 	fl := kernel.Flow{Local: src.sock.local, Remote: from}
-	if kr := s.out.kr; kr != nil && kr.flow == fl && kr.ssrc == h {
+	if kr := s.out.kr; kr != nil && kr.flow == fl && kr.ssrc == ssrc {
 		return // already there, or refused for this flow
 	}
 	if in.Codec != p.Codec || s.muted.Load() || s.player.Load() != nil || s.srtp.Load() != nil || src.srtp.Load() != nil || src.peer.Load() != s {
@@ -134,9 +138,9 @@ func (s *Session) kernelOfferLocked(src *Session, from netip.AddrPort, h uint32,
 		return
 	}
 	s.kernelDropLocked()
-	kr := &kroute{flow: fl, ssrc: h, in: src, out: s}
-	err := k.Put(fl, kernel.Route{From: s.sock.local, To: unmapped(dst.ap), InSSRC: h, OutSSRC: s.out.ssrc,
-		SeqOff: s.out.seqOff, TSOff: s.out.tsOff, InPT: inPT, OutPT: outPT})
+	kr := &kroute{flow: fl, ssrc: ssrc, in: src, out: s}
+	err := k.Put(fl, kernel.Route{From: s.sock.local, To: unmapped(dst.ap), InSSRC: ssrc, OutSSRC: s.out.ssrc,
+		SeqOff: s.out.seqOff, TSOff: s.out.tsOff, InPT: in.PT, OutPT: p.PT})
 	if err != nil {
 		kr.failed = true
 		s.eng.log.Debug().Err(err).Str("leg", fl.Local.String()).Msg("media: kernel route refused, relaying in user space")

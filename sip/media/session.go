@@ -345,7 +345,7 @@ func (s *Session) relayFrom(in *Session, from netip.AddrPort, src *Params, h *rt
 		return false
 	}
 	if audio && len(h.CSRC) == 0 && !h.Extension && !h.Padding {
-		s.kernelOfferLocked(in, from, h.SSRC, src.PT, src, p.PT, p)
+		s.kernelOfferLocked(in, from, h.SSRC, src, p)
 	}
 	return true
 }
