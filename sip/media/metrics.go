@@ -26,7 +26,7 @@ type metrics struct {
 	timeouts      prometheus.Counter
 	rtcpIn        prometheus.Counter
 	srtpFailures  prometheus.Counter // SRTP packets that did not authenticate or were replays
-	kernelRoutes  prometheus.Gauge   // bridge directions forwarded in the kernel now
+	kernelRoutes  prometheus.Gauge   // routes in the kernel now: bridge directions and sinks
 	worst         worstLateness
 }
 
@@ -77,7 +77,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		timeouts: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_timeouts_total", Help: "Call legs ended because their RTP stopped (or never started)."}),
 		srtpFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_srtp_failures_total",
 			Help: "SRTP packets dropped because they did not authenticate with the peer's key or were replays."}),
-		kernelRoutes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sc115_media_kernel_routes", Help: "Directions of bridged calls forwarded in the kernel now (media.kernel_forwarding)."}),
+		kernelRoutes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sc115_media_kernel_routes", Help: "Routes in the kernel now (media.kernel_forwarding): directions of bridged calls, and sinks of legs bridged to no one."}),
 	}
 	live := func() (uint64, uint64) {
 		if f := m.live.Load(); f != nil {
