@@ -101,6 +101,6 @@ func BenchmarkGeneratedFrame(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		s.sendGenerated(0)
+		s.sendGenerated(0, nil)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // clockSlots divides each 20 ms frame into phases: a shard sends a quarter
@@ -29,7 +31,7 @@ type clock struct {
 // frameSender is what the clock drives: a session sending its next
 // generated frame (skip > 0: the clock woke late and skips that many).
 type frameSender interface {
-	sendGenerated(skip int)
+	sendGenerated(skip int, b *sendBatch)
 }
 
 // slotRef is where a stream sits in its shard: phase and index in it.
@@ -40,19 +42,35 @@ type clockShard struct {
 	slots [clockSlots][]frameSender
 	where map[frameSender]slotRef
 	list  []frameSender // reused snapshot, owned by the shard goroutine
+	batch *sendBatch    // owned by the shard goroutine
 	m     *metrics
 }
 
-func newClock(m *metrics, stop <-chan struct{}) *clock {
+// newClock starts one shard per CPU, each with its own send batch as
+// batching (media.send_batching) asks.
+func newClock(m *metrics, batching string, log zerolog.Logger, stop <-chan struct{}) (*clock, error) {
 	n := runtime.GOMAXPROCS(0)
 	c := &clock{}
 	for i := 0; i < n; i++ {
+		b, err := newSendBatch(batching, m, log)
+		if err != nil {
+			for _, s := range c.shards {
+				s.batch.close()
+			}
+			return nil, err
+		}
 		s := newClockShard(m)
+		s.batch = b
 		c.shards = append(c.shards, s)
+	}
+	for _, s := range c.shards {
 		go s.run(stop)
 	}
-	return c
+	return c, nil
 }
+
+// batched says whether the shards send each phase in one submission.
+func (c *clock) batched() bool { return c.shards[0].batch.ring != nil }
 
 func newClockShard(m *metrics) *clockShard {
 	return &clockShard{where: map[frameSender]slotRef{}, m: m}
@@ -108,6 +126,7 @@ func (s *clockShard) run(stop <-chan struct{}) {
 	var last [clockSlots]time.Duration // per phase: frame index sent last
 	timer := time.NewTimer(slotDur)
 	defer timer.Stop()
+	defer s.batch.close()
 	for {
 		for k := 0; k < clockSlots; k++ {
 			el := time.Since(start) - time.Duration(k)*slotDur
@@ -138,13 +157,15 @@ func (s *clockShard) run(stop <-chan struct{}) {
 }
 
 // send gives every stream of phase k its frame, outside the lock so that
-// adding or removing streams never waits for a phase's sends.
+// adding or removing streams never waits for a phase's sends, and sends
+// the phase's frames in one batch.
 func (s *clockShard) send(k, skip int) {
 	s.mu.Lock()
 	s.list = append(s.list[:0], s.slots[k]...)
 	s.mu.Unlock()
 	for _, sess := range s.list {
-		sess.sendGenerated(skip)
+		sess.sendGenerated(skip, s.batch)
 	}
+	s.batch.flush()
 	clear(s.list) // drop references to closed sessions
 }

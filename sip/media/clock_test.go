@@ -17,7 +17,7 @@ type tickRecorder struct {
 	slow  map[int]time.Duration
 }
 
-func (r *tickRecorder) sendGenerated(skip int) {
+func (r *tickRecorder) sendGenerated(skip int, _ *sendBatch) {
 	r.mu.Lock()
 	n := len(r.at)
 	r.at = append(r.at, time.Now())

@@ -43,6 +43,12 @@ type Config struct {
 	// "off" always in user space. Transcoded and SRTP legs, DTMF events,
 	// RTCP and the first packets of every source stay in user space.
 	KernelForwarding string `yaml:"kernel_forwarding"`
+	// SendBatching sends each media clock phase's generated frames
+	// (prompts, hold audio: one per leg from the leg's own socket) with one
+	// io_uring submission instead of one sendto each: "auto" (default)
+	// where the kernel allows io_uring, else frame by frame with one log
+	// line; "on" refuses to start without it; "off" frame by frame.
+	SendBatching string `yaml:"send_batching"`
 }
 
 // Latching modes.
@@ -56,7 +62,7 @@ const (
 func Defaults() Config {
 	return Config{RTPPorts: "20000-29999", PromptsDir: "prompts/de", HoldTrack: "hold.wav", DefaultGreeting: "greeting.wav",
 		FirstPacketTimeout: 30 * time.Second, IdleTimeout: 15 * time.Second, Latching: LatchSignalledIP,
-		KernelForwarding: KernelAuto}
+		KernelForwarding: KernelAuto, SendBatching: BatchAuto}
 }
 
 // Validate checks the section; errors are *cfgerr.FieldError with a YAML path.
@@ -71,6 +77,11 @@ func (c *Config) Validate() error {
 	case "", KernelAuto, KernelOn, KernelOff:
 	default:
 		return cfgerr.New("media.kernel_forwarding", "%q is not one of auto, on, off", c.KernelForwarding)
+	}
+	switch c.SendBatching {
+	case "", BatchAuto, BatchOn, BatchOff:
+	default:
+		return cfgerr.New("media.send_batching", "%q is not one of auto, on, off", c.SendBatching)
 	}
 	return nil
 }

@@ -82,7 +82,20 @@ func NewEngine(cfg Config, ip string, reg prometheus.Registerer, log zerolog.Log
 		}
 		return nil, err
 	}
-	e.clock = newClock(e.m, e.stop)
+	if e.clock, err = newClock(e.m, cfg.SendBatching, log, e.stop); err != nil {
+		for _, p := range e.pollers {
+			p.close()
+		}
+		if e.kernel != nil {
+			e.kernel.Close()
+		}
+		return nil, err
+	}
+	if e.clock.batched() {
+		e.log.Info().Msg("media: prompts and hold audio are sent a clock phase at a time (io_uring)")
+	} else if cfg.SendBatching != BatchOff {
+		e.log.Info().Msg("media: io_uring unavailable, prompts and hold audio are sent frame by frame")
+	}
 	return e, nil
 }
 

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // BenchmarkHoldStreams: N queued callers hear hold audio at once, each its
@@ -31,7 +33,9 @@ import (
 // receiver on the same two cores. Run with -benchtime 1x (5 s measured).
 func BenchmarkHoldStreams(b *testing.B) {
 	for _, n := range []int{2000, 5000} {
-		b.Run(fmt.Sprintf("calls=%d/sc115", n), func(b *testing.B) { benchHold(b, n, 5*time.Second) })
+		for _, send := range []string{BatchOn, BatchOff} {
+			b.Run(fmt.Sprintf("calls=%d/sc115/send_batching=%s", n, send), func(b *testing.B) { benchHold(b, n, send, 5*time.Second) })
+		}
 		b.Run(fmt.Sprintf("calls=%d/bare-sender", n), func(b *testing.B) { benchHoldBare(b, n, 5*time.Second) })
 	}
 }
@@ -182,8 +186,16 @@ func (r *holdReceiver) lateness() []time.Duration {
 	return late
 }
 
-func benchHold(b *testing.B, n int, d time.Duration) {
-	e := testEngine(b, "40000-59999")
+func benchHold(b *testing.B, n int, send string, d time.Duration) {
+	cfg := Defaults()
+	cfg.PromptsDir = "../../prompts/de"
+	cfg.RTPPorts = "40000-59999"
+	cfg.SendBatching = send
+	e, err := NewEngine(cfg, "127.0.0.1", nil, zerolog.Nop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
 	r := startHoldReceiver(b, d)
 	runtime.GC()
 	var m0, m1 runtime.MemStats

@@ -27,6 +27,8 @@ type metrics struct {
 	rtcpIn        prometheus.Counter
 	srtpFailures  prometheus.Counter // SRTP packets that did not authenticate or were replays
 	kernelRoutes  prometheus.Gauge   // routes in the kernel now: bridge directions and sinks
+	sendBatches   prometheus.Counter // io_uring submissions of generated frames
+	sendFailures  prometheus.Counter // batched frames the kernel refused
 	worst         worstLateness
 }
 
@@ -78,6 +80,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		srtpFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_srtp_failures_total",
 			Help: "SRTP packets dropped because they did not authenticate with the peer's key or were replays."}),
 		kernelRoutes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sc115_media_kernel_routes", Help: "Routes in the kernel now (media.kernel_forwarding): directions of bridged calls, and sinks of legs bridged to no one."}),
+		sendBatches: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_send_batches_total",
+			Help: "Submissions of a clock phase's generated frames (prompts, hold audio) in one io_uring system call (media.send_batching)."}),
+		sendFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_send_failures_total",
+			Help: "Generated frames of a batch the kernel refused to send (a full send buffer, a socket closed meanwhile)."}),
 	}
 	live := func() (uint64, uint64) {
 		if f := m.live.Load(); f != nil {
@@ -95,7 +101,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	worst := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sc115_media_clock_worst_lateness_seconds", Help: "The latest the media clock woke for a tick in the last 10–20 s."},
 		func() float64 { return m.worst.get(time.Now()).Seconds() })
 	if reg != nil {
-		reg.MustRegister(m.sessions, packetsIn, packetsOut, m.relayDrops, m.foreign, m.framesSkipped, m.lateness, m.timeouts, m.rtcpIn, m.srtpFailures, m.kernelRoutes, kernelPackets, worst)
+		reg.MustRegister(m.sessions, packetsIn, packetsOut, m.relayDrops, m.foreign, m.framesSkipped, m.lateness, m.timeouts, m.rtcpIn, m.srtpFailures, m.kernelRoutes, kernelPackets, worst, m.sendBatches, m.sendFailures)
 	}
 	return m
 }

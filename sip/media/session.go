@@ -258,8 +258,9 @@ func (s *Session) Close() {
 	})
 }
 
-// sendGenerated is called by the clock shard every 20 ms.
-func (s *Session) sendGenerated(skip int) {
+// sendGenerated is called by the clock shard every 20 ms; the frame goes
+// into the shard's batch b (sent when the phase ends).
+func (s *Session) sendGenerated(skip int, b *sendBatch) {
 	pl := s.player.Load()
 	p := s.params.Load()
 	if pl == nil || p == nil {
@@ -274,7 +275,7 @@ func (s *Session) sendGenerated(skip int) {
 	}
 	s.out.seq++
 	s.out.ts += uint32(FrameSamples * (skip + 1))
-	s.writeLocked(p.PT, frame)
+	s.writeLocked(p.PT, frame, b)
 	pl.introSent()
 	if s.out.frames++; s.out.frames >= srEvery {
 		s.out.frames = 0
@@ -341,7 +342,7 @@ func (s *Session) relayFrom(in *Session, from netip.AddrPort, src *Params, h *rt
 	if h.Marker {
 		s.out.marker = true
 	}
-	if !s.writeLocked(pt, payload) {
+	if !s.writeLocked(pt, payload, nil) {
 		return false
 	}
 	if audio && len(h.CSRC) == 0 && !h.Extension && !h.Padding {
@@ -350,8 +351,9 @@ func (s *Session) relayFrom(in *Session, from netip.AddrPort, src *Params, h *rt
 	return true
 }
 
-// writeLocked marshals header and payload into the leg's buffer and sends.
-func (s *Session) writeLocked(pt uint8, payload []byte) bool {
+// writeLocked marshals header and payload into the leg's buffer and sends
+// it, or queues a copy in b (a clock shard's batch; nil: send now).
+func (s *Session) writeLocked(pt uint8, payload []byte, b *sendBatch) bool {
 	dst := s.remote.Load()
 	if dst == nil || s.muted.Load() {
 		return false
@@ -372,7 +374,7 @@ func (s *Session) writeLocked(pt uint8, payload []byte) bool {
 		}
 		pkt = enc
 	}
-	if err := s.sock.writeTo(pkt, dst); err != nil {
+	if err := b.send(s.sock, pkt, dst); err != nil {
 		return false
 	}
 	s.out.octets += uint32(len(payload))
