@@ -100,8 +100,12 @@ func TestKernelPathCarriesTheRelaysStream(t *testing.T) {
 		if e.KernelForwarding() && a.kin.Load() == nil {
 			t.Fatal("the kernel took no route for the caller → agent direction")
 		}
-		if a.Received() != 50 || b.Sent() != 50 {
-			t.Fatalf("counted %d received, %d sent; want 50 and 50", a.Received(), b.Sent())
+		// The relay counts a packet once its send returned, which may be
+		// after the agent took it: wait for the count, however long.
+		for deadline := time.Now().Add(20 * time.Second); a.Received() != 50 || b.Sent() != 50; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) || a.Received() > 50 || b.Sent() > 50 {
+				t.Fatalf("counted %d received, %d sent; want 50 and 50", a.Received(), b.Sent())
+			}
 		}
 
 		// A third party with the caller's SSRC reaches no one.
@@ -277,15 +281,24 @@ func TestKernelPacketsShowWhileTheCallLasts(t *testing.T) {
 		caller.send(t, a.Local(), 8, 0xFEED, frameOf(i))
 		agent.recv(t)
 	}
-	got := map[string]float64{}
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if m := f.GetMetric(); len(m) == 1 && m[0].Counter != nil {
-			got[f.GetName()] = m[0].Counter.GetValue()
+	gather := func() map[string]float64 {
+		got := map[string]float64{}
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
 		}
+		for _, f := range families {
+			if m := f.GetMetric(); len(m) == 1 && m[0].Counter != nil {
+				got[f.GetName()] = m[0].Counter.GetValue()
+			}
+		}
+		return got
+	}
+	// User space counts a packet it relayed once its send returned, which
+	// may be after the agent took it: wait for the count, however long.
+	got := gather()
+	for deadline := time.Now().Add(20 * time.Second); got["sc115_media_packets_out_total"] < 20 && time.Now().Before(deadline); got = gather() {
+		time.Sleep(time.Millisecond)
 	}
 	// The first packet of the source came through user space (and maybe
 	// the next, if it came before the route was in the map), the rest
