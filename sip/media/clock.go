@@ -1,12 +1,14 @@
 package media
 
 import (
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 )
 
 // clockSlots divides each 20 ms frame into phases: a shard sends a quarter
@@ -43,12 +45,27 @@ type clockShard struct {
 	where map[frameSender]slotRef
 	list  []frameSender // reused snapshot, owned by the shard goroutine
 	batch *sendBatch    // owned by the shard goroutine
+	rt    bool          // run on a real-time thread (media.clock_priority)
+	tid   atomic.Int32  // that thread's id while it runs (0: none)
 	m     *metrics
 }
 
 // newClock starts one shard per CPU, each with its own send batch as
-// batching (media.send_batching) asks.
-func newClock(m *metrics, batching string, log zerolog.Logger, stop <-chan struct{}) (*clock, error) {
+// batching (media.send_batching) asks, on real-time threads as priority
+// (media.clock_priority) asks.
+func newClock(m *metrics, batching, priority string, log zerolog.Logger, stop <-chan struct{}) (*clock, error) {
+	rt := false
+	if priority != PriorityOff {
+		err := probeRealtime()
+		switch {
+		case err == nil:
+			rt = true
+		case priority == PriorityOn:
+			return nil, fmt.Errorf("media.clock_priority is on: %w", err)
+		default:
+			log.Info().Err(err).Msg("media: the media clock runs at normal priority")
+		}
+	}
 	n := runtime.GOMAXPROCS(0)
 	c := &clock{}
 	for i := 0; i < n; i++ {
@@ -60,13 +77,22 @@ func newClock(m *metrics, batching string, log zerolog.Logger, stop <-chan struc
 			return nil, err
 		}
 		s := newClockShard(m)
-		s.batch = b
+		s.batch, s.rt = b, rt
 		c.shards = append(c.shards, s)
 	}
 	for _, s := range c.shards {
 		go s.run(stop)
 	}
 	return c, nil
+}
+
+// probeRealtime asks for real-time priority once and gives it back.
+func probeRealtime() error {
+	release, err := rtThread()
+	if err == nil {
+		release()
+	}
+	return err
 }
 
 // batched says whether the shards send each phase in one submission.
@@ -122,6 +148,18 @@ func (s *clockShard) remove(sess frameSender) {
 // start + k·slotDur + f·20 ms (f ≥ 1); every wake sends each phase whose due
 // frame is newer than the last it sent, telling it how many it skipped.
 func (s *clockShard) run(stop <-chan struct{}) {
+	var sleeper monoSleeper
+	if s.rt {
+		release, err := rtThread()
+		if err != nil {
+			s.rt = false // refused now though the probe passed: Go timers
+		} else {
+			s.tid.Store(int32(unix.Gettid()))
+			defer release()
+			defer s.tid.Store(0)
+		}
+		sleeper = newMonoSleeper()
+	}
 	start := time.Now()
 	var last [clockSlots]time.Duration // per phase: frame index sent last
 	timer := time.NewTimer(slotDur)
@@ -136,9 +174,6 @@ func (s *clockShard) run(stop <-chan struct{}) {
 			}
 			skip := int(due - last[k] - 1)
 			last[k] = due
-			if skip > 0 {
-				s.m.framesSkipped.Add(float64(skip))
-			}
 			s.m.observeLateness(el - due*FrameDuration)
 			s.send(k, skip)
 		}
@@ -146,6 +181,15 @@ func (s *clockShard) run(stop <-chan struct{}) {
 		next := time.Duration(1<<62 - 1)
 		for k := 0; k < clockSlots; k++ {
 			next = min(next, time.Duration(k)*slotDur+(last[k]+1)*FrameDuration)
+		}
+		if s.rt {
+			sleeper.until(next)
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			continue
 		}
 		timer.Reset(next - time.Since(start))
 		select {
@@ -163,6 +207,9 @@ func (s *clockShard) send(k, skip int) {
 	s.mu.Lock()
 	s.list = append(s.list[:0], s.slots[k]...)
 	s.mu.Unlock()
+	if skip > 0 { // every stream of the phase skips them
+		s.m.framesSkipped.Add(float64(skip * len(s.list)))
+	}
 	for _, sess := range s.list {
 		sess.sendGenerated(skip, s.batch)
 	}

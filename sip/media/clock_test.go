@@ -5,6 +5,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // tickRecorder records when (in the bubble's fake time) the clock asked it
@@ -117,4 +119,27 @@ func TestClockSpreadsStreamsOverPhases(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSkippedFramesCountEveryStream: a late phase skips frames of every
+// stream in it, and the metric counts them all (a phase of 625 hold
+// streams that skips one frame loses 625 frames, not one).
+func TestSkippedFramesCountEveryStream(t *testing.T) {
+	m := newMetrics(nil)
+	shard := newClockShard(m)
+	var rs []*tickRecorder
+	for range 3 {
+		r := &tickRecorder{}
+		rs = append(rs, r)
+		shard.slots[0] = append(shard.slots[0], r)
+	}
+	shard.send(0, 2)
+	if got := testutil.ToFloat64(m.framesSkipped); got != 6 {
+		t.Errorf("3 streams skipping 2 frames each: %v counted, want 6", got)
+	}
+	for i, r := range rs {
+		if len(r.skips) != 1 || r.skips[0] != 2 {
+			t.Errorf("stream %d was told %v, want one frame skipping 2", i, r.skips)
+		}
+	}
 }

@@ -49,6 +49,12 @@ type Config struct {
 	// where the kernel allows io_uring, else frame by frame with one log
 	// line; "on" refuses to start without it; "off" frame by frame.
 	SendBatching string `yaml:"send_batching"`
+	// ClockPriority runs the media clock (prompts, hold audio) on
+	// real-time threads (SCHED_FIFO 10), so that its frames leave on time
+	// however busy the cores are: "auto" (default) where the process may
+	// (root or CAP_SYS_NICE), else at normal priority with one log line;
+	// "on" refuses to start without it; "off" normal priority.
+	ClockPriority string `yaml:"clock_priority"`
 }
 
 // Latching modes.
@@ -62,7 +68,7 @@ const (
 func Defaults() Config {
 	return Config{RTPPorts: "20000-29999", PromptsDir: "prompts/de", HoldTrack: "hold.wav", DefaultGreeting: "greeting.wav",
 		FirstPacketTimeout: 30 * time.Second, IdleTimeout: 15 * time.Second, Latching: LatchSignalledIP,
-		KernelForwarding: KernelAuto, SendBatching: BatchAuto}
+		KernelForwarding: KernelAuto, SendBatching: BatchAuto, ClockPriority: PriorityAuto}
 }
 
 // Validate checks the section; errors are *cfgerr.FieldError with a YAML path.
@@ -82,6 +88,11 @@ func (c *Config) Validate() error {
 	case "", BatchAuto, BatchOn, BatchOff:
 	default:
 		return cfgerr.New("media.send_batching", "%q is not one of auto, on, off", c.SendBatching)
+	}
+	switch c.ClockPriority {
+	case "", PriorityAuto, PriorityOn, PriorityOff:
+	default:
+		return cfgerr.New("media.clock_priority", "%q is not one of auto, on, off", c.ClockPriority)
 	}
 	return nil
 }

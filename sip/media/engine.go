@@ -82,7 +82,7 @@ func NewEngine(cfg Config, ip string, reg prometheus.Registerer, log zerolog.Log
 		}
 		return nil, err
 	}
-	if e.clock, err = newClock(e.m, cfg.SendBatching, log, e.stop); err != nil {
+	if e.clock, err = newClock(e.m, cfg.SendBatching, cfg.ClockPriority, log, e.stop); err != nil {
 		for _, p := range e.pollers {
 			p.close()
 		}
