@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/pion/rtp"
+	"golang.org/x/sys/unix"
 )
 
 // TestRTPPayload: the payload behind CSRCs, a header extension and
@@ -128,7 +131,7 @@ func TestHoldPacing(t *testing.T) {
 		}
 		p.frame(pkt, at)
 	}
-	h := holdPacing([]*pacing{&p, {frames: 3}})
+	h := holdPacing([]*pacing{&p, {frames: 3}}, 0, 0)
 	if h.Streams != 1 || h.Frames != 100 {
 		t.Fatalf("%d streams, %d frames; want 1 and 100 (a stream under a second does not count)", h.Streams, h.Frames)
 	}
@@ -137,5 +140,56 @@ func TestHoldPacing(t *testing.T) {
 	}
 	if h.LateP50 != time.Millisecond || h.LateMax != 13*time.Millisecond || h.LateP99 != 13*time.Millisecond {
 		t.Errorf("late p50 %v p99 %v max %v; want 1ms (all against the early frame), 13ms, 13ms", h.LateP50, h.LateP99, h.LateMax)
+	}
+}
+
+// timestampOOB is the control data of SO_TIMESTAMPNS for a datagram that
+// arrived at (unix ns).
+func timestampOOB(at int64) []byte {
+	oob := make([]byte, unix.CmsgSpace(16))
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+	h.Level, h.Type = unix.SOL_SOCKET, unix.SCM_TIMESTAMPNS
+	h.SetLen(unix.CmsgLen(16))
+	*(*unix.Timespec)(unsafe.Pointer(&oob[unix.SizeofCmsghdr])) = unix.NsecToTimespec(at)
+	return oob
+}
+
+// TestHoldMeasuredInTheSteadyWindow: frames before every call was on the
+// line (sc115 busy with the ramp-up: 20 a second here) and after the first
+// hang-up do not count; the stream is measured from its first frame in
+// the window, and the report says how long the window was.
+func TestHoldMeasuredInTheSteadyWindow(t *testing.T) {
+	m := &mediaPort{measure: true}
+	st := &stream{expect: []byte{1, 2, 3}, pt: 8, heard: make(chan struct{})}
+	pkt := make([]byte, 12+160)
+	pkt[0], pkt[1] = 0x80, 8
+	frame := func(i int, at int64) {
+		binary.BigEndian.PutUint32(pkt[4:], uint32(160*i))
+		m.count(st, datagram{data: pkt, oob: timestampOOB(at), from: netip.AddrPort{}})
+	}
+	base := int64(time.Hour)
+	ms := int64(time.Millisecond)
+	for i := range 30 { // ramp-up: a frame every 50 ms
+		frame(i, base+int64(i)*50*ms)
+	}
+	from := base + 30*50*ms
+	m.windowFrom.Store(from)
+	for i := range 100 {
+		frame(1000+i, from+int64(i)*20*ms)
+	}
+	to := from + 100*20*ms
+	m.windowTo.Store(to)
+	for i := range 20 { // the hang-ups: late and sparse again
+		frame(2000+i, to+int64(i)*70*ms)
+	}
+	h := holdPacing([]*pacing{&st.pace}, from, to)
+	if h.Streams != 1 || h.Frames != 100 {
+		t.Fatalf("%d streams, %d frames; want 1 and the window's 100", h.Streams, h.Frames)
+	}
+	if h.FPSMean < 49.9 || h.FPSMean > 50.1 {
+		t.Errorf("frames a second %.2f, want 50 (the ramp-up and the hang-ups left out)", h.FPSMean)
+	}
+	if h.LateMax != 0 || h.Window != 2*time.Second {
+		t.Errorf("late max %v over a window of %v; want 0 and 2s", h.LateMax, h.Window)
 	}
 }

@@ -47,15 +47,25 @@ type HoldPacing struct {
 	Frames                    int64
 	FPSMean, FPSMin           float64
 	LateP50, LateP99, LateMax time.Duration
+	// Window is how long every call was on the line at once, the part
+	// measured (0: that never happened, and every frame was measured).
+	Window time.Duration
 }
 
-// holdPacing sums the streams' pacing (each with at least 50 frames).
-func holdPacing(streams []*pacing) HoldPacing {
+// reset forgets the frames so far (they came before the window opened).
+func (p *pacing) reset() { *p = pacing{offs: p.offs[:0]} }
+
+// holdPacing sums the streams' pacing (each with at least 50 frames). With
+// a window (from > 0, unix ns) only streams measured inside it count.
+func holdPacing(streams []*pacing, from, to int64) HoldPacing {
 	var h HoldPacing
+	if from > 0 && to > from {
+		h.Window = time.Duration(to - from)
+	}
 	var late []int32
 	sum := 0.0
 	for _, p := range streams {
-		if p.frames < 50 || p.last <= p.first {
+		if p.frames < 50 || p.last <= p.first || from > 0 && p.first < from {
 			continue
 		}
 		fps := float64(p.frames-1) / (float64(p.last-p.first) / 1e9)

@@ -164,6 +164,10 @@ func run1(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, err
 	}
 	defer s.close()
+	if cfg.MeasureHold {
+		// The callers are told to hang up: the steady window ends.
+		defer context.AfterFunc(ctx, s.callerMedia.closeWindow)()
+	}
 	if err := s.startAgents(ctx); err != nil {
 		return Result{}, err
 	}
@@ -217,7 +221,11 @@ func run1(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.MeasureHold {
 		s.callerMedia.close() // its reader stops: the pacing records are final
 		s.callerMedia.mu.Lock()
-		res.Hold = holdPacing(s.callerMedia.held)
+		to := s.callerMedia.windowTo.Load()
+		if to == 0 {
+			to = time.Now().UnixNano()
+		}
+		res.Hold = holdPacing(s.callerMedia.held, s.callerMedia.windowFrom.Load(), to)
 		s.callerMedia.mu.Unlock()
 	}
 	return res, nil
@@ -391,6 +399,13 @@ func (s *run) sample(start time.Time) (stop func()) {
 			case <-done:
 				return
 			case <-t.C:
+			}
+			if s.cfg.MeasureHold {
+				if n := s.live.Load(); n >= int64(s.cfg.Calls) {
+					s.callerMedia.openWindow()
+				} else {
+					s.callerMedia.closeWindow() // the first hang-up (nothing if it never opened)
+				}
 			}
 			if n := s.live.Load(); n > s.peakN.Load() && time.Since(counted) >= time.Second {
 				s.peakN.Store(n)

@@ -42,7 +42,7 @@ func BenchmarkHoldThroughBinary(b *testing.B) {
 	}
 }
 
-var holdLine = regexp.MustCompile(`hold: (\d+) callers, (\d+) frames, ([\d.]+) frames/s each \(lowest ([\d.]+)\); late p50 (\S+) p99 (\S+) max (\S+)`)
+var holdLine = regexp.MustCompile(`hold: (\d+) callers, (\d+) frames, ([\d.]+) frames/s each \(lowest ([\d.]+)\); late p50 (\S+) p99 (\S+) max ([^;\s]+)`)
 
 func benchHold(b *testing.B, n int, path, send string) {
 	bin := buildBinary(b)
@@ -70,18 +70,29 @@ func benchHold(b *testing.B, n int, path, send string) {
 	}
 	for deadline := time.Now().Add(3 * time.Minute); activeCalls(httpAddr) < n; time.Sleep(200 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d calls live after 3 minutes\n%s", activeCalls(httpAddr), n, out.String())
+			live := activeCalls(httpAddr)
+			_ = sim.Process.Signal(os.Interrupt) // for its report
+			waitDone := make(chan error, 1)
+			go func() { waitDone <- sim.Wait() }()
+			select {
+			case <-waitDone:
+			case <-time.After(2 * time.Minute):
+			}
+			b.Fatalf("%d of %d calls live after 3 minutes (%v legs ended for silent RTP)\n%s", live, n,
+				scrapeMetric(httpAddr, "sc115_media_timeouts_total"), out.String())
 		}
 	}
 	pid := serve.Process.Pid
 	skipped0 := scrapeMetric(httpAddr, "sc115_media_clock_frames_skipped_total")
-	cpu0 := procCPU(b, pid)
+	cpu0, simCPU0 := procCPU(b, pid), procCPU(b, sim.Process.Pid)
 	b.ResetTimer()
 	window := 30 * time.Second
 	time.Sleep(window)
 	b.StopTimer()
 	cores := (procCPU(b, pid) - cpu0).Seconds() / window.Seconds()
+	simCores := (procCPU(b, sim.Process.Pid) - simCPU0).Seconds() / window.Seconds()
 	skipped := scrapeMetric(httpAddr, "sc115_media_clock_frames_skipped_total") - skipped0
+	refused := scrapeMetric(httpAddr, "sc115_media_send_failures_total")
 	_ = sim.Process.Signal(os.Interrupt) // the callers hang up; the report follows
 	done := make(chan error, 1)
 	go func() { done <- sim.Wait() }()
@@ -112,5 +123,7 @@ func benchHold(b *testing.B, n int, path, send string) {
 	b.ReportMetric(ms(m[6]), "late-p99-ms")
 	b.ReportMetric(ms(m[7]), "late-max-ms")
 	b.ReportMetric(skipped, "skipped")
+	b.ReportMetric(refused, "send-refused")
 	b.ReportMetric(cores, "sc115-cores")
+	b.ReportMetric(simCores, "generator-cores")
 }

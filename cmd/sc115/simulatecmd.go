@@ -137,8 +137,12 @@ func simulateCmd(args []string) int {
 		r.FramesSent, r.FramesReceived, strconv.FormatFloat(100*r.MediaLoss(), 'f', 2, 64), r.WrongLaw)
 	fmt.Printf("media: %d caller frames reached the agents; the generator's clock fell behind %d times\n", r.CallerFramesAtAgents, r.LateTicks)
 	if h := r.Hold; *measureHold {
-		fmt.Printf("hold: %d callers, %d frames, %.2f frames/s each (lowest %.2f); late p50 %v p99 %v max %v\n", h.Streams, h.Frames,
-			h.FPSMean, h.FPSMin, h.LateP50, h.LateP99, h.LateMax)
+		over := "greeting to hang-up (never were all calls on the line at once)"
+		if h.Window > 0 {
+			over = fmt.Sprintf("the %.1f s all %d calls were on the line", h.Window.Seconds(), cfg.Calls)
+		}
+		fmt.Printf("hold: %d callers, %d frames, %.2f frames/s each (lowest %.2f); late p50 %v p99 %v max %v; over %s\n", h.Streams, h.Frames,
+			h.FPSMean, h.FPSMin, h.LateP50, h.LateP99, h.LateMax, over)
 	}
 	if r.PeakLive > 0 {
 		fmt.Printf("generator: %d calls alive at the peak, %d goroutines then (%d before the first call): %.2f per call\n",
