@@ -101,6 +101,10 @@ type registrar struct {
 	// address, from the Via that proxy checked (clientIP).
 	viaProxy func(netip.Addr) bool
 
+	// stateless sends a response without a transaction (the server's
+	// transport); nil: every response goes through its transaction.
+	stateless func(*sip.Response) error
+
 	mu       sync.RWMutex
 	bindings map[string][]Binding // by SIP user: this instance's registrations
 }
@@ -116,14 +120,14 @@ func (r *registrar) challenge(req *sip.Request, tx sip.ServerTransaction, stale 
 	for _, h := range challengeHeaders(r.cfg.Realm, r.nonces.issue(), stale, r.cfg.DigestAlgorithms) {
 		res.AppendHeader(sip.NewHeader("WWW-Authenticate", h))
 	}
-	_ = tx.Respond(res)
+	r.reply(tx, req, res)
 }
 
 // authenticate checks a REGISTER's digest for the To user; see authenticateAs.
 func (r *registrar) authenticate(req *sip.Request, tx sip.ServerTransaction) (string, Credential, bool) {
 	to := req.To()
 	if to == nil {
-		respond(tx, req, sip.StatusBadRequest, "Missing To")
+		r.respond(tx, req, sip.StatusBadRequest, "Missing To")
 		return "", Credential{}, false
 	}
 	return r.authenticateAs(req, tx, to.Address.User)
@@ -143,7 +147,7 @@ func (r *registrar) authenticateAs(req *sip.Request, tx sip.ServerTransaction, u
 	cred, err := digest.ParseCredentials(h.Value())
 	if err != nil {
 		r.log.Warn().Str("src", req.Source()).Str("user", user).Str("method", string(req.Method)).Msg("digest: malformed Authorization")
-		respond(tx, req, sip.StatusBadRequest, "Malformed Authorization")
+		r.respond(tx, req, sip.StatusBadRequest, "Malformed Authorization")
 		return "", Credential{}, false
 	}
 	switch r.nonces.check(cred.Nonce) {
@@ -159,7 +163,7 @@ func (r *registrar) authenticateAs(req *sip.Request, tx sip.ServerTransaction, u
 		if r.quiet.allow(src + " locked " + user) {
 			r.log.Warn().Str("src", src).Str("user", user).Str("method", string(req.Method)).Msg("digest: refused, locked out after failed attempts")
 		}
-		respond(tx, req, sip.StatusForbidden, "Forbidden")
+		r.respond(tx, req, sip.StatusForbidden, "Forbidden")
 		return "", Credential{}, false
 	}
 	c, known := r.creds[cred.Username]
@@ -179,7 +183,7 @@ func (r *registrar) authenticateAs(req *sip.Request, tx sip.ServerTransaction, u
 			r.log.Warn().Str("src", req.Source()).Str("user", cred.Username).Str("algorithm", cred.Algorithm).Str("method", string(req.Method)).
 				Str("why", problem).Msg("digest: authentication failed")
 		}
-		respond(tx, req, sip.StatusForbidden, "Forbidden")
+		r.respond(tx, req, sip.StatusForbidden, "Forbidden")
 		return "", Credential{}, false
 	}
 	if !r.useNonce(cred.Nonce, cred.Nc) {
@@ -192,7 +196,7 @@ func (r *registrar) authenticateAs(req *sip.Request, tx sip.ServerTransaction, u
 	r.lock.success(src, user)
 	if c.RequireTLS && sip.NetworkToLower(req.Transport()) != "tls" {
 		r.log.Warn().Str("src", req.Source()).Str("user", user).Str("transport", req.Transport()).Msg("user must use TLS: 403")
-		respond(tx, req, sip.StatusForbidden, "TLS Required")
+		r.respond(tx, req, sip.StatusForbidden, "TLS Required")
 		return "", Credential{}, false
 	}
 	return user, c, true
@@ -267,14 +271,14 @@ func (r *registrar) handle(req *sip.Request, tx sip.ServerTransaction) {
 		if exp > 0 && exp < int(r.cfg.MinExpires/time.Second) {
 			res := sip.NewResponseFromRequest(req, sip.StatusIntervalToBrief, "Interval Too Brief", nil)
 			res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(int(r.cfg.MinExpires/time.Second))))
-			_ = tx.Respond(res)
+			r.reply(tx, req, res)
 			return
 		}
 		exp = min(exp, int(r.cfg.MaxExpires/time.Second))
 		changes = append(changes, change{uri: ch.Address, expires: exp})
 	}
 	if wildcard && (defaultExp != 0 || len(changes) > 0) {
-		respond(tx, req, sip.StatusBadRequest, "Wildcard Contact needs Expires: 0 and no other Contact")
+		r.respond(tx, req, sip.StatusBadRequest, "Wildcard Contact needs Expires: 0 and no other Contact")
 		return
 	}
 
@@ -316,8 +320,12 @@ func (r *registrar) handle(req *sip.Request, tx sip.ServerTransaction) {
 		c.Params.Add("expires", strconv.Itoa(int(b.Expires.Sub(now)/time.Second)))
 		res.AppendHeader(c)
 	}
-	_ = tx.Respond(res)
-	r.log.Info().Str("user", user).Str("agent", cred.AgentID).Str("src", req.Source()).Str("transport", req.Transport()).Int("bindings", len(current)).Msg("register")
+	r.reply(tx, req, res)
+	ev := r.log.Debug() // a refresh: phones send one every few minutes, and thousands of them
+	if len(current) != before {
+		ev = r.log.Info() // a device came or went
+	}
+	ev.Str("user", user).Str("agent", cred.AgentID).Str("src", req.Source()).Str("transport", req.Transport()).Int("bindings", len(current)).Msg("register")
 	r.notify(cred.AgentID, before, len(current))
 }
 
@@ -465,6 +473,29 @@ func (r *registrar) clientIP(req *sip.Request) string {
 		return a.String()
 	}
 	return host
+}
+
+// reply answers a request the registrar handles. A REGISTER over UDP is
+// answered statelessly, as Kamailio's registrar does (sl_send_reply): a
+// transaction would be kept for 32 s (timer J) with its timer and both
+// messages, for every REGISTER and every challenge, only to absorb
+// retransmissions — the bulk of a registration's cost under load. A
+// retransmitted REGISTER is simply handled again: challenged anew, or, if
+// it carried a nonce count already used, challenged stale, and the phone
+// answers that with the next count.
+func (r *registrar) reply(tx sip.ServerTransaction, req *sip.Request, res *sip.Response) {
+	if r.stateless != nil && req.Method == sip.REGISTER && sip.NetworkToLower(req.Transport()) == "udp" {
+		if r.stateless(res) == nil {
+			tx.Terminate()
+			return
+		}
+	}
+	_ = tx.Respond(res)
+}
+
+// respond replies with a bare status (see reply).
+func (r *registrar) respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string) {
+	r.reply(tx, req, sip.NewResponseFromRequest(req, code, reason, nil))
 }
 
 func respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string) {

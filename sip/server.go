@@ -119,6 +119,7 @@ func NewServer(cfg Config, o Options) (*Server, error) {
 	s.reg = newRegistrar(cfg, o.Credentials, o.Presence, o.Log)
 	s.reg.store, s.reg.instance, s.reg.nonceStore, s.reg.m = o.Bindings, o.Instance, o.Nonces, s.m
 	s.reg.viaProxy = s.adm.isExempt
+	s.reg.stateless = func(res *sip.Response) error { return s.srv.WriteResponse(res) }
 	host := s.addr.Addr().String()
 	var err error
 	s.ua, err = sipgo.NewUA(sipgo.WithUserAgent("sc115"), sipgo.WithUserAgentHostname(host),
