@@ -108,11 +108,23 @@ func start(cfg Config, log zerolog.Logger) (_ *service, err error) {
 			return cfg.Media.HoldTrack
 		},
 	})
+	// Registrations and digest nonce counts are shared through a real
+	// Redis: another instance reaches an agent registered here, and a
+	// response captured on its way to one instance fails at another. The
+	// embedded store has one instance by nature (it lives and dies with
+	// this process): the registrar's own memory holds both, as Kamailio's
+	// usrloc does with db_mode 0, without a store round trip and a Lua
+	// script for every REGISTER.
+	var bindings sip.BindingStore
+	var nonces sip.NonceStore
+	if !s.store.Embedded() {
+		bindings, nonces = s.store, s.store
+	}
 	s.sip, err = sip.NewServer(cfg.SIP, sip.Options{
 		Credentials: creds, Presence: s.engine, Media: s.media,
 		Inbound: func(c *sip.InboundCall) { s.engine.HandleCall(c) }, Features: s.engine.Feature, Refusing: s.engine.Refusing,
 		Consult:  func(agentID, target string, c *sip.InboundCall) { s.engine.Consult(agentID, target, c) },
-		Bindings: s.store, Nonces: s.store, Instance: cfg.Instance, Registry: reg,
+		Bindings: bindings, Nonces: nonces, Instance: cfg.Instance, Registry: reg,
 		Log: log.With().Str("component", "sip").Logger(),
 	})
 	if err != nil {
