@@ -323,3 +323,6 @@ func tail(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// Pid is kamailio's main process; its workers share its process group.
+func (k *Kamailio) Pid() int { return k.cmd.Process.Pid }
