@@ -57,6 +57,7 @@ bench:
 	$(GO) test -run '^$$' -bench MemoryPerLiveCall -benchtime 1x ./cmd/sc115/
 	$(GO) test -run '^$$' -bench CallsWithRTP -benchtime 1x ./cmd/sc115/
 	$(GO) test -run '^$$' -bench HoldThroughBinary -benchtime 1x ./cmd/sc115/
+	$(GO) test -run '^$$' -bench RegisterThroughBinary -benchtime 1x ./cmd/sc115/
 
 ## lint: gofmt, go vet, staticcheck
 lint:

@@ -29,29 +29,35 @@ import (
 // path=kernel has media.kernel_forwarding on (the callers' own audio is
 // counted and dropped in the kernel), path=user off; send_batching on
 // sends each clock phase's frames with one io_uring submission, off with
-// one sendto each.
+// one sendto each; clock_priority on runs the media clock on real-time
+// threads.
 //
 //	go test -run '^$' -bench HoldThroughBinary -benchtime 1x ./cmd/sc115/
 func BenchmarkHoldThroughBinary(b *testing.B) {
 	for _, n := range []int{2000, 5000} {
-		for _, path := range []string{"kernel", "user"} {
-			for _, send := range []string{"on", "off"} {
-				b.Run(fmt.Sprintf("callers=%d/path=%s/send_batching=%s", n, path, send), func(b *testing.B) { benchHold(b, n, path, send) })
-			}
+		// sc115 as shipped (everything on), then without each of the
+		// measures of issue 18 in turn, the last as before it.
+		for _, c := range []struct{ path, send, prio string }{
+			{"kernel", "on", "on"}, {"kernel", "on", "off"}, {"kernel", "off", "off"}, {"user", "off", "off"},
+		} {
+			b.Run(fmt.Sprintf("callers=%d/path=%s/send_batching=%s/clock_priority=%s", n, c.path, c.send, c.prio), func(b *testing.B) {
+				benchHold(b, n, c.path, c.send, c.prio)
+			})
 		}
 	}
 }
 
 var holdLine = regexp.MustCompile(`hold: (\d+) callers, (\d+) frames, ([\d.]+) frames/s each \(lowest ([\d.]+)\); late p50 (\S+) p99 (\S+) max ([^;\s]+)`)
 
-func benchHold(b *testing.B, n int, path, send string) {
+func benchHold(b *testing.B, n int, path, send, prio string) {
 	bin := buildBinary(b)
 	mode := map[string]string{"kernel": "on", "user": "off"}[path]
 	cfgPath := writeConfig(b, func(s string) string {
 		s = regexp.MustCompile(`(?m)^(    - \{id: "1006".*\n)`).ReplaceAllString(s,
 			"${1}    - {id: \"3000\", name: \"Agent 3000\", sip_user: \"3000\", password: pw3000, skills: {burgdorf: 5}}\n")
 		s = strings.Replace(alwaysOpen(s), "kernel_forwarding: auto", "kernel_forwarding: "+mode, 1)
-		return strings.Replace(s, "send_batching: auto", "send_batching: "+send, 1)
+		s = strings.Replace(s, "send_batching: auto", "send_batching: "+send, 1)
+		return strings.Replace(s, "clock_priority: auto", "clock_priority: "+prio, 1)
 	})
 	sipAddr := fmt.Sprintf("127.0.0.1:%d", interop.FreeUDPTCPPort(b))
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", interop.FreePort(b, "tcp"))
