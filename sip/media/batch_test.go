@@ -1,45 +1,25 @@
 package media
 
 import (
-	"errors"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/pion/rtp"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/rs/zerolog"
 
 	"github.com/sc115/sc115/sip/media/uring"
 )
 
 // bothSendPaths runs f on an engine that batches the clock's frames with
-// io_uring and on one that sends them one by one. Where the kernel refuses
-// io_uring the batched run skips, but fails under SC115_INTEROP=required.
+// io_uring and on one that sends them one by one (the relay in user space
+// in both). Where the kernel refuses io_uring the batched run skips, but
+// fails under SC115_INTEROP=required.
 func bothSendPaths(t *testing.T, f func(t *testing.T, e *Engine)) {
-	for _, mode := range []string{BatchOn, BatchOff} {
-		t.Run("send_batching="+mode, func(t *testing.T) {
-			cfg := Defaults()
-			cfg.PromptsDir = "../../prompts/de"
-			cfg.RTPPorts = "41000-41999"
-			cfg.KernelForwarding = KernelOff
-			cfg.SendBatching = mode
-			e, err := NewEngine(cfg, "127.0.0.1", nil, zerolog.Nop())
-			if errors.Is(err, uring.ErrUnsupported) {
-				if os.Getenv("SC115_INTEROP") == "required" {
-					t.Fatalf("%v, and SC115_INTEROP=required", err)
-				}
-				t.Skipf("%v; set SC115_INTEROP=required to make this a failure", err)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(e.Close)
-			f(t, e)
-		})
-	}
+	eachMode(t, "send_batching", []string{BatchOn, BatchOff}, func(c *Config, m string) {
+		c.SendBatching, c.KernelForwarding = m, KernelOff
+	}, uring.ErrUnsupported, f)
 }
 
 // TestHoldStreamsOnBothSendPaths: forty callers hear the greeting and then

@@ -18,14 +18,22 @@ import (
 // kernel run skips where the kernel or the process refuses the program,
 // and fails instead under SC115_INTEROP=required (CI runs as root).
 func bothPaths(t *testing.T, f func(t *testing.T, e *Engine)) {
-	for _, mode := range []string{KernelOn, KernelOff} {
-		t.Run("kernel_forwarding="+mode, func(t *testing.T) {
+	eachMode(t, "kernel_forwarding", []string{KernelOn, KernelOff}, func(c *Config, m string) { c.KernelForwarding = m }, kernel.ErrUnsupported, f)
+}
+
+// eachMode runs f on an engine for each of modes of one media setting
+// (set puts it into the config). Where the engine refuses a mode with
+// refused (the kernel or the process lacks the feature) that run skips,
+// and fails instead under SC115_INTEROP=required.
+func eachMode(t *testing.T, name string, modes []string, set func(*Config, string), refused error, f func(t *testing.T, e *Engine)) {
+	for _, mode := range modes {
+		t.Run(name+"="+mode, func(t *testing.T) {
 			cfg := Defaults()
 			cfg.PromptsDir = "../../prompts/de"
 			cfg.RTPPorts = "41000-41999"
-			cfg.KernelForwarding = mode
+			set(&cfg, mode)
 			e, err := NewEngine(cfg, "127.0.0.1", nil, zerolog.Nop())
-			if errors.Is(err, kernel.ErrUnsupported) {
+			if errors.Is(err, refused) {
 				if os.Getenv("SC115_INTEROP") == "required" {
 					t.Fatalf("%v, and SC115_INTEROP=required", err)
 				}
