@@ -56,7 +56,7 @@ func TestConfigErrorsNameFileLineField(t *testing.T) {
 		{"missing municipal hold track", "      # hold_track: hold-burgdorf.wav", "      hold_track: hold-burgdorf.wav", `acd.municipalities[1].hold_track: prompt "hold-burgdorf.wav" not found in`},
 		{"bad latching", "latching: signalled-ip", "latching: loose", `media.latching: "loose" is not one of signalled-ip, strict, any`},
 		{"bad kernel forwarding", "kernel_forwarding: auto", "kernel_forwarding: yes", `media.kernel_forwarding: "yes" is not one of auto, on, off`},
-		{"bad clock priority", "clock_priority: auto", "clock_priority: high", `media.clock_priority: "high" is not one of auto, on, off`},
+		{"bad clock priority", "clock_priority: off", "clock_priority: high", `media.clock_priority: "high" is not one of auto, on, off`},
 		{"bad send batching", "send_batching: auto", "send_batching: sendmmsg", `media.send_batching: "sendmmsg" is not one of auto, on, off`},
 		{"zero federation ring timeout", "federation_ring_timeout: 15s", "federation_ring_timeout: 0s", "acd.federation_ring_timeout: must be positive"},
 	}

@@ -51,9 +51,12 @@ type Config struct {
 	SendBatching string `yaml:"send_batching"`
 	// ClockPriority runs the media clock (prompts, hold audio) on
 	// real-time threads (SCHED_FIFO 10), so that its frames leave on time
-	// however busy the cores are: "auto" (default) where the process may
-	// (root or CAP_SYS_NICE), else at normal priority with one log line;
-	// "on" refuses to start without it; "off" normal priority.
+	// however busy the cores are: "off" (default) normal priority; "auto"
+	// where the process may (root or CAP_SYS_NICE), else at normal
+	// priority with one log line; "on" refuses to start without it. Off by
+	// default because, measured, it costs 12 % more CPU per call at 200
+	// calls/s (every phase's wake-up preempts the call path) and did not
+	// make 5,000 on hold clean (BENCHMARKS.md).
 	ClockPriority string `yaml:"clock_priority"`
 }
 
@@ -68,7 +71,7 @@ const (
 func Defaults() Config {
 	return Config{RTPPorts: "20000-29999", PromptsDir: "prompts/de", HoldTrack: "hold.wav", DefaultGreeting: "greeting.wav",
 		FirstPacketTimeout: 30 * time.Second, IdleTimeout: 15 * time.Second, Latching: LatchSignalledIP,
-		KernelForwarding: KernelAuto, SendBatching: BatchAuto, ClockPriority: PriorityAuto}
+		KernelForwarding: KernelAuto, SendBatching: BatchAuto, ClockPriority: PriorityOff}
 }
 
 // Validate checks the section; errors are *cfgerr.FieldError with a YAML path.

@@ -13,7 +13,7 @@ import (
 const (
 	PriorityAuto = "auto" // real-time where the process may (root, CAP_SYS_NICE), else normal with one log line
 	PriorityOn   = "on"   // fail to start without it
-	PriorityOff  = "off"  // normal priority, Go timers
+	PriorityOff  = "off"  // normal priority, Go timers (the default)
 )
 
 // clockRTPriority is the SCHED_FIFO priority of the media clock's
