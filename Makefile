@@ -44,20 +44,20 @@ test:
 
 ## bench: Go benchmarks (numbers and commands in BENCHMARKS.md)
 bench:
-	$(GO) test -run '^$$' -bench 'Relay|GeneratedFrame' -benchmem -benchtime 200000x ./sip/media/
-	$(GO) test -run '^$$' -bench 'HoldStreams|BridgedCalls' -benchtime 1x ./sip/media/
-	$(GO) test -run '^$$' -bench EnqueueAndMatch -benchtime 3000x ./queue/
-	$(GO) test -run '^$$' -bench RedisCommandsPerCall -benchtime 500x ./acd/
-	$(GO) test -run '^$$' -bench BillMonth -benchtime 2x ./cdr/billing/
-	$(GO) test -run '^$$' -bench CallsThroughAgent -benchtime 6000x ./cmd/sc115/
-	$(GO) test -run '^$$' -bench CallsDuringInviteFlood -benchtime 1x ./cmd/sc115/
-	$(GO) test -run '^$$' -bench Surge -benchtime 1x ./cmd/sc115/
-	$(GO) test -run '^$$' -bench CallsWithWallboardViewers -benchtime 1000x ./cmd/sc115/
-	$(GO) test -run '^$$' -bench SimulateLoadGenerator -benchtime 1x ./cmd/sc115/
-	$(GO) test -run '^$$' -bench MemoryPerLiveCall -benchtime 1x ./cmd/sc115/
-	$(GO) test -run '^$$' -bench CallsWithRTP -benchtime 1x ./cmd/sc115/
-	$(GO) test -run '^$$' -bench HoldThroughBinary -benchtime 1x ./cmd/sc115/
-	$(GO) test -run '^$$' -bench RegisterThroughBinary -benchtime 1x ./cmd/sc115/
+	$(GO) test -timeout 60m -run '^$$' -bench 'Relay|GeneratedFrame' -benchmem -benchtime 200000x ./sip/media/
+	$(GO) test -timeout 60m -run '^$$' -bench 'HoldStreams|BridgedCalls' -benchtime 1x ./sip/media/
+	$(GO) test -timeout 60m -run '^$$' -bench EnqueueAndMatch -benchtime 3000x ./queue/
+	$(GO) test -timeout 60m -run '^$$' -bench RedisCommandsPerCall -benchtime 500x ./acd/
+	$(GO) test -timeout 60m -run '^$$' -bench BillMonth -benchtime 2x ./cdr/billing/
+	$(GO) test -timeout 60m -run '^$$' -bench CallsThroughAgent -benchtime 6000x ./cmd/sc115/
+	$(GO) test -timeout 60m -run '^$$' -bench CallsDuringInviteFlood -benchtime 1x ./cmd/sc115/
+	$(GO) test -timeout 60m -run '^$$' -bench Surge -benchtime 1x ./cmd/sc115/
+	$(GO) test -timeout 60m -run '^$$' -bench CallsWithWallboardViewers -benchtime 1000x ./cmd/sc115/
+	$(GO) test -timeout 60m -run '^$$' -bench SimulateLoadGenerator -benchtime 1x ./cmd/sc115/
+	$(GO) test -timeout 60m -run '^$$' -bench MemoryPerLiveCall -benchtime 1x ./cmd/sc115/
+	$(GO) test -timeout 60m -run '^$$' -bench CallsWithRTP -benchtime 1x ./cmd/sc115/
+	$(GO) test -timeout 60m -run '^$$' -bench HoldThroughBinary -benchtime 1x ./cmd/sc115/
+	$(GO) test -timeout 60m -run '^$$' -bench RegisterThroughBinary -benchtime 1x ./cmd/sc115/
 
 ## lint: gofmt, go vet, staticcheck
 lint:

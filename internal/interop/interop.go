@@ -192,6 +192,15 @@ func (r *Redis) Start() {
 	r.t.Fatalf("redis-server on %s did not come up", addr)
 }
 
+// Pid is the running redis-server's process id (0 when stopped), for a
+// benchmark that reads its memory or CPU.
+func (r *Redis) Pid() int {
+	if r.cmd == nil || r.cmd.Process == nil {
+		return 0
+	}
+	return r.cmd.Process.Pid
+}
+
 // Stop kills redis-server (its data is gone, unless it persists) and
 // waits for it to exit.
 func (r *Redis) Stop() {
