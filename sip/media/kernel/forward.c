@@ -84,6 +84,18 @@ struct {
 	__type(value, struct fwd_val);
 } legs SEC(".maps");
 
+// ports says, for each local UDP port (host order), whether a flow in legs
+// arrives there (non-zero; user space keeps it). Most
+// packets the program sees are for no leg — the audio sc115 itself sends
+// to its callers passes the same ingress hook on loopback — and an array
+// lookup turns them away at a fraction of a missed hash lookup's cost.
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u32);
+} ports SEC(".maps");
+
 #define L4(off, from, to, size) bpf_l4_csum_replace(skb, UDP_CSUM, from, to, BPF_F_MARK_MANGLED_0 | (size))
 #define L4P(from, to) bpf_l4_csum_replace(skb, UDP_CSUM, from, to, BPF_F_MARK_MANGLED_0 | BPF_F_PSEUDO_HDR | 4)
 
@@ -105,6 +117,10 @@ int forward_rtp(struct __sk_buff *skb) {
 	if (ip->version != 4 || ip->ihl != 5 || ip->protocol != IPPROTO_UDP || (ip->frag_off & bpf_htons(0x3fff)))
 		return TCX_NEXT;
 	struct udphdr *udp = data + UDP_OFF;
+	__u32 dport = bpf_ntohs(udp->dest);
+	__u32 *flows = bpf_map_lookup_elem(&ports, &dport);
+	if (!flows || !*flows)
+		return TCX_NEXT;
 	struct fwd_key k = {.local_ip = ip->daddr, .remote_ip = ip->saddr, .local_port = udp->dest, .remote_port = udp->source};
 	struct fwd_val *v = bpf_map_lookup_elem(&legs, &k);
 	if (!v)

@@ -50,6 +50,7 @@ type forwardFwdVal struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	forwardMapLegs        = "legs"
+	forwardMapPorts       = "ports"
 	forwardProgForwardRtp = "forward_rtp"
 )
 
@@ -102,7 +103,8 @@ type forwardProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type forwardMapSpecs struct {
-	Legs *ebpf.MapSpec `ebpf:"legs"`
+	Legs  *ebpf.MapSpec `ebpf:"legs"`
+	Ports *ebpf.MapSpec `ebpf:"ports"`
 }
 
 // forwardVariableSpecs contains global variables before they are loaded into the kernel.
@@ -131,12 +133,14 @@ func (o *forwardObjects) Close() error {
 //
 // It can be passed to loadForwardObjects or ebpf.CollectionSpec.LoadAndAssign.
 type forwardMaps struct {
-	Legs *ebpf.Map `ebpf:"legs"`
+	Legs  *ebpf.Map `ebpf:"legs"`
+	Ports *ebpf.Map `ebpf:"ports"`
 }
 
 func (m *forwardMaps) Close() error {
 	return _ForwardClose(
 		m.Legs,
+		m.Ports,
 	)
 }
 

@@ -24,6 +24,12 @@ type Forwarder struct {
 	local map[netip.Addr]bool
 	ifmu  sync.Mutex
 	ifidx map[netip.Addr]int // remote peer → the interface its route leaves by
+	// flowmu guards flows and perPort, the user-space side of the ports
+	// map: which flows are in legs, and how many of them arrive at each
+	// local port.
+	flowmu  sync.Mutex
+	flows   map[forwardFwdKey]struct{}
+	perPort map[uint16]uint32
 }
 
 // Flow is a packet as it arrives at a leg: the leg's own socket and the
@@ -65,7 +71,7 @@ func Open(ip netip.Addr) (*Forwarder, error) {
 		return nil, fmt.Errorf("%w: media address %s is not IPv4", ErrUnsupported, ip)
 	}
 	_ = rlimit.RemoveMemlock() // kernels before 5.11 account BPF maps against it
-	f := &Forwarder{local: map[netip.Addr]bool{}, ifidx: map[netip.Addr]int{}}
+	f := &Forwarder{local: map[netip.Addr]bool{}, ifidx: map[netip.Addr]int{}, flows: map[forwardFwdKey]struct{}{}, perPort: map[uint16]uint32{}}
 	if err := loadForwardObjects(&f.objs, nil); err != nil {
 		return nil, fmt.Errorf("%w: loading the program: %v", ErrUnsupported, err)
 	}
@@ -134,7 +140,40 @@ func (f *Forwarder) Put(fl Flow, r Route) error {
 		}
 		v.Ifindex = uint32(i)
 	}
-	return f.objs.Legs.Put(&k, &v)
+	f.flowmu.Lock()
+	defer f.flowmu.Unlock()
+	_, known := f.flows[k]
+	if !known {
+		// The port first, so that the route's first packet finds it.
+		if err := f.countPort(fl.Local.Port(), +1); err != nil {
+			return err
+		}
+	}
+	if err := f.objs.Legs.Put(&k, &v); err != nil {
+		if !known {
+			_ = f.countPort(fl.Local.Port(), -1)
+		}
+		return err
+	}
+	f.flows[k] = struct{}{}
+	return nil
+}
+
+// countPort adds d to the flows arriving at local port p, and tells the
+// program when that number becomes or stops being zero (flowmu held).
+func (f *Forwarder) countPort(p uint16, d int) error {
+	n := uint32(int(f.perPort[p]) + d)
+	if (n == 0) != (f.perPort[p] == 0) {
+		if err := f.objs.Ports.Put(uint32(p), n); err != nil {
+			return err
+		}
+	}
+	if n == 0 {
+		delete(f.perPort, p)
+	} else {
+		f.perPort[p] = n
+	}
+	return nil
 }
 
 // Read returns fl's counters so far, false if the kernel has no route for it.
@@ -152,8 +191,17 @@ func (f *Forwarder) Read(fl Flow) (Counters, bool) {
 func (f *Forwarder) Remove(fl Flow) (Counters, bool) {
 	k, ok := key(fl)
 	var v forwardFwdVal
-	if !ok || f.objs.Legs.LookupAndDelete(&k, &v) != nil {
+	if !ok {
 		return Counters{}, false
+	}
+	f.flowmu.Lock()
+	defer f.flowmu.Unlock()
+	if f.objs.Legs.LookupAndDelete(&k, &v) != nil {
+		return Counters{}, false
+	}
+	if _, known := f.flows[k]; known {
+		delete(f.flows, k)
+		_ = f.countPort(fl.Local.Port(), -1)
 	}
 	return counters(&v), true
 }

@@ -138,3 +138,60 @@ func TestForwardRewritesAsTheRelay(t *testing.T) {
 		t.Fatal("after Remove the packet did not reach leg A unchanged")
 	}
 }
+
+// TestPortFilterFollowsTheFlows: the program looks a packet up only on a
+// port where a flow arrives; the ports map says so while any flow of the
+// port is in the kernel — two callers' flows on one leg's socket, a route
+// put again — and no longer once the last is removed.
+func TestPortFilterFollowsTheFlows(t *testing.T) {
+	f := openForTest(t)
+	callerA, callerB, leg, out, agent := udp(t), udp(t), udp(t), udp(t), udp(t)
+	flA, flB := Flow{Local: ap(leg), Remote: ap(callerA)}, Flow{Local: ap(leg), Remote: ap(callerB)}
+	r := Route{From: ap(out), To: ap(agent), InSSRC: 7, OutSSRC: 9, InPT: 8, OutPT: 8}
+	filtered := func() bool {
+		var n uint32
+		if err := f.objs.Ports.Lookup(uint32(ap(leg).Port()), &n); err != nil {
+			t.Fatal(err)
+		}
+		return n != 0
+	}
+	for _, fl := range []Flow{flA, flB, flA} {
+		if err := f.Put(fl, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !filtered() {
+		t.Fatal("the leg's port is not in the ports map with two flows")
+	}
+	if _, ok := f.Remove(flA); !ok {
+		t.Fatal("flow A was not in the kernel")
+	}
+	if !filtered() {
+		t.Fatal("removing one of two flows took the port out")
+	}
+	// Flow B is still forwarded in the kernel.
+	payload := make([]byte, 160)
+	if _, err := callerB.WriteToUDPAddrPort(rtpPacket(false, 8, 1, 160, 7, payload), ap(leg)); err != nil {
+		t.Fatal(err)
+	}
+	if _, from := readFrom(t, agent); from != ap(out) {
+		t.Fatalf("flow B's packet came from %s, want %s", from, ap(out))
+	}
+	if _, ok := f.Remove(flB); !ok {
+		t.Fatal("flow B was not in the kernel")
+	}
+	if filtered() {
+		t.Fatal("the port is still in the ports map with no flow")
+	}
+	if _, ok := f.Remove(flB); ok {
+		t.Fatal("flow B removed twice")
+	}
+	// A packet for the port reaches the leg's socket unchanged.
+	pkt := rtpPacket(false, 8, 2, 320, 7, payload)
+	if _, err := callerB.WriteToUDPAddrPort(pkt, ap(leg)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := readFrom(t, leg); string(got) != string(pkt) {
+		t.Fatal("with no flow the packet did not reach the leg unchanged")
+	}
+}
