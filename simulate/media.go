@@ -37,8 +37,10 @@ type mediaPort struct {
 	// the leg's. late counts pacer ticks that came more than a frame late
 	// (the generator itself fell behind: a measurement it spoils).
 	sent, got, wrongLaw, late atomic.Int64
-	done                      chan struct{}
-	wg                        sync.WaitGroup
+	// paced, with measure: the streams that have had generated audio.
+	paced atomic.Int64
+	done  chan struct{}
+	wg    sync.WaitGroup
 
 	// measure: record each stream's pacing of generated audio (hold) from
 	// kernel receive timestamps; held collects the streams detached.
@@ -83,6 +85,7 @@ type stream struct {
 	heardOnce sync.Once
 	heard     chan struct{} // closed at the first expected frame
 	heardYet  bool          // reader only
+	pacedYet  bool          // reader only: a generated frame came
 	pace      pacing        // reader only, with measure
 }
 
@@ -192,6 +195,10 @@ func (m *mediaPort) count(st *stream, d datagram) {
 	}
 	if !bytes.Equal(payload, st.expect) {
 		if m.measure && !st.heardYet {
+			if !st.pacedYet {
+				st.pacedYet = true
+				m.paced.Add(1)
+			}
 			if at := kernelTime(d.oob); m.inWindow(at) {
 				if from := m.windowFrom.Load(); from != 0 && st.pace.frames > 0 && st.pace.first < from {
 					st.pace.reset() // the window opened: what came before is not measured

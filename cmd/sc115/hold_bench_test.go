@@ -30,7 +30,8 @@ import (
 // counted and dropped in the kernel), path=user off; send_batching on
 // sends each clock phase's frames with one io_uring submission, off with
 // one sendto each; clock_priority on runs the media clock on real-time
-// threads.
+// threads. bare-sender is the physical limit in the same run: the same
+// generator against a bare paced sender instead of sc115 (benchHoldBare).
 //
 //	go test -run '^$' -bench HoldThroughBinary -benchtime 1x ./cmd/sc115/
 func BenchmarkHoldThroughBinary(b *testing.B) {
@@ -44,6 +45,7 @@ func BenchmarkHoldThroughBinary(b *testing.B) {
 				benchHold(b, n, c.path, c.send, c.prio)
 			})
 		}
+		b.Run(fmt.Sprintf("callers=%d/bare-sender", n), func(b *testing.B) { benchHoldBare(b, n) })
 	}
 }
 
@@ -107,9 +109,20 @@ func benchHold(b *testing.B, n int, path, send, prio string) {
 	case <-time.After(2 * time.Minute):
 		b.Fatalf("simulate did not end after SIGINT\n%s", out.String())
 	}
-	m := holdLine.FindStringSubmatch(out.String())
+	b.Logf("%s", out.String())
+	reportHoldLine(b, out.String())
+	b.ReportMetric(skipped, "skipped")
+	b.ReportMetric(refused, "send-refused")
+	b.ReportMetric(cores, "sc115-cores")
+	b.ReportMetric(simCores, "generator-cores")
+}
+
+// reportHoldLine reports what the generator's hold line says: callers,
+// frames a second each (mean, lowest) and the lateness quantiles.
+func reportHoldLine(b *testing.B, report string) {
+	m := holdLine.FindStringSubmatch(report)
 	if m == nil {
-		b.Fatalf("no hold line in the report\n%s", out.String())
+		b.Fatalf("no hold line in the report\n%s", report)
 	}
 	ms := func(s string) float64 {
 		d, err := time.ParseDuration(s)
@@ -121,15 +134,10 @@ func benchHold(b *testing.B, n int, path, send, prio string) {
 	streams, _ := strconv.Atoi(m[1])
 	fps, _ := strconv.ParseFloat(m[3], 64)
 	lowest, _ := strconv.ParseFloat(m[4], 64)
-	b.Logf("%s", out.String())
 	b.ReportMetric(float64(streams), "callers")
 	b.ReportMetric(fps, "frames/s")
 	b.ReportMetric(lowest, "lowest-frames/s")
 	b.ReportMetric(ms(m[5]), "late-p50-ms")
 	b.ReportMetric(ms(m[6]), "late-p99-ms")
 	b.ReportMetric(ms(m[7]), "late-max-ms")
-	b.ReportMetric(skipped, "skipped")
-	b.ReportMetric(refused, "send-refused")
-	b.ReportMetric(cores, "sc115-cores")
-	b.ReportMetric(simCores, "generator-cores")
 }

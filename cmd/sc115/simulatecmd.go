@@ -41,8 +41,12 @@ func simulateCmd(args []string) int {
 	startAt := fs.String("start", "Mon 08:00", "with --profile: where in the week the run begins")
 	perResident := fs.Float64("calls-per-resident-year", 0.3, "with --profile: the municipality's calls per resident and year (its population from --config)")
 	measureHold := fs.Bool("measure-hold", false, "measure how evenly sc115 paces the audio callers hear before an agent (kernel receive times): frames a second, lateness")
+	bareHold := fs.String("bare-hold", "", "measure a bare paced sender instead of sc115, as --measure-hold does: its sockets are HOST:LOW-HIGH, one a caller; prints where they must send, runs until interrupted")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *bareHold != "" {
+		return simulateBareHold(*bareHold)
 	}
 	cfg := simulate.Config{Target: *target, Dialed: *dial, Rate: *rate, Calls: *calls, Talk: *talk, Patience: *patience, RingDelay: *ring,
 		Wrapup: *wrapup, WrapupMean: *wrapupMean, Threshold: *threshold, Seed: *seed, Progress: os.Stderr, MeasureHold: *measureHold}
@@ -141,8 +145,7 @@ func simulateCmd(args []string) int {
 		if h.Window > 0 {
 			over = fmt.Sprintf("the %.1f s all %d calls were on the line", h.Window.Seconds(), cfg.Calls)
 		}
-		fmt.Printf("hold: %d callers, %d frames, %.2f frames/s each (lowest %.2f); late p50 %v p99 %v max %v; over %s\n", h.Streams, h.Frames,
-			h.FPSMean, h.FPSMin, h.LateP50, h.LateP99, h.LateMax, over)
+		printHold(h, over)
 	}
 	if r.PeakLive > 0 {
 		fmt.Printf("generator: %d calls alive at the peak, %d goroutines then (%d before the first call): %.2f per call\n",
