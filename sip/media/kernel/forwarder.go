@@ -30,6 +30,24 @@ type Forwarder struct {
 	flowmu  sync.Mutex
 	flows   map[forwardFwdKey]struct{}
 	perPort map[uint16]uint32
+	// closeMu orders Close after every use of the maps: a leg's media
+	// watchdog may still read its counters while the engine shuts down,
+	// and a closed map's descriptor must not be used (or reused).
+	closeMu sync.RWMutex
+	closed  bool
+}
+
+// ErrClosed says the forwarder was closed.
+var ErrClosed = errors.New("kernel forwarder closed")
+
+// use holds off Close until done is called; false if it was closed.
+func (f *Forwarder) use() (done func(), ok bool) {
+	f.closeMu.RLock()
+	if f.closed {
+		f.closeMu.RUnlock()
+		return nil, false
+	}
+	return f.closeMu.RUnlock, true
 }
 
 // Flow is a packet as it arrives at a leg: the leg's own socket and the
@@ -106,8 +124,16 @@ func Open(ip netip.Addr) (*Forwarder, error) {
 	return f, nil
 }
 
-// Close detaches the program and frees its map.
+// Close detaches the program and frees its maps, once every use in
+// progress is over; afterwards Put fails with ErrClosed and Read, Remove
+// and Live find nothing. Closing twice is harmless.
 func (f *Forwarder) Close() {
+	f.closeMu.Lock()
+	defer f.closeMu.Unlock()
+	if f.closed {
+		return
+	}
+	f.closed = true
 	for _, l := range f.links {
 		_ = l.Close()
 	}
@@ -140,6 +166,11 @@ func (f *Forwarder) Put(fl Flow, r Route) error {
 		}
 		v.Ifindex = uint32(i)
 	}
+	done, open := f.use()
+	if !open {
+		return ErrClosed
+	}
+	defer done()
 	f.flowmu.Lock()
 	defer f.flowmu.Unlock()
 	_, known := f.flows[k]
@@ -179,8 +210,16 @@ func (f *Forwarder) countPort(p uint16, d int) error {
 // Read returns fl's counters so far, false if the kernel has no route for it.
 func (f *Forwarder) Read(fl Flow) (Counters, bool) {
 	k, ok := key(fl)
+	if !ok {
+		return Counters{}, false
+	}
+	done, open := f.use()
+	if !open {
+		return Counters{}, false
+	}
+	defer done()
 	var v forwardFwdVal
-	if !ok || f.objs.Legs.Lookup(&k, &v) != nil {
+	if f.objs.Legs.Lookup(&k, &v) != nil {
 		return Counters{}, false
 	}
 	return counters(&v), true
@@ -194,6 +233,11 @@ func (f *Forwarder) Remove(fl Flow) (Counters, bool) {
 	if !ok {
 		return Counters{}, false
 	}
+	done, open := f.use()
+	if !open {
+		return Counters{}, false
+	}
+	defer done()
 	f.flowmu.Lock()
 	defer f.flowmu.Unlock()
 	if f.objs.Legs.LookupAndDelete(&k, &v) != nil {
@@ -209,6 +253,11 @@ func (f *Forwarder) Remove(fl Flow) (Counters, bool) {
 // Live sums the packets of the routes in the kernel now: those forwarded
 // to another leg, and those a sink counted and dropped.
 func (f *Forwarder) Live() (forwarded, sunk uint64) {
+	done, open := f.use()
+	if !open {
+		return 0, 0
+	}
+	defer done()
 	var k forwardFwdKey
 	var v forwardFwdVal
 	it := f.objs.Legs.Iterate()

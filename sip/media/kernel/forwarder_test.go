@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"encoding/binary"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -194,4 +195,61 @@ func TestPortFilterFollowsTheFlows(t *testing.T) {
 	if got, _ := readFrom(t, leg); string(got) != string(pkt) {
 		t.Fatal("with no flow the packet did not reach the leg unchanged")
 	}
+}
+
+// TestUseWhileClosing: a leg's watchdog may read its counters while the
+// engine shuts the forwarder down (seen under -race in CI): reads racing
+// Close are safe, and after it Put, Read, Remove and Live find nothing.
+func TestUseWhileClosing(t *testing.T) {
+	f := openForTest(t)
+	caller, leg := udp(t), udp(t)
+	fl := Flow{Local: ap(leg), Remote: ap(caller)}
+	if err := f.Put(fl, Route{Sink: true, InSSRC: 7, InPT: 8}); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	readers := make(chan int, 4)
+	for range 4 {
+		go func() {
+			n := 0
+			for {
+				select {
+				case <-stop:
+					readers <- n
+					return
+				default:
+				}
+				f.Read(fl)
+				f.Live()
+				n++
+			}
+		}()
+	}
+	// Close once the readers are reading, however slowly they start.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+		if c, ok := f.Read(fl); ok && c.Packets == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the flow was never readable")
+		}
+	}
+	f.Close()
+	close(stop)
+	for range 4 {
+		<-readers
+	}
+	if _, ok := f.Read(fl); ok {
+		t.Fatal("Read found the flow after Close")
+	}
+	if _, ok := f.Remove(fl); ok {
+		t.Fatal("Remove found the flow after Close")
+	}
+	if fw, sunk := f.Live(); fw != 0 || sunk != 0 {
+		t.Fatalf("Live after Close: %d, %d", fw, sunk)
+	}
+	if err := f.Put(fl, Route{Sink: true, InSSRC: 7, InPT: 8}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Put after Close: %v, want ErrClosed", err)
+	}
+	f.Close() // twice: harmless (the cleanup closes it once more)
 }
