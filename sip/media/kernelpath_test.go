@@ -141,10 +141,19 @@ func TestKernelPathCarriesTheRelaysStream(t *testing.T) {
 
 		// Hold (the agent leg mutes), nothing reaches the agent; resume.
 		b.SetMuted(true)
+		drops := testutil.ToFloat64(e.m.relayDrops)
 		for i := range 5 {
 			caller.send(t, a.Local(), 8, ssrc, frameOf(100+i))
 		}
 		waitReceived(t, a, 50+3+1+5)
+		// A packet is counted received before the relay decides on it:
+		// resume only once all five were dropped, or the last may go out
+		// after the resume (seen once in CI).
+		for deadline := time.Now().Add(20 * time.Second); testutil.ToFloat64(e.m.relayDrops) < drops+5; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%v of the 5 packets on hold dropped", testutil.ToFloat64(e.m.relayDrops)-drops)
+			}
+		}
 		b.SetMuted(false)
 		stream(20, "after resume")
 
