@@ -79,7 +79,12 @@ func (w *mediaWatch) check() {
 	case now.Before(w.grace):
 	case w.s.media.Silent(w.sess, now):
 		w.s.media.MediaTimeouts()
-		w.s.log.Warn().Str("local", w.sess.Local().String()).Msg("media timeout: no RTP; ending the leg")
+		ev := w.s.log.Warn().Str("local", w.sess.Local().String()).Uint64("received", w.sess.Received()).
+			Str("kernel", w.sess.KernelState()).Dur("age", now.Sub(w.sess.Created()))
+		if last := w.sess.LastReceived(); !last.IsZero() {
+			ev = ev.Dur("silent_for", now.Sub(last))
+		}
+		ev.Msg("media timeout: no RTP; ending the leg")
 		w.r.set(EndReasonMediaTimeout)
 		w.mu.Unlock()
 		w.hangup() // on the timer's own goroutine: the BYE may wait for its answer

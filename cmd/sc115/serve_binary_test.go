@@ -3,11 +3,13 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // serveBinary starts `sc115 serve` (bin, from buildBinary) on cfgPath in
@@ -32,6 +34,18 @@ func serveBinary(ctx context.Context, b *testing.B, bin, cfgPath, sipAddr, httpA
 	for sc.Scan() && !strings.Contains(sc.Text(), "CDRs") {
 		banner.WriteString(sc.Text() + "\n")
 	}
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	// SC115_BENCH_SERVE_LOG=FILE keeps the server's log of a benchmark
+	// (appended: one file for all its runs) to see why calls ended.
+	var keep io.Writer = io.Discard
+	if name := os.Getenv("SC115_BENCH_SERVE_LOG"); name != "" {
+		f, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = f.Close() })
+		fmt.Fprintf(f, "=== %s %s\n", b.Name(), time.Now().Format(time.RFC3339))
+		keep = f
+	}
+	go func() { _, _ = io.Copy(keep, stdout) }()
 	return serve, banner.String()
 }

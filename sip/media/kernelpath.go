@@ -71,8 +71,8 @@ func (s *Session) kernelSink(from netip.AddrPort, ssrc uint32, pt uint8) {
 	}
 	s.out.mu.Lock()
 	defer s.out.mu.Unlock()
-	if s.peer.Load() != nil {
-		return // bridged meanwhile: Bridge drops sinks only after it set the peers
+	if s.peer.Load() != nil || s.closed.Load() {
+		return // bridged meanwhile (Bridge drops sinks only after it set the peers), or closing
 	}
 	s.sinkDropLocked()
 	kr := &kroute{flow: fl, ssrc: ssrc, in: s}
@@ -93,13 +93,41 @@ func (s *Session) sinkDropLocked() {
 		return
 	}
 	s.out.sink = nil
-	s.kin.CompareAndSwap(kr, nil)
 	if kr.failed {
+		s.kin.CompareAndSwap(kr, nil)
 		return
 	}
+	s.takeLast(kr.flow)
+	s.kin.CompareAndSwap(kr, nil)
 	s.eng.m.kernelRoutes.Dec()
 	if c, ok := s.eng.kernel.Remove(kr.flow); ok && c.Packets > 0 {
 		s.absorbReceived(c)
+	}
+}
+
+// takeLast makes the time of the last packet the kernel counted on fl
+// s's own, before s lets go of the flow (its kin) and takes over the
+// counts: between the two, s sees neither, and without this the media
+// watchdog would find only user space's last packet — from before the
+// kernel took over, maybe longer ago than the idle timeout — and hang up a
+// caller who is talking (hundreds of waiting callers were, under a
+// 5,000-caller overload).
+func (s *Session) takeLast(fl kernel.Flow) {
+	if c, ok := s.eng.kernel.Read(fl); ok {
+		s.noteLast(c.Last)
+	}
+}
+
+// noteLast moves s's last-received time up to t, never back.
+func (s *Session) noteLast(t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	for n := t.UnixNano(); ; {
+		old := s.lastRx.Load()
+		if n <= old || s.lastRx.CompareAndSwap(old, n) {
+			return
+		}
 	}
 }
 
@@ -107,9 +135,7 @@ func (s *Session) sinkDropLocked() {
 // received by s.
 func (s *Session) absorbReceived(c kernel.Counters) {
 	s.rxPackets.Add(c.Packets)
-	if last := c.Last.UnixNano(); last > s.lastRx.Load() {
-		s.lastRx.Store(last)
-	}
+	s.noteLast(c.Last)
 	s.eng.m.packetsIn.Add(c.Packets)
 	s.eng.m.kernelPackets.Add(c.Packets)
 }
@@ -129,6 +155,9 @@ func (s *Session) kernelOfferLocked(src *Session, from netip.AddrPort, ssrc uint
 	fl := kernel.Flow{Local: src.sock.local, Remote: from}
 	if kr := s.out.kr; kr != nil && kr.flow == fl && kr.ssrc == ssrc {
 		return // already there, or refused for this flow
+	}
+	if s.closed.Load() || src.closed.Load() {
+		return // Close's drops are done or under way: a route put now would outlive the leg
 	}
 	if in.Codec != p.Codec || s.muted.Load() || s.player.Load() != nil || s.srtp.Load() != nil || src.srtp.Load() != nil || src.peer.Load() != s {
 		return
@@ -167,6 +196,7 @@ func (s *Session) kernelDropLocked() {
 	if kr.failed {
 		return
 	}
+	kr.in.takeLast(kr.flow)
 	kr.in.kin.CompareAndSwap(kr, nil)
 	s.eng.m.kernelRoutes.Dec()
 	c, ok := s.eng.kernel.Remove(kr.flow)
@@ -225,4 +255,25 @@ func (s *Session) kernelSent() uint64 {
 	}
 	c, _ := s.eng.kernel.Read(kr.flow)
 	return c.Packets
+}
+
+// KernelState says how the kernel takes this leg's incoming audio now, for
+// logs: "sink" (counted and dropped), "route" (forwarded to the bridged
+// leg), "refused" (the kernel would not take it: user space reads it),
+// "untracked" (the kernel takes audio at this leg's port that the leg does
+// not know of: a bug) or "" (user space reads it).
+func (s *Session) KernelState() string {
+	kr := s.kin.Load()
+	switch {
+	case kr == nil && s.eng.kernel != nil && s.eng.kernel.FlowsAt(s.sock.local.Port()) > 0:
+		return "untracked"
+	case kr == nil:
+		return ""
+	case kr.failed:
+		return "refused"
+	case kr.out == nil:
+		return "sink"
+	default:
+		return "route"
+	}
 }

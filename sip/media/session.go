@@ -74,6 +74,7 @@ type Session struct {
 	rxRTCP    atomic.Uint64
 	lastRx    atomic.Int64
 	closeOnce sync.Once
+	closed    atomic.Bool // set first thing in Close
 	created   time.Time
 }
 
@@ -159,8 +160,11 @@ func (s *Session) Sent() uint64 { return s.txPackets.Load() + s.kernelSent() }
 // LastReceived is when the last RTP packet arrived (zero if none),
 // whether user space or the kernel took it.
 func (s *Session) LastReceived() time.Time {
+	// The kernel's count first: if the leg let go of it meanwhile, it
+	// took the kernel's last packet time over before (takeLast).
+	_, k := s.kernelReceived()
 	n := s.lastRx.Load()
-	if _, k := s.kernelReceived(); !k.IsZero() && k.UnixNano() > n {
+	if !k.IsZero() && k.UnixNano() > n {
 		n = k.UnixNano()
 	}
 	if n == 0 {
@@ -236,21 +240,43 @@ func Bridge(a, b *Session) {
 // while the agent leaves).
 func Unbridge(s *Session) {
 	p := s.peer.Swap(nil)
-	if p != nil {
-		p.peer.CompareAndSwap(s, nil)
-		p.kernelDropBoth()
+	if p == nil {
+		// Bridged to no one already (every prompt a waiting caller hears
+		// comes this way): a sink stays, nothing it does changes; handing
+		// it back to user space and the next packet again would only
+		// churn the kernel's map.
+		s.kernelDrop()
+		return
 	}
+	p.peer.CompareAndSwap(s, nil)
+	p.kernelDropBoth()
 	s.kernelDropBoth()
 }
+
+// testHookClosing, if set (by tests only), runs in Close between taking
+// the leg out of the kernel and out of its poller: where a packet the
+// poller handles meanwhile would put it back.
+var testHookClosing func()
 
 // Close releases the socket and stops everything on the leg.
 func (s *Session) Close() {
 	s.closeOnce.Do(func() {
+		// First, so that no packet still on its way through the pollers
+		// puts a sink or a route into the kernel once the drops below are
+		// done (kernelSink, kernelOfferLocked): it would outlive the leg.
+		s.closed.Store(true)
 		s.StopPlaying()
-		if p := s.peer.Swap(nil); p != nil {
+		p := s.peer.Swap(nil)
+		if p != nil {
 			p.peer.CompareAndSwap(s, nil)
 		}
 		s.kernelDropBoth()
+		if p != nil {
+			p.kernelDrop() // a route into p that a packet of ours put meanwhile
+		}
+		if testHookClosing != nil {
+			testHookClosing()
+		}
 		s.poller.remove(s)
 		s.sock.close()
 		s.rtcp.close()
@@ -453,3 +479,6 @@ func (s *Session) accept(p *Params, from netip.AddrPort) bool {
 func unmapped(ap netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
+
+// Created is when the session was opened (its socket bound).
+func (s *Session) Created() time.Time { return s.created }

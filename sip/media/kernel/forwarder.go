@@ -333,3 +333,11 @@ func counters(v *forwardFwdVal) Counters {
 	}
 	return c
 }
+
+// FlowsAt is how many flows the kernel takes at local port p (for logs:
+// a leg whose audio the kernel takes while the leg does not know it).
+func (f *Forwarder) FlowsAt(p uint16) int {
+	f.flowmu.Lock()
+	defer f.flowmu.Unlock()
+	return int(f.perPort[p])
+}
