@@ -39,7 +39,7 @@ func (r *endReason) get() string {
 // their own for every leg (issue 18: a goroutine's stack is memory each
 // live call holds).
 func (s *Server) watchMedia(sess *media.Session, ended <-chan struct{}, r *endReason, h *holdState, hangup func(), firstRTP func()) {
-	w := &mediaWatch{s: s, sess: sess, ended: ended, r: r, h: h, hangup: hangup, firstRTP: firstRTP}
+	w := &mediaWatch{s: s, sess: sess, ended: ended, r: r, h: h, hangup: hangup, firstRTP: firstRTP, start: time.Now()}
 	w.mu.Lock()
 	w.t = time.AfterFunc(time.Second, w.check)
 	w.mu.Unlock()
@@ -57,6 +57,7 @@ type mediaWatch struct {
 	t        *time.Timer
 	firstRTP func()
 	grace    time.Time // after a resume, give the phone time to send again
+	start    time.Time // when the leg was answered: the first packet is due within first_packet_timeout
 }
 
 // check is one second's look at the leg; it sets the next unless the leg
@@ -77,10 +78,10 @@ func (w *mediaWatch) check() {
 	case w.h.isHeld():
 		w.grace = now.Add(w.s.media.IdleTimeout() + time.Second) // a held leg may rightly send nothing (a=inactive)
 	case now.Before(w.grace):
-	case w.s.media.Silent(w.sess, now):
+	case w.s.media.Silent(w.sess, w.start, now):
 		w.s.media.MediaTimeouts()
 		ev := w.s.log.Warn().Str("local", w.sess.Local().String()).Uint64("received", w.sess.Received()).
-			Str("kernel", w.sess.KernelState()).Dur("age", now.Sub(w.sess.Created()))
+			Str("kernel", w.sess.KernelState()).Dur("answered_for", now.Sub(w.start))
 		if last := w.sess.LastReceived(); !last.IsZero() {
 			ev = ev.Dur("silent_for", now.Sub(last))
 		}

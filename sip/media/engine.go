@@ -103,11 +103,13 @@ func NewEngine(cfg Config, ip string, reg prometheus.Registerer, log zerolog.Log
 func (e *Engine) Prompt(name string) *Prompt { return e.prompts[name] }
 
 // Silent reports whether a leg has been without RTP for longer than the
-// configured timeouts (from its start if nothing ever came).
-func (e *Engine) Silent(s *Session, now time.Time) bool {
+// configured timeouts: since answered (the call's ACK; the socket may be
+// bound seconds before, while the 200 OK waits for it) if nothing ever
+// came, else since its last packet.
+func (e *Engine) Silent(s *Session, answered, now time.Time) bool {
 	last := s.LastReceived()
 	if last.IsZero() {
-		return e.cfg.FirstPacketTimeout > 0 && now.Sub(s.created) > e.cfg.FirstPacketTimeout
+		return e.cfg.FirstPacketTimeout > 0 && now.Sub(answered) > e.cfg.FirstPacketTimeout
 	}
 	return e.cfg.IdleTimeout > 0 && now.Sub(last) > e.cfg.IdleTimeout
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/sc115/sc115/sip/media/kernel"
@@ -26,20 +27,10 @@ func TestLegNotSilentWhileTheKernelHandsItBack(t *testing.T) {
 	for _, bridged := range []bool{false, true} {
 		name := map[bool]string{false: "sink", true: "route"}[bridged]
 		t.Run(name, func(t *testing.T) {
-			cfg := Defaults()
-			cfg.PromptsDir = "../../prompts/de"
-			cfg.RTPPorts = "41000-41999"
-			cfg.KernelForwarding = KernelOn
-			cfg.IdleTimeout = 100 * time.Millisecond
-			e, err := NewEngine(cfg, "127.0.0.1", nil, zerolog.Nop())
-			if errors.Is(err, kernel.ErrUnsupported) && os.Getenv("SC115_INTEROP") != "required" {
-				t.Skipf("%v; set SC115_INTEROP=required to make this a failure", err)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(e.Close)
+			const idle = 100 * time.Millisecond
+			e := kernelEngine(t, nil, func(c *Config) { c.IdleTimeout = idle })
 			var a, b *Session
+			var err error
 			var caller *peer
 			if bridged {
 				a, b, caller, _ = bridgedPair(t, e)
@@ -90,7 +81,7 @@ func TestLegNotSilentWhileTheKernelHandsItBack(t *testing.T) {
 				}
 				// Long enough that only the kernel's count says the leg
 				// is alive: user space saw nothing since the route was put.
-				time.Sleep(5 * cfg.IdleTimeout / 2)
+				time.Sleep(5 * idle / 2)
 				var silent atomic.Bool
 				done := make(chan struct{})
 				go func() {
@@ -103,12 +94,12 @@ func TestLegNotSilentWhileTheKernelHandsItBack(t *testing.T) {
 					case <-done:
 						break watch
 					default:
-						if e.Silent(a, time.Now()) {
+						if e.Silent(a, a.Created(), time.Now()) {
 							silent.Store(true)
 						}
 					}
 				}
-				if silent.Load() || e.Silent(a, time.Now()) {
+				if silent.Load() || e.Silent(a, a.Created(), time.Now()) {
 					t.Fatalf("round %d: the leg looked silent while its caller talked (last packet %v ago)", round, time.Since(a.LastReceived()))
 				}
 			}
@@ -122,18 +113,7 @@ func TestLegNotSilentWhileTheKernelHandsItBack(t *testing.T) {
 // took it out, and it stayed (counting a stranger's audio at that port)
 // until the port was used again.
 func TestClosedLegLeavesNothingInTheKernel(t *testing.T) {
-	cfg := Defaults()
-	cfg.PromptsDir = "../../prompts/de"
-	cfg.RTPPorts = "41000-41999"
-	cfg.KernelForwarding = KernelOn
-	e, err := NewEngine(cfg, "127.0.0.1", nil, zerolog.Nop())
-	if errors.Is(err, kernel.ErrUnsupported) && os.Getenv("SC115_INTEROP") != "required" {
-		t.Skipf("%v; set SC115_INTEROP=required to make this a failure", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
+	e := kernelEngine(t, nil, nil)
 	// Widen the moment between Close's drops and the poller letting go,
 	// as an overloaded machine does by itself.
 	testHookClosing = func() { time.Sleep(5 * time.Millisecond) }
@@ -171,5 +151,49 @@ func TestClosedLegLeavesNothingInTheKernel(t *testing.T) {
 		if n := e.kernel.FlowsAt(a.Local().Port()); n != 0 {
 			t.Fatalf("round %d: %d flows left in the kernel at the closed leg's port", round, n)
 		}
+	}
+}
+
+// kernelEngine is an engine forwarding in the kernel (set may change its
+// config first), metrics in reg (nil: none). It skips where the kernel or
+// the process refuses the program, and fails instead under
+// SC115_INTEROP=required (CI runs as root).
+func kernelEngine(t *testing.T, reg prometheus.Registerer, set func(*Config)) *Engine {
+	t.Helper()
+	cfg := Defaults()
+	cfg.PromptsDir = "../../prompts/de"
+	cfg.RTPPorts = "41000-41999"
+	cfg.KernelForwarding = KernelOn
+	if set != nil {
+		set(&cfg)
+	}
+	e, err := NewEngine(cfg, "127.0.0.1", reg, zerolog.Nop())
+	if errors.Is(err, kernel.ErrUnsupported) && os.Getenv("SC115_INTEROP") != "required" {
+		t.Skipf("%v; set SC115_INTEROP=required to make this a failure", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	return e
+}
+
+// TestFirstPacketDueFromTheAnswer: a leg that never sent RTP is silent
+// first_packet_timeout after the call was answered, not after its socket
+// was bound — under load the ACK may come seconds after the 200 OK.
+func TestFirstPacketDueFromTheAnswer(t *testing.T) {
+	e := testEngine(t)
+	a, err := e.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	now := time.Now()
+	a.created = now.Add(-time.Hour) // bound long ago, answered just now
+	if e.Silent(a, now, now) {
+		t.Fatal("a leg answered just now counts as silent: the first packet's time counts from the socket")
+	}
+	if !e.Silent(a, now.Add(-e.cfg.FirstPacketTimeout-time.Second), now) {
+		t.Fatalf("a leg answered %v ago without a packet does not count as silent", e.cfg.FirstPacketTimeout+time.Second)
 	}
 }

@@ -188,10 +188,10 @@ func TestKernelPathCarriesTheRelaysStream(t *testing.T) {
 		if got := a.LastReceived(); got.Before(start.Add(time.Second)) {
 			t.Errorf("last packet at %v after the start of a 1.2 s stream, want after 1 s", got.Sub(start))
 		}
-		if e.Silent(a, time.Now()) {
+		if e.Silent(a, a.Created(), time.Now()) {
 			t.Error("the leg counts as silent while its RTP flows")
 		}
-		if !e.Silent(a, time.Now().Add(e.IdleTimeout()+time.Second)) {
+		if !e.Silent(a, a.Created(), time.Now().Add(e.IdleTimeout()+time.Second)) {
 			t.Error("the leg does not count as silent an idle timeout after its last packet")
 		}
 		i := 0
@@ -258,7 +258,7 @@ func TestWaitingCallersAudioCountedThenBridged(t *testing.T) {
 		case <-time.After(20 * time.Second):
 			t.Fatal("the DTMF key of a waiting caller did not reach the menu")
 		}
-		if e.Silent(a, time.Now()) || a.LastReceived().Before(time.Now().Add(-time.Minute)) {
+		if e.Silent(a, a.Created(), time.Now()) || a.LastReceived().Before(time.Now().Add(-time.Minute)) {
 			t.Fatalf("a leg whose audio flows counts as silent (last %v)", a.LastReceived())
 		}
 		Bridge(a, b)
@@ -280,19 +280,8 @@ func TestWaitingCallersAudioCountedThenBridged(t *testing.T) {
 // TestKernelPacketsShowWhileTheCallLasts: /metrics counts the packets the
 // kernel forwards while the call is still on, not only once it ends.
 func TestKernelPacketsShowWhileTheCallLasts(t *testing.T) {
-	cfg := Defaults()
-	cfg.PromptsDir = "../../prompts/de"
-	cfg.RTPPorts = "41000-41999"
-	cfg.KernelForwarding = KernelOn
 	reg := prometheus.NewRegistry()
-	e, err := NewEngine(cfg, "127.0.0.1", reg, zerolog.Nop())
-	if errors.Is(err, kernel.ErrUnsupported) && os.Getenv("SC115_INTEROP") != "required" {
-		t.Skipf("%v; set SC115_INTEROP=required to make this a failure", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
+	e := kernelEngine(t, reg, nil)
 	a, _, caller, agent := bridgedPair(t, e)
 	for i := range 20 {
 		caller.send(t, a.Local(), 8, 0xFEED, frameOf(i))
