@@ -143,6 +143,39 @@ func TestHoldPacing(t *testing.T) {
 	}
 }
 
+// TestHoldPacingTellsLostFromSkipped: of a stream of 100 frames, two
+// packets never arrive (sequence numbers 30 and 31 missing: lost on the
+// way) and in another place the sender skips three frames of media (the
+// sequence goes on by one, the timestamp by four frames); a duplicate
+// counts as neither.
+func TestHoldPacingTellsLostFromSkipped(t *testing.T) {
+	var p pacing
+	pkt := make([]byte, 12)
+	start := int64(time.Hour)
+	seq, media := uint16(65500), 0 // the sequence number wraps on the way
+	for i := range 100 {
+		switch i {
+		case 30:
+			seq += 2 // two packets lost: their media time passes too
+			media += 2
+		case 60:
+			media += 3 // the sender skipped three frames
+		}
+		binary.BigEndian.PutUint16(pkt[2:], seq)
+		binary.BigEndian.PutUint32(pkt[4:], uint32(4294967000+160*media)) // the timestamp wraps too
+		p.frame(pkt, start+int64(media)*int64(20*time.Millisecond))
+		if i == 80 {
+			p.frame(pkt, start+int64(media)*int64(20*time.Millisecond)) // a duplicate
+		}
+		seq++
+		media++
+	}
+	h := holdPacing([]*pacing{&p}, 0, 0)
+	if h.Lost != 2 || h.Skipped != 3 {
+		t.Errorf("lost %d, skipped %d; want 2 and 3", h.Lost, h.Skipped)
+	}
+}
+
 // timestampOOB is the control data of SO_TIMESTAMPNS for a datagram that
 // arrived at (unix ns).
 func timestampOOB(at int64) []byte {

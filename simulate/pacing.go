@@ -17,21 +17,35 @@ import (
 // lateness is its offset minus the stream's smallest — the frame closest
 // to the ideal schedule is the reference, so no early frame hides a late
 // one (the method of sip/media's hold benchmark). Reader goroutine only.
+//
+// It also tells the two ways a frame can be missing apart: a sequence
+// number that jumps is a packet lost between the sender's socket and the
+// generator (a receive buffer overrun on a loaded machine); a timestamp
+// that jumps further than the sequence number is media the sender skipped.
 type pacing struct {
-	first, last int64 // arrival of the first and last frame, ns
-	firstTS     uint32
-	frames      int
-	offs        []int32 // µs
+	first, last   int64 // arrival of the first and last frame, ns
+	firstTS       uint32
+	lastSeq       uint16
+	lastTS        uint32
+	frames        int
+	lost, skipped int     // frames: by sequence number, by timestamp beyond it
+	offs          []int32 // µs
 }
 
 func (p *pacing) frame(b []byte, at int64) {
 	if len(b) < 12 {
 		return
 	}
-	ts := binary.BigEndian.Uint32(b[4:8])
+	seq, ts := binary.BigEndian.Uint16(b[2:4]), binary.BigEndian.Uint32(b[4:8])
 	if p.frames == 0 {
 		p.first, p.firstTS = at, ts
+	} else if dSeq := seq - p.lastSeq; dSeq > 0 && dSeq < 1000 { // not a duplicate or a reordered one
+		p.lost += int(dSeq) - 1
+		if frames := int((ts - p.lastTS) / 160); frames > int(dSeq) && frames < 50*60 {
+			p.skipped += frames - int(dSeq)
+		}
 	}
+	p.lastSeq, p.lastTS = seq, ts
 	p.frames++
 	p.last = at
 	media := int64(ts-p.firstTS) * int64(time.Second) / 8000
@@ -47,6 +61,10 @@ type HoldPacing struct {
 	Frames                    int64
 	FPSMean, FPSMin           float64
 	LateP50, LateP99, LateMax time.Duration
+	// Lost frames never arrived (sequence numbers missing); Skipped
+	// frames the sender left out of its stream (timestamps jumping
+	// further than the sequence numbers).
+	Lost, Skipped int64
 	// Window is how long every call was on the line at once, the part
 	// measured (0: that never happened, and every frame was measured).
 	Window time.Duration
@@ -75,6 +93,8 @@ func holdPacing(streams []*pacing, from, to int64) HoldPacing {
 		sum += fps
 		h.Streams++
 		h.Frames += int64(p.frames)
+		h.Lost += int64(p.lost)
+		h.Skipped += int64(p.skipped)
 		low := slices.Min(p.offs)
 		for _, o := range p.offs {
 			late = append(late, o-low)

@@ -37,8 +37,8 @@ func simulateBareHold(spec string) int {
 
 // printHold is the report's hold line (the benchmarks read it).
 func printHold(h simulate.HoldPacing, over string) {
-	fmt.Printf("hold: %d callers, %d frames, %.2f frames/s each (lowest %.2f); late p50 %v p99 %v max %v; over %s\n", h.Streams, h.Frames,
-		h.FPSMean, h.FPSMin, h.LateP50, h.LateP99, h.LateMax, over)
+	fmt.Printf("hold: %d callers, %d frames, %.2f frames/s each (lowest %.2f); late p50 %v p99 %v max %v; %d lost, %d skipped by the sender; over %s\n",
+		h.Streams, h.Frames, h.FPSMean, h.FPSMin, h.LateP50, h.LateP99, h.LateMax, h.Lost, h.Skipped, over)
 }
 
 // parsePortRange reads HOST:LOW-HIGH into an address a port, at most

@@ -25,7 +25,8 @@ import (
 // callers. Reported: sc115's cores in that window, the frames a second
 // each caller got (mean and lowest), the lateness of every generated
 // frame from the generator's kernel receive timestamps (p50/p99/max,
-// against each stream's earliest frame), and sc115's skipped frames.
+// against each stream's earliest frame), and sc115's skipped frames and
+// the frames it caught up (sent late, back to back, after a late wake).
 // path=kernel has media.kernel_forwarding on (the callers' own audio is
 // counted and dropped in the kernel), path=user off; send_batching on
 // sends each clock phase's frames with one io_uring submission, off with
@@ -49,7 +50,7 @@ func BenchmarkHoldThroughBinary(b *testing.B) {
 	}
 }
 
-var holdLine = regexp.MustCompile(`hold: (\d+) callers, (\d+) frames, ([\d.]+) frames/s each \(lowest ([\d.]+)\); late p50 (\S+) p99 (\S+) max ([^;\s]+)`)
+var holdLine = regexp.MustCompile(`hold: (\d+) callers, (\d+) frames, ([\d.]+) frames/s each \(lowest ([\d.]+)\); late p50 (\S+) p99 (\S+) max ([^;\s]+); (\d+) lost, (\d+) skipped by the sender`)
 
 func benchHold(b *testing.B, n int, path, send, prio string) {
 	bin := buildBinary(b)
@@ -92,6 +93,7 @@ func benchHold(b *testing.B, n int, path, send, prio string) {
 	}
 	pid := serve.Process.Pid
 	skipped0 := scrapeMetric(httpAddr, "sc115_media_clock_frames_skipped_total")
+	caughtUp0 := scrapeMetric(httpAddr, "sc115_media_clock_frames_caught_up_total")
 	cpu0, simCPU0 := procCPU(b, pid), procCPU(b, sim.Process.Pid)
 	b.ResetTimer()
 	window := 30 * time.Second
@@ -100,6 +102,7 @@ func benchHold(b *testing.B, n int, path, send, prio string) {
 	cores := (procCPU(b, pid) - cpu0).Seconds() / window.Seconds()
 	simCores := (procCPU(b, sim.Process.Pid) - simCPU0).Seconds() / window.Seconds()
 	skipped := scrapeMetric(httpAddr, "sc115_media_clock_frames_skipped_total") - skipped0
+	caughtUp := scrapeMetric(httpAddr, "sc115_media_clock_frames_caught_up_total") - caughtUp0
 	refused := scrapeMetric(httpAddr, "sc115_media_send_failures_total")
 	_ = sim.Process.Signal(os.Interrupt) // the callers hang up; the report follows
 	done := make(chan error, 1)
@@ -112,13 +115,16 @@ func benchHold(b *testing.B, n int, path, send, prio string) {
 	b.Logf("%s", out.String())
 	reportHoldLine(b, out.String())
 	b.ReportMetric(skipped, "skipped")
+	b.ReportMetric(caughtUp, "caught-up")
 	b.ReportMetric(refused, "send-refused")
 	b.ReportMetric(cores, "sc115-cores")
 	b.ReportMetric(simCores, "generator-cores")
 }
 
 // reportHoldLine reports what the generator's hold line says: callers,
-// frames a second each (mean, lowest) and the lateness quantiles.
+// frames a second each (mean, lowest), the lateness quantiles, the frames
+// that never arrived (lost) and those the sender left out (heard-skipped:
+// for sc115 its own skipped frames, seen from the callers' side).
 func reportHoldLine(b *testing.B, report string) {
 	m := holdLine.FindStringSubmatch(report)
 	if m == nil {
@@ -140,4 +146,8 @@ func reportHoldLine(b *testing.B, report string) {
 	b.ReportMetric(ms(m[5]), "late-p50-ms")
 	b.ReportMetric(ms(m[6]), "late-p99-ms")
 	b.ReportMetric(ms(m[7]), "late-max-ms")
+	lost, _ := strconv.Atoi(m[8])
+	heardSkipped, _ := strconv.Atoi(m[9])
+	b.ReportMetric(float64(lost), "lost")
+	b.ReportMetric(float64(heardSkipped), "heard-skipped")
 }

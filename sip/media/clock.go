@@ -22,9 +22,11 @@ const slotDur = FrameDuration / clockSlots
 
 // clock paces generated audio. Streams are spread over one shard per CPU
 // and, within a shard, over clockSlots phases. Each shard sleeps to absolute
-// deadlines (no per-stream tickers, which drift past ~1,000 streams), derives
-// the frame each phase is due from the wall clock, and when it woke late by
-// more than a frame skips ahead instead of sending a burst.
+// deadlines (no per-stream tickers, which drift past ~1,000 streams) and
+// derives the frame each phase is due from the wall clock. When it woke
+// late by more than a frame it sends the frames it missed at once, as long
+// as they fit a phone's jitter buffer (catchUpMax) and the shard is not
+// persistently late (catchUpBudget); otherwise it skips ahead.
 type clock struct {
 	shards []*clockShard
 	next   atomic.Uint64
@@ -36,6 +38,26 @@ type frameSender interface {
 	sendGenerated(skip int, b *sendBatch)
 }
 
+// catchUpMax is the most frames a late phase sends at once on top of the
+// one due: a stall of up to 60 ms is sent as a burst the phone's jitter
+// buffer (typically 40–60 ms on a desk phone, adaptive on a softphone)
+// absorbs, so the caller hears no gap. A longer stall is skipped: a burst
+// beyond the buffer would be dropped by the phone anyway, and late audio.
+const catchUpMax = 2
+
+// Catch-up budget: each frame a phase sends late costs one token, each
+// phase sent on time earns 1/catchUpEarnEvery of one, up to
+// catchUpBudget: enough for one stall of catchUpMax frames in every phase
+// of the shard (a late wake makes all its phases late at once). A
+// scheduling hiccup now and then is caught up in full; a shard late all
+// the time (more streams than the cores carry) spends at most a tenth
+// more sends on catching up and otherwise skips, so catching up cannot
+// feed an overload.
+const (
+	catchUpBudget    = clockSlots * catchUpMax
+	catchUpEarnEvery = 10
+)
+
 // slotRef is where a stream sits in its shard: phase and index in it.
 type slotRef struct{ slot, idx int }
 
@@ -46,8 +68,11 @@ type clockShard struct {
 	list  []frameSender // reused snapshot, owned by the shard goroutine
 	batch *sendBatch    // owned by the shard goroutine
 	rt    bool          // run on a real-time thread (media.clock_priority)
-	tid   atomic.Int32  // that thread's id while it runs (0: none)
-	m     *metrics
+	// tokens is the catch-up budget in tenths of a frame (owned by the
+	// shard goroutine): catchUpEarnEvery per late frame sent.
+	tokens int
+	tid    atomic.Int32 // that thread's id while it runs (0: none)
+	m      *metrics
 }
 
 // newClock starts one shard per CPU, each with its own send batch as
@@ -99,7 +124,7 @@ func probeRealtime() error {
 func (c *clock) batched() bool { return c.shards[0].batch.ring != nil }
 
 func newClockShard(m *metrics) *clockShard {
-	return &clockShard{where: map[frameSender]slotRef{}, m: m}
+	return &clockShard{where: map[frameSender]slotRef{}, m: m, tokens: catchUpBudget * catchUpEarnEvery}
 }
 
 func (c *clock) pick() *clockShard {
@@ -146,7 +171,7 @@ func (s *clockShard) remove(sess frameSender) {
 
 // run serves the shard's phases until stop. Phase k's frame f is due at
 // start + k·slotDur + f·20 ms (f ≥ 1); every wake sends each phase whose due
-// frame is newer than the last it sent, telling it how many it skipped.
+// frame is newer than the last it sent, with the frames it missed.
 func (s *clockShard) run(stop <-chan struct{}) {
 	var sleeper monoSleeper
 	if s.rt {
@@ -172,10 +197,10 @@ func (s *clockShard) run(stop <-chan struct{}) {
 			if due <= last[k] {
 				continue
 			}
-			skip := int(due - last[k] - 1)
+			missed := int(due - last[k] - 1)
 			last[k] = due
 			s.m.observeLateness(el - due*FrameDuration)
-			s.send(k, skip)
+			s.send(k, missed)
 		}
 		// Sleep until the earliest next deadline of any phase.
 		next := time.Duration(1<<62 - 1)
@@ -200,18 +225,43 @@ func (s *clockShard) run(stop <-chan struct{}) {
 	}
 }
 
-// send gives every stream of phase k its frame, outside the lock so that
-// adding or removing streams never waits for a phase's sends, and sends
-// the phase's frames in one batch.
-func (s *clockShard) send(k, skip int) {
+// catchUp says how many of the missed frames a phase sends now (the rest
+// it skips), and spends the budget for them.
+func (s *clockShard) catchUp(missed int) int {
+	if missed == 0 {
+		s.tokens = min(s.tokens+1, catchUpBudget*catchUpEarnEvery)
+		return 0
+	}
+	if missed > catchUpMax {
+		return 0 // a stall: skip ahead
+	}
+	n := min(missed, s.tokens/catchUpEarnEvery)
+	s.tokens -= n * catchUpEarnEvery
+	return n
+}
+
+// send gives every stream of phase k its frame (and the missed frames it
+// catches up), outside the lock so that adding or removing streams never
+// waits for a phase's sends, and sends the phase's frames in one batch.
+// A stream skipping frames skips first: the frames it then sends are the
+// newest, ending on the grid's timestamp.
+func (s *clockShard) send(k, missed int) {
 	s.mu.Lock()
 	s.list = append(s.list[:0], s.slots[k]...)
 	s.mu.Unlock()
+	late := s.catchUp(missed)
+	skip := missed - late
 	if skip > 0 { // every stream of the phase skips them
 		s.m.framesSkipped.Add(float64(skip * len(s.list)))
 	}
+	if late > 0 {
+		s.m.framesCaughtUp.Add(float64(late * len(s.list)))
+	}
 	for _, sess := range s.list {
 		sess.sendGenerated(skip, s.batch)
+		for range late {
+			sess.sendGenerated(0, s.batch)
+		}
 	}
 	s.batch.flush()
 	clear(s.list) // drop references to closed sessions

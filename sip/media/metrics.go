@@ -22,14 +22,17 @@ type metrics struct {
 	relayDrops    prometheus.Counter
 	foreign       prometheus.Counter // packets from an address the signalling did not name
 	framesSkipped prometheus.Counter
-	lateness      prometheus.Histogram
-	timeouts      prometheus.Counter
-	rtcpIn        prometheus.Counter
-	srtpFailures  prometheus.Counter // SRTP packets that did not authenticate or were replays
-	kernelRoutes  prometheus.Gauge   // routes in the kernel now: bridge directions and sinks
-	sendBatches   prometheus.Counter // io_uring submissions of generated frames
-	sendFailures  prometheus.Counter // batched frames the kernel refused
-	worst         worstLateness
+	// framesCaughtUp: generated frames sent late, in a burst after a
+	// late wake, instead of being skipped.
+	framesCaughtUp prometheus.Counter
+	lateness       prometheus.Histogram
+	timeouts       prometheus.Counter
+	rtcpIn         prometheus.Counter
+	srtpFailures   prometheus.Counter // SRTP packets that did not authenticate or were replays
+	kernelRoutes   prometheus.Gauge   // routes in the kernel now: bridge directions and sinks
+	sendBatches    prometheus.Counter // io_uring submissions of generated frames
+	sendFailures   prometheus.Counter // batched frames the kernel refused
+	worst          worstLateness
 }
 
 // worstLateness keeps the largest clock lateness of the current and the
@@ -73,6 +76,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		foreign: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_foreign_packets_dropped_total",
 			Help: "RTP packets dropped because they came from an address the leg's signalling did not name (media.latching)."}),
 		framesSkipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_clock_frames_skipped_total", Help: "Generated frames skipped because the media clock woke late."}),
+		framesCaughtUp: prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_clock_frames_caught_up_total",
+			Help: "Generated frames sent late, back to back after a late wake of the media clock, instead of being skipped."}),
 		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sc115_media_clock_lateness_seconds", Help: "How late the media clock woke for a 20 ms tick.",
 			Buckets: []float64{.001, .002, .005, .01, .02, .04, .08}}),
 		rtcpIn:   prometheus.NewCounter(prometheus.CounterOpts{Name: "sc115_media_rtcp_packets_in_total", Help: "RTCP packets received."}),
@@ -101,7 +106,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	worst := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sc115_media_clock_worst_lateness_seconds", Help: "The latest the media clock woke for a tick in the last 10–20 s."},
 		func() float64 { return m.worst.get(time.Now()).Seconds() })
 	if reg != nil {
-		reg.MustRegister(m.sessions, packetsIn, packetsOut, m.relayDrops, m.foreign, m.framesSkipped, m.lateness, m.timeouts, m.rtcpIn, m.srtpFailures, m.kernelRoutes, kernelPackets, worst, m.sendBatches, m.sendFailures)
+		reg.MustRegister(m.sessions, packetsIn, packetsOut, m.relayDrops, m.foreign, m.framesSkipped, m.framesCaughtUp, m.lateness, m.timeouts, m.rtcpIn, m.srtpFailures, m.kernelRoutes, kernelPackets, worst, m.sendBatches, m.sendFailures)
 	}
 	return m
 }
