@@ -140,7 +140,7 @@ func (e *Engine) NewSession() (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{eng: e, sock: sock, rtcp: rtcp, created: time.Now()}
+	s := &Session{eng: e, sock: sock, rtcp: rtcp}
 	s.out.ssrc = randUint32()
 	s.out.seq = uint16(randUint32())
 	s.out.ts = randUint32()

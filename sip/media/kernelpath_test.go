@@ -188,10 +188,10 @@ func TestKernelPathCarriesTheRelaysStream(t *testing.T) {
 		if got := a.LastReceived(); got.Before(start.Add(time.Second)) {
 			t.Errorf("last packet at %v after the start of a 1.2 s stream, want after 1 s", got.Sub(start))
 		}
-		if e.Silent(a, a.Created(), time.Now()) {
+		if e.Silent(a, answeredLongAgo, time.Now()) {
 			t.Error("the leg counts as silent while its RTP flows")
 		}
-		if !e.Silent(a, a.Created(), time.Now().Add(e.IdleTimeout()+time.Second)) {
+		if !e.Silent(a, answeredLongAgo, time.Now().Add(e.IdleTimeout()+time.Second)) {
 			t.Error("the leg does not count as silent an idle timeout after its last packet")
 		}
 		i := 0
@@ -258,7 +258,7 @@ func TestWaitingCallersAudioCountedThenBridged(t *testing.T) {
 		case <-time.After(20 * time.Second):
 			t.Fatal("the DTMF key of a waiting caller did not reach the menu")
 		}
-		if e.Silent(a, a.Created(), time.Now()) || a.LastReceived().Before(time.Now().Add(-time.Minute)) {
+		if e.Silent(a, answeredLongAgo, time.Now()) || a.LastReceived().Before(time.Now().Add(-time.Minute)) {
 			t.Fatalf("a leg whose audio flows counts as silent (last %v)", a.LastReceived())
 		}
 		Bridge(a, b)

@@ -75,7 +75,6 @@ type Session struct {
 	lastRx    atomic.Int64
 	closeOnce sync.Once
 	closed    atomic.Bool // set first thing in Close
-	created   time.Time
 }
 
 func randUint32() uint32 { return rand.Uint32() }
@@ -479,6 +478,3 @@ func (s *Session) accept(p *Params, from netip.AddrPort) bool {
 func unmapped(ap netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
-
-// Created is when the session was opened (its socket bound).
-func (s *Session) Created() time.Time { return s.created }
