@@ -23,6 +23,11 @@ func TestSessionTimerEndsAnUnrefreshedCall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for a 90 s session interval")
 	}
+	// Parallel: the test idles for its 80 s, so it runs beside the other
+	// long waiter (TestSipviciousLearnsNothing), its own instance and
+	// ports, once the package's serial tests are done — a minute and more
+	// off CI, which must stay under 20 minutes on a fresh machine.
+	t.Parallel()
 	cfg := testConfig(t)
 	cfg.Media.FirstPacketTimeout = 10 * time.Minute // only the session timer may end this call
 	s := startTest(t, cfg)

@@ -45,6 +45,9 @@ func sipvicious(t *testing.T, program string, args ...string) string {
 // 127.0.0.1, so the scanner is 127.0.0.1 here, the trunk 127.0.0.9 and
 // the agent's phone 127.0.0.3.
 func TestSipviciousLearnsNothing(t *testing.T) {
+	// Parallel beside TestSessionTimerEndsAnUnrefreshedCall: both mostly
+	// wait (here for sipvicious's timeouts), each on its own instance.
+	t.Parallel()
 	svmap := interop.Require(t, "svmap", "sipvicious")
 	svwar := interop.Require(t, "svwar", "sipvicious")
 	svcrack := interop.Require(t, "svcrack", "sipvicious")
