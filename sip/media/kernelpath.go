@@ -53,6 +53,7 @@ type kroute struct {
 	in     *Session
 	out    *Session // nil: a sink
 	failed bool     // the kernel refused it (IPv6, a full map): do not ask again for this flow
+	gone   bool     // a sink whose entry a route of the same flow took over (under in.kmu)
 }
 
 // kernelSink hands s's incoming audio to the kernel to count and drop
@@ -76,6 +77,8 @@ func (s *Session) kernelSink(from netip.AddrPort, ssrc uint32, pt uint8) {
 	}
 	s.sinkDropLocked()
 	kr := &kroute{flow: fl, ssrc: ssrc, in: s}
+	s.kmu.Lock()
+	defer s.kmu.Unlock()
 	if err := k.Put(fl, kernel.Route{Sink: true, InSSRC: ssrc, InPT: pt}); err != nil {
 		kr.failed = true
 	} else {
@@ -93,7 +96,11 @@ func (s *Session) sinkDropLocked() {
 		return
 	}
 	s.out.sink = nil
-	if kr.failed {
+	s.kmu.Lock()
+	defer s.kmu.Unlock()
+	if kr.failed || kr.gone {
+		// Refused, or a route of the peer's holds the entry now (and
+		// took over what the sink counted): it is not the sink's to drop.
 		s.kin.CompareAndSwap(kr, nil)
 		return
 	}
@@ -143,10 +150,12 @@ func (s *Session) absorbReceived(c kernel.Counters) {
 // kernelOfferLocked hands the direction src→s to the kernel once user
 // space has relayed an audio packet of this source (ssrc, from the peer at
 // from; in and p the two legs' parameters) and so fixed its offsets. The
-// caller holds s.out.mu and has just sent the packet. (Should a sink of
-// src's still be in the map — a packet relayed between Bridge setting the
-// peers and dropping the sinks — the route replaces it there, Bridge's
-// drop then removes the route, and the next packet puts it again.)
+// caller holds s.out.mu and has just sent the packet. Should a sink of
+// src's for the same flow still be in the map (a packet of a new source
+// relayed between Bridge setting the peers and dropping the sinks), the
+// route takes its entry over with what it counted, and src's drop of the
+// sink then leaves the route alone: s.out keeps the kernel's last sequence
+// number and timestamp (the stream went on jumping once here before).
 func (s *Session) kernelOfferLocked(src *Session, from netip.AddrPort, ssrc uint32, in, p *Params) {
 	k := s.eng.kernel
 	if k == nil {
@@ -168,6 +177,15 @@ func (s *Session) kernelOfferLocked(src *Session, from netip.AddrPort, ssrc uint
 	}
 	s.kernelDropLocked()
 	kr := &kroute{flow: fl, ssrc: ssrc, in: src, out: s}
+	src.kmu.Lock()
+	defer src.kmu.Unlock()
+	if old := src.kin.Load(); old != nil && old.out == nil && !old.failed && !old.gone && old.flow == fl {
+		old.gone = true
+		src.eng.m.kernelRoutes.Dec()
+		if c, ok := k.Remove(fl); ok && c.Packets > 0 {
+			src.absorbReceived(c)
+		}
+	}
 	err := k.Put(fl, kernel.Route{From: s.sock.local, To: unmapped(dst.ap), InSSRC: ssrc, OutSSRC: s.out.ssrc,
 		SeqOff: s.out.seqOff, TSOff: s.out.tsOff, InPT: in.PT, OutPT: p.PT})
 	if err != nil {
@@ -196,6 +214,10 @@ func (s *Session) kernelDropLocked() {
 	if kr.failed {
 		return
 	}
+	// Under the incoming leg's kmu: a sink put for the flow between
+	// handing it back and removing it would be removed in its stead.
+	kr.in.kmu.Lock()
+	defer kr.in.kmu.Unlock()
 	kr.in.takeLast(kr.flow)
 	kr.in.kin.CompareAndSwap(kr, nil)
 	s.eng.m.kernelRoutes.Dec()

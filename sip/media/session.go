@@ -68,6 +68,11 @@ type Session struct {
 	// takes what this leg receives.
 	kout atomic.Pointer[kroute]
 	kin  atomic.Pointer[kroute]
+	// kmu orders the changes to the kernel's entry for this leg's
+	// incoming flow, which two owners share: the leg's own sink (put and
+	// dropped under out.mu) and its peer's route (under the peer's
+	// out.mu). A leaf lock: nothing else is locked while it is held.
+	kmu sync.Mutex
 
 	rxPackets atomic.Uint64
 	txPackets atomic.Uint64
