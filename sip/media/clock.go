@@ -42,7 +42,8 @@ type frameSender interface {
 // one due: a stall of up to 60 ms is sent as a burst the phone's jitter
 // buffer (typically 40–60 ms on a desk phone, adaptive on a softphone)
 // absorbs, so the caller hears no gap. A longer stall is skipped: a burst
-// beyond the buffer would be dropped by the phone anyway, and late audio.
+// beyond the buffer would be dropped by the phone anyway, and would only
+// delay the audio after it.
 const catchUpMax = 2
 
 // Catch-up budget: each frame a phase sends late costs one token, each
