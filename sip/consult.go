@@ -40,13 +40,7 @@ func (s *Server) userConsults(req *sip.Request) bool {
 	if s.consult == nil || from == nil {
 		return false
 	}
-	src := sourceAddr(req.Source())
-	for _, b := range s.reg.Bindings(from.Address.User) {
-		if sourceAddr(b.Source) == src {
-			return true
-		}
-	}
-	return false
+	return s.reg.registeredFrom(from.Address.User, sourceAddr(req.Source()))
 }
 
 // onConsultInvite answers an agent phone's consultation INVITE: digest

@@ -365,6 +365,23 @@ func (r *registrar) Bindings(user string) []Binding {
 	return out
 }
 
+// registeredFrom says whether user, one of the configured SIP users, has
+// a live registration from src. Every call from a trunk asks this of its
+// caller's number, which is never an agent's SIP user: that must not cost
+// a store round trip (with a real Redis it was one per call, and under an
+// INVITE flood one per INVITE).
+func (r *registrar) registeredFrom(user string, src netip.Addr) bool {
+	if _, agent := r.creds[user]; !agent {
+		return false
+	}
+	for _, b := range r.Bindings(user) {
+		if sourceAddr(b.Source) == src {
+			return true
+		}
+	}
+	return false
+}
+
 // save mirrors a user's bindings on this instance into the store.
 func (r *registrar) save(user string, bs []Binding) {
 	if r.store == nil {
