@@ -13,6 +13,9 @@ import (
 var version = "dev"
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "serve" {
+		keepSysmonAwake()
+	}
 	os.Exit(run(os.Args[1:]))
 }
 
