@@ -29,7 +29,7 @@ func TestServeBinaryBannerHealthAndSIGTERM(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "serve", "--config", "../../deploy/examples/region-hannover.yaml")
 	cmd.Dir = "."
@@ -69,6 +69,22 @@ func TestServeBinaryBannerHealthAndSIGTERM(t *testing.T) {
 	}
 	if code, _ := httpGet(t, httpAddr+"/readyz"); code != 200 {
 		t.Errorf("/readyz %d", code)
+	}
+	// An idle service runs Go's scheduler on one P (procs.go), its
+	// monitor kept awake (sysmon.go).
+	environ, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", cmd.Process.Pid))
+	if !bytes.Contains(environ, []byte(sysmonAwake)) {
+		t.Errorf("serve runs without %s in GODEBUG", sysmonAwake)
+	}
+	for deadline := time.Now().Add(45 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		_, body := httpGet(t, httpAddr+"/metrics")
+		if strings.Contains(body, "\ngo_sched_gomaxprocs_threads 1\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			m := regexp.MustCompile(`(?m)^go_sched_gomaxprocs_threads .*$`).FindString(body)
+			t.Fatalf("idle for 45 s, the service still runs %q; want 1 P", m)
+		}
 	}
 	// SIP answers on the announced address (UDP).
 	ph, err := testphone.New("probe", "127.0.0.1")

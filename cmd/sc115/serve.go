@@ -283,6 +283,11 @@ func serveCmd(args []string) int {
 		return 1
 	}
 	fmt.Print(s.banner())
+	widthCtx, stopWidth := context.WithCancel(context.Background())
+	defer stopWidth()
+	if w := newProcsWidth(log); w != nil {
+		go w.run(widthCtx)
+	}
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	select {
@@ -290,6 +295,7 @@ func serveCmd(args []string) int {
 		cut := sig == syscall.SIGINT
 		log.Info().Str("signal", sig.String()).Bool("cut_calls", cut).Msg("shutting down")
 		go func() { <-sigs; log.Warn().Msg("second signal: exiting now"); os.Exit(1) }()
+		stopWidth() // all Ps for ending the calls
 		s.shutdown(cut)
 	case err := <-s.sipDone:
 		s.sipDone <- err
