@@ -28,6 +28,9 @@ func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, erro
 	if reply != nil {
 		_, _ = s.udp.WriteTo(reply, p.RemoteAddr)
 	}
+	if pass != nil && s.registerInline(p, pass) {
+		return nil, nil
+	}
 	return pass, nil
 }
 

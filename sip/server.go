@@ -63,6 +63,11 @@ type Server struct {
 	tlsLn   net.Listener   // nil without sip.tls
 	tlsAddr netip.AddrPort // its bound address
 
+	// inlineRegister: REGISTERs over UDP are answered on the read
+	// goroutine (inlineregister.go), with parser.
+	inlineRegister bool
+	parser         *sip.Parser
+
 	legs  sync.Map // Call-ID → leg; per-key access, no global lock
 	m     *metrics
 	quiet *quietLog
@@ -119,7 +124,9 @@ func NewServer(cfg Config, o Options) (*Server, error) {
 	s.reg = newRegistrar(cfg, o.Credentials, o.Presence, o.Log)
 	s.reg.store, s.reg.instance, s.reg.nonceStore, s.reg.m = o.Bindings, o.Instance, o.Nonces, s.m
 	s.reg.viaProxy = s.adm.isExempt
-	s.reg.stateless = func(res *sip.Response) error { return s.srv.WriteResponse(res) }
+	s.reg.stateless = func(res *sip.Response) error { return s.writeUDPResponse(res, nil) }
+	s.inlineRegister = o.Bindings == nil && o.Nonces == nil
+	s.parser = sip.NewParser()
 	host := s.addr.Addr().String()
 	var err error
 	s.ua, err = sipgo.NewUA(sipgo.WithUserAgent("sc115"), sipgo.WithUserAgentHostname(host),
