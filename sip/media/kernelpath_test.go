@@ -227,19 +227,8 @@ func TestKernelPathCarriesTheRelaysStream(t *testing.T) {
 // (the sink must not outlive the wait: no one-way audio).
 func TestWaitingCallersAudioCountedThenBridged(t *testing.T) {
 	bothPaths(t, func(t *testing.T, e *Engine) {
-		caller, agent := newPeer(t), newPeer(t)
-		a, err := e.NewSession()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := e.NewSession()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(a.Close)
-		t.Cleanup(b.Close)
+		a, b, caller, agent := legPair(t, e)
 		a.SetParams(Params{Remote: caller.addr(), Codec: PCMA, PT: 8, DTMFPT: 101})
-		b.SetParams(Params{Remote: agent.addr(), Codec: PCMA, PT: 8})
 		digits := make(chan rune, 1)
 		a.OnDTMF(func(d rune) { digits <- d })
 		for i := range 30 {

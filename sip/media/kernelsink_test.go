@@ -19,19 +19,7 @@ import (
 // prompt played next goes on with the next sequence number.
 func TestRouteTakesOverASinkOfTheSameFlow(t *testing.T) {
 	e := kernelEngine(t, nil, nil)
-	caller, agent := newPeer(t), newPeer(t)
-	a, err := e.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := e.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Close)
-	t.Cleanup(b.Close)
-	a.SetParams(Params{Remote: caller.addr(), Codec: PCMA, PT: 8})
-	b.SetParams(Params{Remote: agent.addr(), Codec: PCMA, PT: 8})
+	a, b, caller, agent := legPair(t, e)
 
 	const waiting, talking = 30, 0xBEEF
 	for i := range waiting {

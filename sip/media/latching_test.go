@@ -32,6 +32,15 @@ func waitReceived(t *testing.T, s *Session, n uint64) {
 // bridgedPair is a caller leg and an agent leg, bridged, with their peers.
 func bridgedPair(t *testing.T, e *Engine) (a, b *Session, caller, agent *peer) {
 	t.Helper()
+	a, b, caller, agent = legPair(t, e)
+	Bridge(a, b)
+	return a, b, caller, agent
+}
+
+// legPair is a caller leg and an agent leg (PCMA, payload type 8) with
+// their peers, bridged to no one yet.
+func legPair(t *testing.T, e *Engine) (a, b *Session, caller, agent *peer) {
+	t.Helper()
 	caller, agent = newPeer(t), newPeer(t)
 	var err error
 	if a, err = e.NewSession(); err != nil {
@@ -44,7 +53,6 @@ func bridgedPair(t *testing.T, e *Engine) (a, b *Session, caller, agent *peer) {
 	t.Cleanup(b.Close)
 	a.SetParams(Params{Remote: caller.addr(), Codec: PCMA, PT: 8})
 	b.SetParams(Params{Remote: agent.addr(), Codec: PCMA, PT: 8})
-	Bridge(a, b)
 	return a, b, caller, agent
 }
 
