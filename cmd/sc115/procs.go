@@ -58,11 +58,11 @@ func newProcsWidth(log zerolog.Logger) *procsWidth {
 	if _, set := os.LookupEnv("GOMAXPROCS"); set {
 		return nil
 	}
-	max := runtime.GOMAXPROCS(0)
-	if max < 2 {
+	widest := runtime.GOMAXPROCS(0)
+	if widest < 2 {
 		return nil
 	}
-	w := &procsWidth{max: max, cpu: processCPU, set: func(n int) { runtime.GOMAXPROCS(n) }, log: log, n: 1}
+	w := &procsWidth{max: widest, cpu: processCPU, set: func(n int) { runtime.GOMAXPROCS(n) }, log: log, n: 1}
 	w.set(1)
 	return w
 }
