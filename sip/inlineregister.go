@@ -22,6 +22,9 @@ func (s *Server) registerInline(p sip.TransportReadProps, data []byte) bool {
 	if !s.inlineRegister || !bytes.HasPrefix(data, []byte("REGISTER ")) {
 		return false
 	}
+	if p.LocalAddr == nil || p.LocalAddr.String() != s.udp.LocalAddr().String() {
+		return false // came in on another socket (one sipgo dialled): its answer must leave there
+	}
 	msg, err := s.parser.ParseSIP(data)
 	if err != nil {
 		return false // sipgo's path logs it
