@@ -22,7 +22,7 @@ func (s *Server) registerInline(p sip.TransportReadProps, data []byte) bool {
 	if !s.inlineRegister || !bytes.HasPrefix(data, []byte("REGISTER ")) {
 		return false
 	}
-	if p.LocalAddr == nil || p.LocalAddr.String() != s.udp.LocalAddr().String() {
+	if ua, ok := p.LocalAddr.(*net.UDPAddr); !ok || ua.AddrPort().Addr().Unmap() != s.addr.Addr() || ua.AddrPort().Port() != s.addr.Port() {
 		return false // came in on another socket (one sipgo dialled): its answer must leave there
 	}
 	msg, err := s.parser.ParseSIP(data)
@@ -40,21 +40,20 @@ func (s *Server) registerInline(p sip.TransportReadProps, data []byte) bool {
 }
 
 // statelessTx stands for the transaction a REGISTER answered inline does
-// not have: a response goes straight out of the listening socket, to
-// where RFC 3261 §18.2.2 / RFC 3581 say (the Via's received and rport;
-// the datagram's source where that is no address).
+// not have: a response goes straight out of the listening socket (see
+// writeUDPResponse).
 type statelessTx struct {
 	s    *Server
 	from net.Addr
-	done chan struct{}
 }
 
 func (t *statelessTx) Respond(res *sip.Response) error { return t.s.writeUDPResponse(res, t.from) }
 
-// writeUDPResponse sends res out of the UDP listener to its destination
-// (the request's Via, with received and rport where the request asked for
-// them), or to fallback where that is no IP address and port — never a
-// name to resolve on the read goroutine.
+// writeUDPResponse sends res out of the UDP listener to its destination —
+// for a response sipgo built from a request, the address and port the
+// request came from (symmetric routing, so a phone behind NAT gets it) —
+// or to fallback where that is no IP address and port: never a name to
+// resolve on the read goroutine.
 func (s *Server) writeUDPResponse(res *sip.Response, fallback net.Addr) error {
 	to := fallback
 	if ap, err := netip.ParseAddrPort(res.Destination()); err == nil {
@@ -78,10 +77,6 @@ func (t *statelessTx) OnTerminate(sip.FnTxTerminate) bool { return false }
 func (t *statelessTx) Err() error                         { return nil }
 
 // Done is closed: there is nothing to wait for.
-func (t *statelessTx) Done() <-chan struct{} {
-	if t.done == nil {
-		t.done = make(chan struct{})
-		close(t.done)
-	}
-	return t.done
-}
+func (t *statelessTx) Done() <-chan struct{} { return closedDone }
+
+var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
