@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"sync"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -62,9 +63,18 @@ func (s *Server) writeUDPResponse(res *sip.Response, fallback net.Addr) error {
 	if to == nil {
 		return errNoDestination
 	}
-	_, err := s.udp.WriteTo([]byte(res.String()), to)
+	buf := responseBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	res.StringWrite(buf)
+	_, err := s.udp.WriteTo(buf.Bytes(), to)
+	responseBuffers.Put(buf)
 	return err
 }
+
+// responseBuffers hold a rendered response until it is sent: rendering
+// into a reused buffer spares the string a response's String builds (and
+// grows several times) and its copy into bytes for the socket.
+var responseBuffers = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, 1024)) }}
 
 // errNoDestination: a response with neither an address in its Via nor a
 // packet source to go back to.

@@ -14,7 +14,6 @@ import (
 	"github.com/sc115/sc115/queue"
 
 	"github.com/emiago/sipgo/sip"
-	"github.com/icholy/digest"
 	"github.com/rs/zerolog"
 )
 
@@ -55,6 +54,17 @@ type Binding struct {
 	Transport string
 	Expires   time.Time
 	Updated   time.Time
+	// contactKey is Contact as a string, kept with a binding made here:
+	// every refresh compares the phone's Contact with each binding's.
+	contactKey string
+}
+
+// key is the binding's Contact as a string, the identity of a binding.
+func (b *Binding) key() string {
+	if b.contactKey == "" {
+		return b.Contact.String()
+	}
+	return b.contactKey
 }
 
 // target is where requests to this binding go. When the Contact's host is
@@ -144,7 +154,7 @@ func (r *registrar) authenticateAs(req *sip.Request, tx sip.ServerTransaction, u
 		r.challenge(req, tx, false)
 		return "", Credential{}, false
 	}
-	cred, err := digest.ParseCredentials(h.Value())
+	cred, err := parseCredentials(h.Value())
 	if err != nil {
 		r.log.Warn().Str("src", req.Source()).Str("user", user).Str("method", string(req.Method)).Msg("digest: malformed Authorization")
 		r.respond(tx, req, sip.StatusBadRequest, "Malformed Authorization")
@@ -283,7 +293,7 @@ func (r *registrar) handle(req *sip.Request, tx sip.ServerTransaction) {
 	}
 
 	r.mu.Lock()
-	before := len(r.live(user, now))
+	before := r.liveCount(user, now)
 	list := r.bindings[user]
 	if wildcard {
 		list = nil
@@ -292,14 +302,14 @@ func (r *registrar) handle(req *sip.Request, tx sip.ServerTransaction) {
 		key := c.uri.String()
 		kept := list[:0]
 		for _, b := range list {
-			if b.Contact.String() != key {
+			if b.key() != key {
 				kept = append(kept, b)
 			}
 		}
 		list = kept
 		if c.expires > 0 {
 			list = append(list, Binding{Contact: c.uri, Source: req.Source(), Transport: req.Transport(),
-				Expires: now.Add(time.Duration(c.expires) * time.Second), Updated: now})
+				Expires: now.Add(time.Duration(c.expires) * time.Second), Updated: now, contactKey: key})
 		}
 	}
 	// At most max_bindings_per_user devices: the least recently refreshed
@@ -352,6 +362,17 @@ func (r *registrar) live(user string, now time.Time) []Binding {
 	return out
 }
 
+// liveCount is how many unexpired bindings user has (caller holds mu).
+func (r *registrar) liveCount(user string, now time.Time) int {
+	n := 0
+	for _, b := range r.bindings[user] {
+		if b.Expires.After(now) {
+			n++
+		}
+	}
+	return n
+}
+
 // Bindings returns the user's live bindings, most recently refreshed
 // first: this instance's, or else those another instance stored.
 func (r *registrar) Bindings(user string) []Binding {
@@ -389,7 +410,7 @@ func (r *registrar) save(user string, bs []Binding) {
 	}
 	out := make([]queue.StoredBinding, 0, len(bs))
 	for _, b := range bs {
-		out = append(out, queue.StoredBinding{Contact: b.Contact.String(), Source: b.Source, Transport: b.Transport, Instance: r.instance, Expires: b.Expires})
+		out = append(out, queue.StoredBinding{Contact: b.key(), Source: b.Source, Transport: b.Transport, Instance: r.instance, Expires: b.Expires})
 	}
 	if err := r.store.SaveBindings(context.Background(), user, out); err != nil {
 		r.log.Error().Err(err).Str("user", user).Msg("store: save bindings")

@@ -35,6 +35,7 @@ func BenchmarkRegisterWithAuth(b *testing.B) {
 		}
 		req := msg.(*sip.Request)
 		req.SetSource("127.0.0.1:5070")
+		req.SetTransport("UDP") // as the UDP transport sets it
 		tx := newRecordTx()
 		r.handle(req, tx)
 		if tx.res.StatusCode != 200 {
